@@ -1,0 +1,22 @@
+//! # cheap-core
+//!
+//! The core of cheap-rs, a Rust implementation of CHEAP (Catalog, Hierarchy, Entity, Aspect,
+//! Property): the model types, typed property values, the reference's JSON format, def hashing,
+//! and the async [`CheapDao`] contract every storage backend implements, with [`MemoryDao`] as a
+//! complete in-process backend.
+//!
+//! Feature `testkit` adds [`testkit`], the conformance suite every backend runs.
+#![warn(missing_docs)]
+
+pub mod dao;
+mod error;
+pub mod hash;
+pub mod json;
+pub mod model;
+pub mod value;
+
+pub use error::{CheapError, Result};
+pub use model::*;
+pub use value::{CheapDateTime, PropertyValue};
+
+pub use uuid::Uuid;

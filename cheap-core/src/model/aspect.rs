@@ -1,0 +1,224 @@
+//! Aspects: typed records attached to entities.
+
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use uuid::Uuid;
+
+use crate::error::{CheapError, Result};
+use crate::model::AspectDef;
+use crate::value::PropertyValue;
+
+/// A record typed by an [`AspectDef`] and attached to one entity. Values are checked against
+/// the def when they are set; an unset property reads as the def's default, if it has one.
+///
+/// ```
+/// use cheap_core::{Aspect, AspectDef, PropertyDef, PropertyType};
+/// let def = AspectDef::builder("person")
+///     .property(PropertyDef::new("name", PropertyType::String).nullable(false))
+///     .property(PropertyDef::new("age", PropertyType::Integer))
+///     .build().unwrap().into_arc();
+/// let mut a = Aspect::builder(def, uuid::Uuid::new_v4())
+///     .set("name", "Ada").set("age", 36).build().unwrap();
+/// assert!(a.set("age", "not a number").is_err());
+/// assert_eq!(a.get("age").and_then(|v| v.as_i64()), Some(36));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Aspect {
+    entity_id: Uuid,
+    def: Arc<AspectDef>,
+    values: IndexMap<String, PropertyValue>,
+}
+
+impl Aspect {
+    /// An aspect with no values yet.
+    pub fn new(def: Arc<AspectDef>, entity_id: Uuid) -> Self {
+        Aspect {
+            entity_id,
+            def,
+            values: IndexMap::new(),
+        }
+    }
+
+    /// Starts a builder that collects values and checks them all in [`AspectBuilder::build`].
+    pub fn builder(def: Arc<AspectDef>, entity_id: Uuid) -> AspectBuilder {
+        AspectBuilder {
+            aspect: Aspect::new(def, entity_id),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Builds an aspect from stored values (JSON, SQL rows), checking names, types and nulls
+    /// but not writability: a read-only property must still load.
+    pub fn from_values<I, K>(def: Arc<AspectDef>, entity_id: Uuid, values: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = (K, Option<PropertyValue>)>,
+        K: AsRef<str>,
+    {
+        let mut a = Aspect::new(def, entity_id);
+        for (k, v) in values {
+            a.put_checked(k.as_ref(), v, false)?;
+        }
+        a.check_complete()?;
+        Ok(a)
+    }
+
+    /// The entity this aspect is attached to.
+    pub fn entity_id(&self) -> Uuid {
+        self.entity_id
+    }
+
+    /// Re-attaches the aspect to another entity.
+    pub fn set_entity_id(&mut self, entity_id: Uuid) {
+        self.entity_id = entity_id;
+    }
+
+    /// The aspect's def.
+    pub fn def(&self) -> &Arc<AspectDef> {
+        &self.def
+    }
+
+    /// Reads a property: its value, else the def's default, else `None`. Unknown names and
+    /// unreadable properties read as `None`; use [`try_get`](Self::try_get) to tell why.
+    pub fn get(&self, name: &str) -> Option<&PropertyValue> {
+        self.try_get(name).ok().flatten()
+    }
+
+    /// Reads a property with the reference's checks: the def and the property must be readable
+    /// and the name known.
+    pub fn try_get(&self, name: &str) -> Result<Option<&PropertyValue>> {
+        if !self.def.is_readable() {
+            return Err(CheapError::NotAllowed(format!(
+                "aspect def '{}' is not readable",
+                self.def.name()
+            )));
+        }
+        let pd = self.def.property_def(name).ok_or_else(|| self.unknown(name))?;
+        if !pd.is_readable() {
+            return Err(CheapError::NotAllowed(format!(
+                "property '{name}' of aspect def '{}' is not readable",
+                self.def.name()
+            )));
+        }
+        Ok(self.values.get(name).or_else(|| pd.default()))
+    }
+
+    /// The explicitly stored value, without defaults or access checks (for persistence).
+    pub fn stored(&self, name: &str) -> Option<&PropertyValue> {
+        self.values.get(name)
+    }
+
+    /// Explicitly stored values in the order they were set.
+    pub fn stored_values(&self) -> impl Iterator<Item = (&str, &PropertyValue)> + '_ {
+        self.values.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Readable values in def order, defaults included and nulls left out: what JSON writes.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &PropertyValue)> + '_ {
+        self.def.property_defs().filter_map(move |pd| {
+            if !pd.is_readable() {
+                return None;
+            }
+            self.values
+                .get(pd.name())
+                .or_else(|| pd.default())
+                .map(|v| (pd.name(), v))
+        })
+    }
+
+    /// Writes a property: the def and the property must be writable, the name known, the value
+    /// of the right type (text is parsed, numbers widen) and non-null unless nullable.
+    /// On error the aspect is unchanged.
+    pub fn set(&mut self, name: &str, value: impl Into<PropertyValue>) -> Result<()> {
+        self.put_checked(name, Some(value.into()), true)
+    }
+
+    /// Sets a property to null (removes its value); fails for a non-nullable property.
+    pub fn set_null(&mut self, name: &str) -> Result<()> {
+        self.put_checked(name, None, true)
+    }
+
+    fn put_checked(&mut self, name: &str, value: Option<PropertyValue>, user_write: bool) -> Result<()> {
+        if user_write && !self.def.is_writable() {
+            return Err(CheapError::NotAllowed(format!(
+                "aspect def '{}' is not writable",
+                self.def.name()
+            )));
+        }
+        let pd = self.def.property_def(name).ok_or_else(|| self.unknown(name))?;
+        if user_write && !pd.is_writable() {
+            return Err(CheapError::NotAllowed(format!(
+                "property '{name}' of aspect def '{}' is read-only",
+                self.def.name()
+            )));
+        }
+        match pd.coerce(self.def.name(), value)? {
+            Some(v) => {
+                self.values.insert(name.to_owned(), v);
+            }
+            None => {
+                self.values.shift_remove(name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that every non-nullable property without a default has a value.
+    pub fn check_complete(&self) -> Result<()> {
+        for pd in self.def.property_defs() {
+            if !pd.is_nullable() && !self.values.contains_key(pd.name()) && pd.default().is_none() {
+                return Err(CheapError::InvalidValue {
+                    aspect_def: self.def.name().to_owned(),
+                    property: pd.name().to_owned(),
+                    expected: format!("non-null {}", pd.property_type()),
+                    message: "a value is required".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn unknown(&self, name: &str) -> CheapError {
+        CheapError::InvalidValue {
+            aspect_def: self.def.name().to_owned(),
+            property: name.to_owned(),
+            expected: "a property of the aspect def".into(),
+            message: format!(
+                "property named '{name}' was not found in aspect definition '{}'",
+                self.def.name()
+            ),
+        }
+    }
+}
+
+/// Collects values for an [`Aspect`]; errors surface in [`build`](Self::build).
+#[derive(Debug)]
+#[must_use]
+pub struct AspectBuilder {
+    aspect: Aspect,
+    pending: Vec<(String, Option<PropertyValue>)>,
+}
+
+impl AspectBuilder {
+    /// Sets a property.
+    pub fn set(mut self, name: impl Into<String>, value: impl Into<PropertyValue>) -> Self {
+        self.pending.push((name.into(), Some(value.into())));
+        self
+    }
+
+    /// Sets a property to null.
+    pub fn set_null(mut self, name: impl Into<String>) -> Self {
+        self.pending.push((name.into(), None));
+        self
+    }
+
+    /// Applies every value with [`Aspect::set`]'s checks, then requires every non-nullable
+    /// property without a default to have a value.
+    pub fn build(mut self) -> Result<Aspect> {
+        for (k, v) in self.pending {
+            self.aspect.put_checked(&k, v, true)?;
+        }
+        self.aspect.check_complete()?;
+        Ok(self.aspect)
+    }
+}

@@ -1,0 +1,21 @@
+//! The CHEAP model: catalogs, hierarchies, entities (UUIDs), aspects and properties.
+
+mod aspect;
+mod aspect_def;
+mod catalog;
+mod defs;
+mod hierarchy;
+mod property_def;
+mod tree;
+mod types;
+
+pub use aspect::{Aspect, AspectBuilder};
+pub use aspect_def::{AspectDef, AspectDefBuilder};
+pub use catalog::Catalog;
+pub use defs::{CatalogDef, HierarchyDef};
+pub use hierarchy::{
+    AspectMap, EntityDirectory, EntityList, EntitySet, Hierarchy, HierarchyContent,
+};
+pub use property_def::PropertyDef;
+pub use tree::{path_segments, EntityTree, TreeNode};
+pub use types::{CatalogSpecies, HierarchyType, PropertyType};

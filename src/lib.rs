@@ -1,0 +1,1 @@
+pub use cheap_core::*;
