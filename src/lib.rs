@@ -1,1 +1,49 @@
+//! # cheap
+//!
+//! CHEAP (Catalog, Hierarchy, Entity, Aspect, Property) for Rust: catalogs of typed aspects
+//! attached to entities, organized in hierarchies, stored through an async [`CheapDao`].
+//!
+//! This facade re-exports [`cheap_core`] and picks a backend by URL with [`connect`].
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> cheap::Result<()> {
+//! use cheap::{Catalog, CheapDao};
+//! let dao = cheap::connect("memory:").await?;
+//! let catalog = Catalog::new();
+//! dao.save_catalog(&catalog).await?;
+//! assert!(dao.catalog_exists(catalog.id()).await?);
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+use std::sync::Arc;
+
 pub use cheap_core::*;
+
+/// Opens a store by URL and returns it as `Arc<dyn CheapDao>`.
+///
+/// Schemes: `memory:` (a process-local [`MemoryDao`]). The SQL schemes `sqlite:`, `postgres:`
+/// and `mysql:`/`mariadb:` come with their backend features; a scheme whose backend is not
+/// compiled in is an [`CheapError::InvalidInput`] naming the feature, never a panic.
+pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
+    let scheme = url
+        .split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "memory" | "mem" => Ok(Arc::new(MemoryDao::new())),
+        "sqlite" => Err(not_compiled("sqlite", "sqlite")),
+        "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
+        "mysql" | "mariadb" => Err(not_compiled("mariadb", "mariadb")),
+        _ => Err(CheapError::invalid(format!(
+            "unknown store URL '{url}': expected memory:, sqlite:, postgres: or mysql:"
+        ))),
+    }
+}
+
+fn not_compiled(backend: &str, feature: &str) -> CheapError {
+    CheapError::invalid(format!(
+        "the {backend} backend is not compiled in; enable the `{feature}` feature of the cheap crate"
+    ))
+}

@@ -70,7 +70,10 @@ impl CheapError {
     }
 
     /// Wraps a backend's error.
-    pub fn backend(backend: &'static str, source: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+    pub fn backend(
+        backend: &'static str,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
         CheapError::Backend {
             backend,
             source: source.into(),

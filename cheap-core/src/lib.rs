@@ -13,7 +13,11 @@ mod error;
 pub mod hash;
 pub mod json;
 pub mod model;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod value;
+
+pub use dao::{CheapDao, MemoryDao};
 
 pub use error::{CheapError, Result};
 pub use model::*;

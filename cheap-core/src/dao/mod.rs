@@ -1,1 +1,226 @@
-//! DAO.
+//! The async storage contract every backend implements, and [`MemoryDao`].
+
+mod memory;
+mod types;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
+
+pub use memory::MemoryDao;
+pub use types::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
+
+/// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
+///
+/// Semantics every backend shares (the `testkit` suite checks them):
+/// - [`save_catalog`](Self::save_catalog) replaces: after it, [`load_catalog`](Self::load_catalog)
+///   returns exactly what was saved (versions aside). It is atomic.
+/// - Aspect defs are global by name, as in the reference schema: a catalog may not store a def
+///   that differs from the one another catalog stores under the same name (or id)
+///   ([`CheapError::Conflict`](crate::CheapError::Conflict)).
+/// - Every mutation advances the catalog's version by at least one and sets each hierarchy it
+///   touched to the new version; [`changes_since`](Self::changes_since) lists them.
+/// - A rejected operation changes nothing.
+/// - Missing catalogs and hierarchies are [`CheapError::NotFound`](crate::CheapError::NotFound).
+#[async_trait]
+pub trait CheapDao: Send + Sync {
+    /// A short backend name (`memory`, `sqlite`, `postgres`, `mariadb`, `rest`).
+    fn backend_name(&self) -> &'static str;
+
+    // ---- whole catalogs ----
+
+    /// Stores a catalog, replacing whatever was stored under its id, and returns its new version.
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<i64>;
+
+    /// Loads a whole catalog.
+    async fn load_catalog(&self, id: Uuid) -> Result<Catalog>;
+
+    /// Deletes a catalog and everything in it; false if there was none.
+    async fn delete_catalog(&self, id: Uuid) -> Result<bool>;
+
+    /// Whether a catalog exists.
+    async fn catalog_exists(&self, id: Uuid) -> Result<bool>;
+
+    /// A catalog's metadata and version, without its contents.
+    async fn catalog_info(&self, id: Uuid) -> Result<CatalogInfo>;
+
+    /// Every catalog id, in UUID order.
+    async fn list_catalog_ids(&self) -> Result<Vec<Uuid>>;
+
+    /// Number of catalogs.
+    async fn catalog_count(&self) -> Result<u64>;
+
+    /// Catalog metadata for one page, in UUID order.
+    async fn list_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<CatalogInfo>>;
+
+    /// Whole catalogs for one page, in UUID order.
+    async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        let mut out = Vec::new();
+        for info in self.list_catalogs_page(offset, limit).await? {
+            out.push(self.load_catalog(info.id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Every catalog as a stream, loaded `page_size` at a time.
+    fn catalogs(&self, page_size: u64) -> BoxStream<'_, Result<Catalog>> {
+        let page_size = page_size.max(1);
+        futures::stream::try_unfold(Some(0u64), move |offset| async move {
+            let Some(offset) = offset else {
+                return Ok(None);
+            };
+            let page = self.load_catalogs_page(offset, page_size).await?;
+            let next = (page.len() as u64 == page_size).then_some(offset + page_size);
+            Ok(Some((
+                futures::stream::iter(page.into_iter().map(Ok)),
+                next,
+            )))
+        })
+        .try_flatten()
+        .boxed()
+    }
+
+    // ---- aspect defs ----
+
+    /// Adds an aspect def (and its empty aspect map) to a catalog; false if an identical def
+    /// was already there.
+    async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool>;
+
+    /// One of a catalog's aspect defs by name.
+    async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef>;
+
+    /// A catalog's aspect defs, in hierarchy order.
+    async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>>;
+
+    /// Removes an aspect def from a catalog with its aspect map; false if absent.
+    async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool>;
+
+    // ---- hierarchies ----
+
+    /// Creates an empty hierarchy (not an aspect map: use [`put_aspect_def`](Self::put_aspect_def)).
+    async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()>;
+
+    /// Deletes a hierarchy (an aspect map with its aspects); false if absent.
+    async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool>;
+
+    /// Names, kinds, versions and sizes of a catalog's hierarchies, in order.
+    async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>>;
+
+    /// One whole hierarchy.
+    async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy>;
+
+    /// One page of a hierarchy: entries `offset..offset+limit` of a list, set, directory or
+    /// aspect map (in order); a tree is returned whole.
+    async fn read_hierarchy_page(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<HierarchySlice>;
+
+    // ---- hierarchy entries ----
+
+    /// Appends to an entity list, or adds to an entity set; returns how many were added.
+    async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64>;
+
+    /// Inserts into an entity list at `index` (0..=len).
+    async fn insert_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        index: u64,
+        ids: &[Uuid],
+    ) -> Result<u64>;
+
+    /// Removes from a list (every occurrence) or a set; returns how many entries went.
+    async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64>;
+
+    /// Sets directory entries (replacing existing keys); returns how many were written.
+    async fn put_directory_entries(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        entries: &[(String, Uuid)],
+    ) -> Result<u64>;
+
+    /// Removes directory entries by key; returns how many went.
+    async fn remove_directory_keys(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        keys: &[String],
+    ) -> Result<u64>;
+
+    /// Removes directory entries naming any of `ids`; returns how many went.
+    async fn remove_directory_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        ids: &[Uuid],
+    ) -> Result<u64>;
+
+    /// Adds children under the node at `parent_path` ("/" is the root); a child with an existing
+    /// name is replaced with its subtree. Returns how many nodes were added.
+    async fn add_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        parent_path: &str,
+        nodes: &[(String, Option<Uuid>)],
+    ) -> Result<u64>;
+
+    /// Removes the subtrees at `paths`; returns how many nodes went, descendants included.
+    async fn remove_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        paths: &[String],
+    ) -> Result<u64>;
+
+    // ---- aspects ----
+
+    /// Inserts or replaces aspects of the def named `aspect_def`, all or none.
+    async fn upsert_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        aspects: &[Aspect],
+    ) -> Result<Vec<UpsertOutcome>>;
+
+    /// Deletes the aspects of `entities`; returns how many went.
+    async fn delete_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        entities: &[Uuid],
+    ) -> Result<u64>;
+
+    /// The aspects of `entities` (all entities when empty) for the defs named (all defs when
+    /// empty), one map per def. Unknown def names are [`NotFound`](crate::CheapError::NotFound).
+    async fn query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<Vec<AspectMap>>;
+
+    // ---- versions ----
+
+    /// What changed in a catalog after `version`: its current version, the hierarchies whose
+    /// version is newer, and the hierarchies removed since.
+    async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes>;
+
+    // ---- lifecycle ----
+
+    /// Checks that the backend answers.
+    async fn health_check(&self) -> Result<()>;
+
+    /// Releases connections; later calls fail with
+    /// [`Unavailable`](crate::CheapError::Unavailable).
+    async fn close(&self) -> Result<()>;
+}

@@ -23,7 +23,7 @@ use crate::value::PropertyValue;
 /// assert!(a.set("age", "not a number").is_err());
 /// assert_eq!(a.get("age").and_then(|v| v.as_i64()), Some(36));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Aspect {
     entity_id: Uuid,
     def: Arc<AspectDef>,
@@ -93,7 +93,10 @@ impl Aspect {
                 self.def.name()
             )));
         }
-        let pd = self.def.property_def(name).ok_or_else(|| self.unknown(name))?;
+        let pd = self
+            .def
+            .property_def(name)
+            .ok_or_else(|| self.unknown(name))?;
         if !pd.is_readable() {
             return Err(CheapError::NotAllowed(format!(
                 "property '{name}' of aspect def '{}' is not readable",
@@ -138,14 +141,22 @@ impl Aspect {
         self.put_checked(name, None, true)
     }
 
-    fn put_checked(&mut self, name: &str, value: Option<PropertyValue>, user_write: bool) -> Result<()> {
+    fn put_checked(
+        &mut self,
+        name: &str,
+        value: Option<PropertyValue>,
+        user_write: bool,
+    ) -> Result<()> {
         if user_write && !self.def.is_writable() {
             return Err(CheapError::NotAllowed(format!(
                 "aspect def '{}' is not writable",
                 self.def.name()
             )));
         }
-        let pd = self.def.property_def(name).ok_or_else(|| self.unknown(name))?;
+        let pd = self
+            .def
+            .property_def(name)
+            .ok_or_else(|| self.unknown(name))?;
         if user_write && !pd.is_writable() {
             return Err(CheapError::NotAllowed(format!(
                 "property '{name}' of aspect def '{}' is read-only",
@@ -188,6 +199,20 @@ impl Aspect {
                 self.def.name()
             ),
         }
+    }
+}
+
+impl PartialEq for Aspect {
+    /// Same entity, same def, and the same value for every property, where an unset property
+    /// counts as its default (so a default written out as JSON and read back compares equal).
+    fn eq(&self, other: &Self) -> bool {
+        self.entity_id == other.entity_id
+            && self.def == other.def
+            && self.def.property_defs().all(|pd| {
+                let a = self.values.get(pd.name()).or_else(|| pd.default());
+                let b = other.values.get(pd.name()).or_else(|| pd.default());
+                a == b
+            })
     }
 }
 

@@ -153,7 +153,8 @@ impl Catalog {
                 }
             },
             None => {
-                self.hierarchies.insert(name.clone(), Hierarchy::aspect_map(def));
+                self.hierarchies
+                    .insert(name.clone(), Hierarchy::aspect_map(def));
             }
         }
         self.aspects_mut(&name)
@@ -162,7 +163,9 @@ impl Catalog {
 
     /// The aspect map of the def named `name`.
     pub fn aspects(&self, name: &str) -> Option<&AspectMap> {
-        self.hierarchies.get(name).and_then(Hierarchy::as_aspect_map)
+        self.hierarchies
+            .get(name)
+            .and_then(Hierarchy::as_aspect_map)
     }
 
     /// The aspect map of the def named `name`, mutably.

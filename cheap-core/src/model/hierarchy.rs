@@ -258,7 +258,9 @@ impl Hierarchy {
         let content = match htype {
             HierarchyType::EntityList => HierarchyContent::List(EntityList::default()),
             HierarchyType::EntitySet => HierarchyContent::Set(EntitySet::default()),
-            HierarchyType::EntityDirectory => HierarchyContent::Directory(EntityDirectory::default()),
+            HierarchyType::EntityDirectory => {
+                HierarchyContent::Directory(EntityDirectory::default())
+            }
             HierarchyType::EntityTree => HierarchyContent::Tree(EntityTree::default()),
             HierarchyType::AspectMap => {
                 return Err(CheapError::invalid(

@@ -16,6 +16,6 @@ pub use defs::{CatalogDef, HierarchyDef};
 pub use hierarchy::{
     AspectMap, EntityDirectory, EntityList, EntitySet, Hierarchy, HierarchyContent,
 };
-pub use property_def::PropertyDef;
+pub use property_def::{Property, PropertyDef};
 pub use tree::{path_segments, EntityTree, TreeNode};
 pub use types::{CatalogSpecies, HierarchyType, PropertyType};

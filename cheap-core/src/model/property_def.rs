@@ -138,7 +138,11 @@ impl PropertyDef {
 
     /// Checks a value for this property and converts it to the property's type (text is
     /// parsed, numbers widen). `aspect_def` names the owner in the error.
-    pub fn coerce(&self, aspect_def: &str, value: Option<PropertyValue>) -> Result<Option<PropertyValue>> {
+    pub fn coerce(
+        &self,
+        aspect_def: &str,
+        value: Option<PropertyValue>,
+    ) -> Result<Option<PropertyValue>> {
         let err = |message: String| CheapError::InvalidValue {
             aspect_def: aspect_def.to_owned(),
             property: self.name.clone(),
@@ -163,8 +167,13 @@ impl PropertyDef {
                 })
                 .collect::<Result<Vec<_>>>()
                 .map(|l| Some(PropertyValue::List(l))),
-            (true, v) => Err(err(format!("a single {} value where a list is expected", v.kind()))),
-            (false, PropertyValue::List(_)) => Err(err("a list where a single value is expected".into())),
+            (true, v) => Err(err(format!(
+                "a single {} value where a list is expected",
+                v.kind()
+            ))),
+            (false, PropertyValue::List(_)) => {
+                Err(err("a list where a single value is expected".into()))
+            }
             (false, v) => coerce_scalar(v, t).map(Some).map_err(err),
         }
     }
@@ -210,5 +219,23 @@ impl PropertyDef {
         h.update_str(self.property_type.code());
         h.update_str(&self.name);
         h.finish()
+    }
+}
+
+/// A standalone property: a def and a value (`None` is null).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Property {
+    /// The property's def.
+    pub def: PropertyDef,
+    /// The value.
+    pub value: Option<PropertyValue>,
+}
+
+impl Property {
+    /// A property whose value is checked and coerced against `def`.
+    pub fn new(def: PropertyDef, value: Option<PropertyValue>) -> Result<Self> {
+        let def = def.checked("")?;
+        let value = def.coerce("", value)?;
+        Ok(Property { def, value })
     }
 }

@@ -82,7 +82,9 @@ impl EntityTree {
         let parent = self
             .node_mut(parent_path)
             .ok_or_else(|| CheapError::not_found(format!("tree path '{parent_path}'")))?;
-        parent.children.insert(name.to_owned(), TreeNode::new(entity));
+        parent
+            .children
+            .insert(name.to_owned(), TreeNode::new(entity));
         Ok(())
     }
 

@@ -37,19 +37,26 @@ pub(crate) fn check_uri(s: &str) -> Result<(), String> {
         .chars()
         .find(|c| c.is_whitespace() || c.is_control() || "<>\"{}|\\^`".contains(*c));
     if let Some(c) = bad {
-        return Err(format!("'{s}' is not a URI: character {c:?} is not allowed"));
+        return Err(format!(
+            "'{s}' is not a URI: character {c:?} is not allowed"
+        ));
     }
     let b = s.as_bytes();
     for (i, _) in s.match_indices('%') {
         let ok = b.len() > i + 2 && b[i + 1].is_ascii_hexdigit() && b[i + 2].is_ascii_hexdigit();
         if !ok {
-            return Err(format!("'{s}' is not a URI: '%' must start an escape like %20"));
+            return Err(format!(
+                "'{s}' is not a URI: '%' must start an escape like %20"
+            ));
         }
     }
     let end = s.find(['/', '?', '#']).unwrap_or(s.len());
     if let Some(colon) = s[..end].find(':') {
         let scheme = &s[..colon];
-        let valid = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        let valid = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
             && scheme
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
@@ -65,7 +72,12 @@ pub(crate) fn parse_f64(text: &str) -> Option<f64> {
         "NaN" => Some(f64::NAN),
         "Infinity" | "+Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
-        t if t.chars().any(|c| c.is_ascii_alphabetic() && !"eE".contains(c)) => None,
+        t if t
+            .chars()
+            .any(|c| c.is_ascii_alphabetic() && !"eE".contains(c)) =>
+        {
+            None
+        }
         t => f64::from_str(t).ok(),
     }
 }
@@ -82,10 +94,15 @@ pub(crate) fn from_text(t: PropertyType, text: &str) -> Result<PropertyValue, St
             _ => return Err(fail()),
         },
         T::String | T::Text | T::Clob => PropertyValue::String(text.to_owned()),
-        T::BigInteger => PropertyValue::BigInteger(BigInt::from_str(text.trim()).map_err(|_| fail())?),
+        T::BigInteger => {
+            PropertyValue::BigInteger(BigInt::from_str(text.trim()).map_err(|_| fail())?)
+        }
         T::BigDecimal => {
             let t = text.trim();
-            if t.is_empty() || t.chars().any(|c| !(c.is_ascii_digit() || "+-.eE".contains(c))) {
+            if t.is_empty()
+                || t.chars()
+                    .any(|c| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+            {
                 return Err(fail());
             }
             PropertyValue::BigDecimal(BigDecimal::from_str(t).map_err(|_| fail())?)
@@ -128,7 +145,11 @@ pub(crate) fn coerce_scalar(v: PropertyValue, t: PropertyType) -> Result<Propert
                 .map_err(|e| e.to_string())
         }
         (V::Uri(s), t) if t.is_text() => Ok(V::String(s)),
-        (v, t) => Err(format!("a {} value cannot be stored as {}", v.kind(), t.name())),
+        (v, t) => Err(format!(
+            "a {} value cannot be stored as {}",
+            v.kind(),
+            t.name()
+        )),
     }
 }
 
@@ -147,7 +168,10 @@ mod tests {
             (PropertyType::BigInteger, "123456789012345678901234567890"),
             (PropertyType::BigDecimal, "123.4500"),
             (PropertyType::BigDecimal, "1E+3"),
-            (PropertyType::DateTime, "2025-01-15T10:30-05:00[America/New_York]"),
+            (
+                PropertyType::DateTime,
+                "2025-01-15T10:30-05:00[America/New_York]",
+            ),
             (PropertyType::Uri, "https://example.com/a?b=c#d"),
             (PropertyType::Uuid, "123e4567-e89b-12d3-a456-426614174000"),
             (PropertyType::Blob, "00ff10"),

@@ -120,24 +120,19 @@ fn split_offset(s: &str) -> Option<(&str, FixedOffset)> {
         }
     };
     let (h, m, sec) = match parts.len() {
-        1 if parts[0].len() == 4 => (
-            num(Some(&&parts[0][..2]))?,
-            num(Some(&&parts[0][2..]))?,
-            0,
-        ),
+        1 if parts[0].len() == 4 => (num(Some(&&parts[0][..2]))?, num(Some(&&parts[0][2..]))?, 0),
         1 => (num(parts.first())?, 0, 0),
         2 => (num(parts.first())?, num(parts.get(1))?, 0),
-        3 => (
-            num(parts.first())?,
-            num(parts.get(1))?,
-            num(parts.get(2))?,
-        ),
+        3 => (num(parts.first())?, num(parts.get(1))?, num(parts.get(2))?),
         _ => return None,
     };
     if h > 18 || m > 59 || sec > 59 {
         return None;
     }
-    Some((local, FixedOffset::east_opt(sign * (h * 3600 + m * 60 + sec))?))
+    Some((
+        local,
+        FixedOffset::east_opt(sign * (h * 3600 + m * 60 + sec))?,
+    ))
 }
 
 fn parse_local(s: &str) -> Option<NaiveDateTime> {
@@ -154,7 +149,13 @@ impl fmt::Display for CheapDateTime {
     /// the fraction in groups of three digits, `Z` for a zero offset.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let local = self.dt.naive_local();
-        write!(f, "{}T{:02}:{:02}", local.date().format("%Y-%m-%d"), local.hour(), local.minute())?;
+        write!(
+            f,
+            "{}T{:02}:{:02}",
+            local.date().format("%Y-%m-%d"),
+            local.hour(),
+            local.minute()
+        )?;
         let (sec, nano) = (local.second(), local.nanosecond().min(999_999_999));
         if sec > 0 || nano > 0 {
             write!(f, ":{sec:02}")?;

@@ -1,6 +1,6 @@
 //! Typed property values.
 
-mod coerce;
+pub(crate) mod coerce;
 pub(crate) use coerce::coerce_scalar;
 mod datetime;
 pub(crate) mod number;
@@ -55,10 +55,7 @@ impl PropertyValue {
             (PropertyValue::Integer(_), T::Integer)
                 | (PropertyValue::Float(_), T::Float)
                 | (PropertyValue::Boolean(_), T::Boolean)
-                | (
-                    PropertyValue::String(_),
-                    T::String | T::Text | T::Clob
-                )
+                | (PropertyValue::String(_), T::String | T::Text | T::Clob)
                 | (PropertyValue::BigInteger(_), T::BigInteger)
                 | (PropertyValue::BigDecimal(_), T::BigDecimal)
                 | (PropertyValue::DateTime(_), T::DateTime)
@@ -194,9 +191,9 @@ impl PropertyValue {
                 let hilo = (hi ^ lo) as i64;
                 ((hilo >> 32) as i32) ^ (hilo as i32)
             }
-            PropertyValue::List(l) => l
-                .iter()
-                .fold(1i32, |h, e| h.wrapping_mul(31).wrapping_add(e.java_hash_code())),
+            PropertyValue::List(l) => l.iter().fold(1i32, |h, e| {
+                h.wrapping_mul(31).wrapping_add(e.java_hash_code())
+            }),
             other => java_string_hash(&other.to_text().unwrap_or_default()),
         }
     }
@@ -288,4 +285,15 @@ macro_rules! list_impls {
     };
 }
 
-list_impls!(i64, i32, f64, bool, String, &str, Uuid, BigInt, BigDecimal, CheapDateTime);
+list_impls!(
+    i64,
+    i32,
+    f64,
+    bool,
+    String,
+    &str,
+    Uuid,
+    BigInt,
+    BigDecimal,
+    CheapDateTime
+);

@@ -1,0 +1,729 @@
+//! A complete in-process backend.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use async_trait::async_trait;
+use indexmap::IndexMap;
+use uuid::Uuid;
+
+use super::{CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, UpsertOutcome};
+use crate::error::{CheapError, Result};
+use crate::model::{
+    Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyContent, HierarchyDef,
+};
+
+#[derive(Debug, Default)]
+struct Stored {
+    catalog: Catalog,
+    /// Removed hierarchy name -> the version that removed it.
+    tombstones: IndexMap<String, i64>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    catalogs: BTreeMap<Uuid, Stored>,
+    closed: bool,
+}
+
+/// Catalogs kept in process memory: a real backend for tests and for a process-local cache.
+/// Every operation holds one lock for its duration, so each is atomic and isolated.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryDao {
+    state: Arc<RwLock<State>>,
+}
+
+impl MemoryDao {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryDao::default()
+    }
+
+    fn read(&self) -> Result<RwLockReadGuard<'_, State>> {
+        // A poisoned lock means a panic mid-operation; the state is still consistent because
+        // every mutation validates before it changes anything.
+        let g = self.state.read().unwrap_or_else(|e| e.into_inner());
+        if g.closed {
+            return Err(CheapError::Unavailable("the memory store is closed".into()));
+        }
+        Ok(g)
+    }
+
+    fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        let g = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if g.closed {
+            return Err(CheapError::Unavailable("the memory store is closed".into()));
+        }
+        Ok(g)
+    }
+
+    fn with_catalog<R>(&self, id: Uuid, f: impl FnOnce(&Catalog) -> Result<R>) -> Result<R> {
+        let g = self.read()?;
+        let s = g.catalogs.get(&id).ok_or_else(|| missing_catalog(id))?;
+        f(&s.catalog)
+    }
+
+    /// Runs a validated mutation; `f` returns its result and the hierarchies it touched (none
+    /// means nothing changed and the version stays).
+    fn mutate<R>(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>)>,
+    ) -> Result<R> {
+        let mut g = self.write()?;
+        let mut stored = g.catalogs.remove(&id).ok_or_else(|| missing_catalog(id))?;
+        let outcome = f(&mut stored.catalog, &g.catalogs);
+        if let Ok((_, touched)) = &outcome {
+            if !touched.is_empty() {
+                let v = stored.catalog.version + 1;
+                stored.catalog.version = v;
+                for name in touched {
+                    match stored.catalog.hierarchy_mut(name) {
+                        Some(h) => {
+                            h.version = v;
+                            stored.tombstones.shift_remove(name);
+                        }
+                        None => {
+                            stored.tombstones.insert(name.clone(), v);
+                        }
+                    }
+                }
+            }
+        }
+        g.catalogs.insert(id, stored);
+        outcome.map(|(r, _)| r)
+    }
+}
+
+fn missing_catalog(id: Uuid) -> CheapError {
+    CheapError::not_found(format!("catalog {id}"))
+}
+
+fn missing_hierarchy(cat: Uuid, name: &str) -> CheapError {
+    CheapError::not_found(format!("hierarchy '{name}' in catalog {cat}"))
+}
+
+fn hierarchy_mut<'a>(c: &'a mut Catalog, name: &str) -> Result<&'a mut Hierarchy> {
+    let id = c.id();
+    c.hierarchy_mut(name)
+        .ok_or_else(|| missing_hierarchy(id, name))
+}
+
+fn wrong_kind(name: &str, h: &Hierarchy, wanted: &str) -> CheapError {
+    CheapError::invalid(format!(
+        "hierarchy '{name}' is {} ({}), not {wanted}",
+        h.hierarchy_type().java_name(),
+        h.hierarchy_type().code()
+    ))
+}
+
+/// The def stored under `def`'s name or id by a catalog other than `except`, if it differs.
+fn global_def_conflict(
+    others: &BTreeMap<Uuid, Stored>,
+    except: Uuid,
+    def: &AspectDef,
+) -> Result<()> {
+    for (id, s) in others {
+        if *id == except {
+            continue;
+        }
+        for d in s.catalog.aspect_defs() {
+            if (d.name() == def.name() || d.id() == def.id()) && **d != *def {
+                return Err(CheapError::conflict(format!(
+                    "aspect def '{}' ({}) differs from the def '{}' ({}) stored by catalog {id}",
+                    def.name(),
+                    def.id(),
+                    d.name(),
+                    d.id()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A hierarchy holding entries `offset..offset+limit` of `h` (a tree whole).
+pub(crate) fn slice_hierarchy(h: &Hierarchy, offset: u64, limit: u64) -> Result<HierarchySlice> {
+    let (o, l) = (offset as usize, limit as usize);
+    let content = match &h.content {
+        HierarchyContent::List(x) => {
+            HierarchyContent::List(crate::model::EntityList(x.iter().skip(o).take(l).collect()))
+        }
+        HierarchyContent::Set(x) => {
+            HierarchyContent::Set(crate::model::EntitySet(x.iter().skip(o).take(l).collect()))
+        }
+        HierarchyContent::Directory(x) => {
+            HierarchyContent::Directory(crate::model::EntityDirectory(
+                x.iter()
+                    .skip(o)
+                    .take(l)
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+            ))
+        }
+        HierarchyContent::Tree(t) => HierarchyContent::Tree(t.clone()),
+        HierarchyContent::AspectMap(m) => {
+            let mut page = AspectMap::new(m.def().clone());
+            for a in m.iter().skip(o).take(l) {
+                page.put(a.clone())?;
+            }
+            HierarchyContent::AspectMap(page)
+        }
+    };
+    let mut hierarchy = Hierarchy::with_content(h.name(), content)?;
+    hierarchy.version = h.version;
+    Ok(HierarchySlice {
+        hierarchy,
+        offset,
+        total: h.len() as u64,
+    })
+}
+
+#[async_trait]
+impl CheapDao for MemoryDao {
+    fn backend_name(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
+        let mut g = self.write()?;
+        for d in catalog.aspect_defs() {
+            global_def_conflict(&g.catalogs, catalog.id(), d)?;
+        }
+        for h in catalog.hierarchies() {
+            if let Some(m) = h.as_aspect_map() {
+                for a in m.iter() {
+                    a.check_complete()?;
+                }
+            }
+        }
+        let mut new = catalog.clone();
+        let old = g.catalogs.remove(&catalog.id());
+        let prev_version = old.as_ref().map_or(0, |s| s.catalog.version);
+        let v = prev_version.max(catalog.version) + 1;
+        new.version = v;
+        let mut tombstones = old
+            .as_ref()
+            .map(|s| s.tombstones.clone())
+            .unwrap_or_default();
+        for h in new.hierarchies_mut() {
+            // An unchanged hierarchy keeps its version, so syncing skips it.
+            let same = old
+                .as_ref()
+                .and_then(|s| s.catalog.hierarchy(h.name()))
+                .filter(|o| o.content == h.content);
+            h.version = same.map_or(v, |o| o.version);
+            tombstones.shift_remove(h.name());
+        }
+        if let Some(old) = &old {
+            for h in old.catalog.hierarchies() {
+                if new.hierarchy(h.name()).is_none() {
+                    tombstones.insert(h.name().to_owned(), v);
+                }
+            }
+        }
+        g.catalogs.insert(
+            catalog.id(),
+            Stored {
+                catalog: new,
+                tombstones,
+            },
+        );
+        Ok(v)
+    }
+
+    async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
+        self.with_catalog(id, |c| Ok(c.clone()))
+    }
+
+    async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
+        Ok(self.write()?.catalogs.remove(&id).is_some())
+    }
+
+    async fn catalog_exists(&self, id: Uuid) -> Result<bool> {
+        Ok(self.read()?.catalogs.contains_key(&id))
+    }
+
+    async fn catalog_info(&self, id: Uuid) -> Result<CatalogInfo> {
+        self.with_catalog(id, |c| Ok(CatalogInfo::from(c)))
+    }
+
+    async fn list_catalog_ids(&self) -> Result<Vec<Uuid>> {
+        Ok(self.read()?.catalogs.keys().copied().collect())
+    }
+
+    async fn catalog_count(&self) -> Result<u64> {
+        Ok(self.read()?.catalogs.len() as u64)
+    }
+
+    async fn list_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<CatalogInfo>> {
+        Ok(self
+            .read()?
+            .catalogs
+            .values()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|s| CatalogInfo::from(&s.catalog))
+            .collect())
+    }
+
+    async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        Ok(self
+            .read()?
+            .catalogs
+            .values()
+            .skip(offset as usize)
+            .take(limit as usize)
+            .map(|s| s.catalog.clone())
+            .collect())
+    }
+
+    async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
+        self.mutate(catalog, |c, others| {
+            global_def_conflict(others, catalog, def)?;
+            match c.hierarchy(def.name()) {
+                Some(h) => match h.as_aspect_map() {
+                    Some(m) if **m.def() == *def => Ok((false, vec![])),
+                    _ => Err(CheapError::conflict(format!(
+                        "catalog {catalog} already has a different hierarchy or aspect def named '{}'",
+                        def.name()
+                    ))),
+                },
+                None => {
+                    c.extend(Arc::new(def.clone()))?;
+                    Ok((true, vec![def.name().to_owned()]))
+                }
+            }
+        })
+    }
+
+    async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
+        self.with_catalog(catalog, |c| {
+            c.aspect_def(name).map(|d| (**d).clone()).ok_or_else(|| {
+                CheapError::not_found(format!("aspect def '{name}' in catalog {catalog}"))
+            })
+        })
+    }
+
+    async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
+        self.with_catalog(catalog, |c| {
+            Ok(c.aspect_defs().map(|d| (**d).clone()).collect())
+        })
+    }
+
+    async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        self.mutate(catalog, |c, _| {
+            if c.aspects(name).is_none() {
+                return Ok((false, vec![]));
+            }
+            c.remove_hierarchy(name);
+            Ok((true, vec![name.to_owned()]))
+        })
+    }
+
+    async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
+        self.mutate(catalog, |c, _| {
+            if c.hierarchy(&def.name).is_some() {
+                return Err(CheapError::conflict(format!(
+                    "catalog {catalog} already has a hierarchy named '{}'",
+                    def.name
+                )));
+            }
+            c.add_hierarchy(Hierarchy::new(def.name.clone(), def.hierarchy_type)?)?;
+            Ok(((), vec![def.name.clone()]))
+        })
+    }
+
+    async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        self.mutate(catalog, |c, _| match c.remove_hierarchy(name) {
+            Some(_) => Ok((true, vec![name.to_owned()])),
+            None => Ok((false, vec![])),
+        })
+    }
+
+    async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
+        self.with_catalog(catalog, |c| {
+            Ok(c.hierarchies().map(HierarchyInfo::from).collect())
+        })
+    }
+
+    async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
+        self.with_catalog(catalog, |c| {
+            c.hierarchy(name)
+                .cloned()
+                .ok_or_else(|| missing_hierarchy(catalog, name))
+        })
+    }
+
+    async fn read_hierarchy_page(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<HierarchySlice> {
+        self.with_catalog(catalog, |c| {
+            let h = c
+                .hierarchy(name)
+                .ok_or_else(|| missing_hierarchy(catalog, name))?;
+            slice_hierarchy(h, offset, limit)
+        })
+    }
+
+    async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let n = match &mut h.content {
+                HierarchyContent::List(l) => {
+                    l.0.extend_from_slice(ids);
+                    ids.len()
+                }
+                HierarchyContent::Set(s) => ids.iter().filter(|id| s.add(**id)).count(),
+                _ => return Err(wrong_kind(hierarchy, h, "an entity list or set")),
+            };
+            Ok((
+                n as u64,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn insert_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        index: u64,
+        ids: &[Uuid],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let Some(l) = h.as_list() else {
+                return Err(wrong_kind(hierarchy, h, "an entity list"));
+            };
+            let i = index as usize;
+            if i > l.len() {
+                return Err(CheapError::invalid(format!(
+                    "index {index} is past the end of list '{hierarchy}' ({} entries)",
+                    l.len()
+                )));
+            }
+            if let Some(l) = h.as_list_mut() {
+                l.0.splice(i..i, ids.iter().copied());
+            }
+            Ok((
+                ids.len() as u64,
+                if ids.is_empty() {
+                    vec![]
+                } else {
+                    vec![hierarchy.to_owned()]
+                },
+            ))
+        })
+    }
+
+    async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let n = match &mut h.content {
+                HierarchyContent::List(l) => ids.iter().map(|id| l.remove_all(*id)).sum(),
+                HierarchyContent::Set(s) => ids.iter().filter(|id| s.remove(**id)).count(),
+                _ => return Err(wrong_kind(hierarchy, h, "an entity list or set")),
+            };
+            Ok((
+                n as u64,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn put_directory_entries(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        entries: &[(String, Uuid)],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            if h.as_directory().is_none() {
+                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+            }
+            if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
+                return Err(CheapError::invalid(format!(
+                    "directory key '{k}' must not be empty"
+                )));
+            }
+            if let Some(d) = h.as_directory_mut() {
+                for (k, id) in entries {
+                    d.put(k.clone(), *id);
+                }
+            }
+            let n = entries.len() as u64;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn remove_directory_keys(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        keys: &[String],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let Some(d) = h.as_directory_mut() else {
+                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+            };
+            let n = keys.iter().filter(|k| d.remove(k).is_some()).count() as u64;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn remove_directory_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        ids: &[Uuid],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let Some(d) = h.as_directory_mut() else {
+                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+            };
+            let n = ids.iter().map(|id| d.remove_entity(*id)).sum::<usize>() as u64;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn add_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        parent_path: &str,
+        nodes: &[(String, Option<Uuid>)],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let Some(t) = h.as_tree_mut() else {
+                return Err(wrong_kind(hierarchy, h, "an entity tree"));
+            };
+            // Validate everything first so a bad name adds nothing.
+            let mut trial = t.clone();
+            for (name, entity) in nodes {
+                trial.add_node(parent_path, name, *entity)?;
+            }
+            *t = trial;
+            let n = nodes.len() as u64;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn remove_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        paths: &[String],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let h = hierarchy_mut(c, hierarchy)?;
+            let Some(t) = h.as_tree_mut() else {
+                return Err(wrong_kind(hierarchy, h, "an entity tree"));
+            };
+            let mut trial = t.clone();
+            let mut n = 0;
+            for p in paths {
+                n += trial.remove_subtree(p)? as u64;
+            }
+            *t = trial;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![hierarchy.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn upsert_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        aspects: &[Aspect],
+    ) -> Result<Vec<UpsertOutcome>> {
+        self.mutate(catalog, |c, _| {
+            let map = c.aspects_mut(aspect_def).ok_or_else(|| {
+                CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
+            })?;
+            for a in aspects {
+                if **a.def() != **map.def() {
+                    return Err(CheapError::invalid(format!(
+                        "aspect of entity {} has def '{}' ({}), not the stored def '{aspect_def}'",
+                        a.entity_id(),
+                        a.def().name(),
+                        a.def().id()
+                    )));
+                }
+                a.check_complete()?;
+            }
+            let mut out = Vec::with_capacity(aspects.len());
+            for a in aspects {
+                let mut a = a.clone();
+                let created = !map.contains(a.entity_id());
+                // Share the stored def so the map holds one def instance.
+                a = Aspect::from_values(
+                    map.def().clone(),
+                    a.entity_id(),
+                    a.stored_values()
+                        .map(|(k, v)| (k.to_owned(), Some(v.clone())))
+                        .collect::<Vec<_>>(),
+                )?;
+                out.push(UpsertOutcome {
+                    entity_id: a.entity_id(),
+                    created,
+                });
+                map.put(a)?;
+            }
+            let touched = if out.is_empty() {
+                vec![]
+            } else {
+                vec![aspect_def.to_owned()]
+            };
+            Ok((out, touched))
+        })
+    }
+
+    async fn delete_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        entities: &[Uuid],
+    ) -> Result<u64> {
+        self.mutate(catalog, |c, _| {
+            let map = c.aspects_mut(aspect_def).ok_or_else(|| {
+                CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
+            })?;
+            let n = entities
+                .iter()
+                .filter(|e| map.remove(**e).is_some())
+                .count() as u64;
+            Ok((
+                n,
+                if n > 0 {
+                    vec![aspect_def.to_owned()]
+                } else {
+                    vec![]
+                },
+            ))
+        })
+    }
+
+    async fn query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<Vec<AspectMap>> {
+        self.with_catalog(catalog, |c| {
+            let maps: Vec<&AspectMap> = if aspect_defs.is_empty() {
+                c.hierarchies()
+                    .filter_map(Hierarchy::as_aspect_map)
+                    .collect()
+            } else {
+                aspect_defs
+                    .iter()
+                    .map(|n| {
+                        c.aspects(n).ok_or_else(|| {
+                            CheapError::not_found(format!("aspect def '{n}' in catalog {catalog}"))
+                        })
+                    })
+                    .collect::<Result<_>>()?
+            };
+            maps.into_iter()
+                .map(|m| {
+                    let mut out = AspectMap::new(m.def().clone());
+                    if entities.is_empty() {
+                        for a in m.iter() {
+                            out.put(a.clone())?;
+                        }
+                    } else {
+                        for e in entities {
+                            if let Some(a) = m.get(*e) {
+                                out.put(a.clone())?;
+                            }
+                        }
+                    }
+                    Ok(out)
+                })
+                .collect()
+        })
+    }
+
+    async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {
+        let g = self.read()?;
+        let s = g
+            .catalogs
+            .get(&catalog)
+            .ok_or_else(|| missing_catalog(catalog))?;
+        Ok(Changes {
+            version: s.catalog.version,
+            changed: s
+                .catalog
+                .hierarchies()
+                .filter(|h| h.version > version)
+                .map(HierarchyInfo::from)
+                .collect(),
+            removed: s
+                .tombstones
+                .iter()
+                .filter(|(_, v)| **v > version)
+                .map(|(k, _)| k.clone())
+                .collect(),
+        })
+    }
+
+    async fn health_check(&self) -> Result<()> {
+        self.read().map(|_| ())
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.state.write().unwrap_or_else(|e| e.into_inner()).closed = true;
+        Ok(())
+    }
+}

@@ -1,0 +1,88 @@
+//! Plain data returned by [`CheapDao`](super::CheapDao) methods.
+
+use uuid::Uuid;
+
+use crate::model::{Catalog, CatalogSpecies, Hierarchy, HierarchyType};
+
+/// A catalog's metadata, without contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogInfo {
+    /// Catalog id.
+    pub id: Uuid,
+    /// Species.
+    pub species: CatalogSpecies,
+    /// Optional URI.
+    pub uri: Option<String>,
+    /// Upstream catalog id.
+    pub upstream: Option<Uuid>,
+    /// Current version.
+    pub version: i64,
+}
+
+impl From<&Catalog> for CatalogInfo {
+    fn from(c: &Catalog) -> Self {
+        CatalogInfo {
+            id: c.id(),
+            species: c.species(),
+            uri: c.uri.clone(),
+            upstream: c.upstream(),
+            version: c.version,
+        }
+    }
+}
+
+/// A hierarchy's name, kind, version and size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HierarchyInfo {
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub hierarchy_type: HierarchyType,
+    /// Version.
+    pub version: i64,
+    /// Entries (tree: nodes).
+    pub size: u64,
+}
+
+impl From<&Hierarchy> for HierarchyInfo {
+    fn from(h: &Hierarchy) -> Self {
+        HierarchyInfo {
+            name: h.name().to_owned(),
+            hierarchy_type: h.hierarchy_type(),
+            version: h.version,
+            size: h.len() as u64,
+        }
+    }
+}
+
+/// One page of a hierarchy: a hierarchy holding only the page's entries, where the page starts,
+/// and how many entries the whole hierarchy has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HierarchySlice {
+    /// The page's entries, as a hierarchy of the same name, kind and version.
+    pub hierarchy: Hierarchy,
+    /// Offset of the first entry.
+    pub offset: u64,
+    /// Entries in the whole hierarchy.
+    pub total: u64,
+}
+
+/// The result of upserting one aspect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertOutcome {
+    /// The aspect's entity.
+    pub entity_id: Uuid,
+    /// True if the entity had no aspect of this def before.
+    pub created: bool,
+}
+
+/// What changed in a catalog after some version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The catalog's current version.
+    pub version: i64,
+    /// Hierarchies changed after the version asked for.
+    pub changed: Vec<HierarchyInfo>,
+    /// Names of hierarchies removed after the version asked for (and not re-created).
+    pub removed: Vec<String>,
+}
