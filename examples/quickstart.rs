@@ -10,7 +10,10 @@ use cheap::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uui
 
 #[tokio::main]
 async fn main() -> cheap::Result<()> {
-    let dao: Arc<dyn CheapDao> = cheap::connect("memory:").await?;
+    // A SQLite file (created with its schema on first use); `memory:` would keep it in process.
+    let path = std::env::temp_dir().join("cheap-quickstart.db");
+    let dao: Arc<dyn CheapDao> = cheap::connect(&format!("sqlite://{}", path.display())).await?;
+    println!("store: {}", path.display());
 
     // An aspect def is the schema of a record; names are global, reverse-DNS style.
     let person = AspectDef::builder("com.example.person")
@@ -66,5 +69,6 @@ async fn main() -> cheap::Result<()> {
     let loaded = dao.load_catalog(catalog.id()).await?;
     println!("version now {}", loaded.version);
     println!("{}", loaded.to_json_pretty());
+    dao.close().await?;
     Ok(())
 }

@@ -20,11 +20,17 @@ use std::sync::Arc;
 
 pub use cheap_core::*;
 
+/// The SQLite backend (feature `sqlite`).
+#[cfg(feature = "sqlite")]
+pub use cheap_db_sqlite as sqlite;
+
 /// Opens a store by URL and returns it as `Arc<dyn CheapDao>`.
 ///
-/// Schemes: `memory:` (a process-local [`MemoryDao`]). The SQL schemes `sqlite:`, `postgres:`
-/// and `mysql:`/`mariadb:` come with their backend features; a scheme whose backend is not
-/// compiled in is an [`CheapError::InvalidInput`] naming the feature, never a panic.
+/// Schemes: `memory:` (a process-local [`MemoryDao`]); `sqlite://path.db` or `sqlite::memory:`
+/// (feature `sqlite`, on by default; the file and schema are created when missing). The SQL
+/// schemes `postgres:` and `mysql:`/`mariadb:` come with their backend features. A scheme whose
+/// backend is not compiled in is an [`CheapError::InvalidInput`] naming the feature, never a
+/// panic.
 pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
     let scheme = url
         .split(':')
@@ -33,6 +39,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
         .to_ascii_lowercase();
     match scheme.as_str() {
         "memory" | "mem" => Ok(Arc::new(MemoryDao::new())),
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(cheap_db_sqlite::SqliteDao::connect(url).await?)),
+        #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(not_compiled("sqlite", "sqlite")),
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
         "mysql" | "mariadb" => Err(not_compiled("mariadb", "mariadb")),

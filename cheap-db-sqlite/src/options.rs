@@ -1,0 +1,171 @@
+//! Connection options.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::map_err;
+use crate::SqliteDao;
+use cheap_core::{CheapError, Result};
+
+/// How to open a SQLite store. Defaults: create the file if missing, create the schema, WAL,
+/// `synchronous=NORMAL`, busy timeout 5 s, 1 to 8 connections, acquire timeout 5 s, idle
+/// timeout 10 min, max lifetime 30 min. An in-memory database uses one connection kept for the
+/// pool's lifetime: its data would vanish with the last connection, and SQLite's shared cache
+/// makes concurrent connections fail instead of wait.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SqliteOptions {
+    target: Target,
+    init_schema: bool,
+    min_connections: u32,
+    max_connections: u32,
+    acquire_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    max_lifetime: Option<Duration>,
+    busy_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+enum Target {
+    Url(String),
+    Path(std::path::PathBuf),
+    Memory,
+}
+
+impl SqliteOptions {
+    fn with_target(target: Target) -> Self {
+        SqliteOptions {
+            target,
+            init_schema: true,
+            min_connections: 1,
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Some(Duration::from_secs(600)),
+            max_lifetime: Some(Duration::from_secs(1800)),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// From a URL: `sqlite://path/to.db`, `sqlite:path.db?mode=rwc`, `sqlite::memory:`.
+    pub fn url(url: impl Into<String>) -> Self {
+        SqliteOptions::with_target(Target::Url(url.into()))
+    }
+
+    /// A database file, created when missing.
+    pub fn path(path: impl Into<std::path::PathBuf>) -> Self {
+        SqliteOptions::with_target(Target::Path(path.into()))
+    }
+
+    /// A private in-memory database shared by the pool's connections.
+    pub fn in_memory() -> Self {
+        SqliteOptions::with_target(Target::Memory)
+    }
+
+    /// Whether to create the schema on connect (default true).
+    pub fn init_schema(mut self, yes: bool) -> Self {
+        self.init_schema = yes;
+        self
+    }
+
+    /// Connections kept open (default 1).
+    pub fn min_connections(mut self, n: u32) -> Self {
+        self.min_connections = n;
+        self
+    }
+
+    /// Most connections open at once (default 8).
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a call waits for a free connection before failing with `Unavailable` (5 s).
+    pub fn acquire_timeout(mut self, d: Duration) -> Self {
+        self.acquire_timeout = d;
+        self
+    }
+
+    /// Close connections idle this long (10 min; `None` keeps them).
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Replace connections this old (30 min; `None` keeps them).
+    pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
+        self.max_lifetime = d;
+        self
+    }
+
+    /// How long a statement waits on a locked database before failing with `Unavailable` (5 s).
+    pub fn busy_timeout(mut self, d: Duration) -> Self {
+        self.busy_timeout = d;
+        self
+    }
+
+    /// Opens the pool (and creates the schema when asked).
+    pub async fn connect(self) -> Result<SqliteDao> {
+        let (base, memory) = match &self.target {
+            Target::Url(u) => {
+                let opts = SqliteConnectOptions::from_str(u)
+                    .map_err(|e| CheapError::invalid(format!("bad SQLite URL '{u}': {e}")))?;
+                let memory = u.contains(":memory:") || u.contains("mode=memory");
+                // A URL without an explicit mode may create the file, as a new user expects.
+                let opts = if u.contains("mode=") {
+                    opts
+                } else {
+                    opts.create_if_missing(true)
+                };
+                (opts, memory)
+            }
+            Target::Path(p) => (
+                SqliteConnectOptions::new()
+                    .filename(p)
+                    .create_if_missing(true),
+                false,
+            ),
+            Target::Memory => (
+                SqliteConnectOptions::from_str("sqlite::memory:").map_err(map_err)?,
+                true,
+            ),
+        };
+        let opts = base
+            .foreign_keys(true)
+            .busy_timeout(self.busy_timeout)
+            .journal_mode(if memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal);
+        // An in-memory database lives in SQLite's shared cache, whose table locks fail at once
+        // ("database is deadlocked") instead of waiting on the busy timeout; one connection,
+        // kept for the pool's lifetime, serializes access and keeps the data alive.
+        let (min, max, idle, life) = if memory {
+            (1, 1, None, None)
+        } else {
+            (
+                self.min_connections,
+                self.max_connections,
+                self.idle_timeout,
+                self.max_lifetime,
+            )
+        };
+        let pool = SqlitePoolOptions::new()
+            .min_connections(min.min(max))
+            .max_connections(max)
+            .acquire_timeout(self.acquire_timeout)
+            .idle_timeout(idle)
+            .max_lifetime(life)
+            .connect_with(opts)
+            .await
+            .map_err(map_err)?;
+        let dao = SqliteDao::from_pool(pool);
+        if self.init_schema {
+            dao.init_schema().await?;
+        }
+        Ok(dao)
+    }
+}
