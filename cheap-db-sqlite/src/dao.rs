@@ -205,18 +205,8 @@ async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
         .into_iter()
         .map(|h| h.name)
         .collect();
-    // Replace semantics: everything the catalog held goes (the content tables, aspects and
-    // values cascade from their hierarchy rows), then the new contents are written.
-    sqlx::query("DELETE FROM hierarchy WHERE catalog_id = ?")
-        .bind(&cat)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
-    sqlx::query("DELETE FROM catalog_aspect_def WHERE catalog_id = ?")
-        .bind(&cat)
-        .execute(&mut *conn)
-        .await
-        .map_err(map_err)?;
+    // Replace semantics: everything the catalog held goes, then the new contents are written.
+    clear_catalog(conn, &cat).await?;
     let version = previous
         .as_ref()
         .map_or(0, |p| p.version)
@@ -273,6 +263,30 @@ async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
             .map_err(map_err)?;
     }
     Ok(version)
+}
+
+/// Deletes a catalog's contents table by table, children first. Explicit rather than through
+/// cascades, so that databases created without the foreign keys (older reference schemas) are
+/// cleaned as well.
+async fn clear_catalog(conn: &mut SqliteConnection, cat: &str) -> Result<()> {
+    for table in [
+        "property_value",
+        "hierarchy_aspect_map",
+        "aspect",
+        "hierarchy_entity_list",
+        "hierarchy_entity_set",
+        "hierarchy_entity_directory",
+        "hierarchy_entity_tree_node",
+        "hierarchy",
+        "catalog_aspect_def",
+    ] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE catalog_id = ?"))
+            .bind(cat)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+    }
+    Ok(())
 }
 
 async fn max_order(
@@ -390,8 +404,10 @@ impl CheapDao for SqliteDao {
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
         write_txn!(self, conn => async {
+            let cat = id.to_string();
+            clear_catalog(conn, &cat).await?;
             let n = sqlx::query("DELETE FROM catalog WHERE catalog_id = ?")
-                .bind(id.to_string())
+                .bind(&cat)
                 .execute(&mut *conn)
                 .await
                 .map_err(map_err)?
