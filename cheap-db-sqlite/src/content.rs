@@ -154,18 +154,21 @@ pub(crate) async fn insert_aspects(
     let def_id = def.id().to_string();
     let name = def.name();
     let entities: Vec<String> = aspects.iter().map(|a| a.entity_id().to_string()).collect();
+    let mut sorted: Vec<&String> = entities.iter().collect();
+    sorted.sort_unstable();
     batch::insert(
         conn,
         "INSERT INTO aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name)",
         4,
         "",
-        &entities,
+        &sorted,
         |a, e| {
             a.bind(e).bind(&def_id).bind(cat).bind(name);
         },
     )
     .await?;
-    let ordered: Vec<(&String, i64)> = entities.iter().zip(first_order..).collect();
+    let mut ordered: Vec<(&String, i64)> = entities.iter().zip(first_order..).collect();
+    ordered.sort_unstable();
     batch::insert(
         conn,
         "INSERT INTO hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order)",
@@ -177,7 +180,7 @@ pub(crate) async fn insert_aspects(
         },
     )
     .await?;
-    let values: Vec<ValueInsert<'_>> = aspects
+    let mut values: Vec<ValueInsert<'_>> = aspects
         .iter()
         .zip(&entities)
         .flat_map(|(a, e)| {
@@ -186,6 +189,15 @@ pub(crate) async fn insert_aspects(
                 .map(move |row| ValueInsert { entity: e, row })
         })
         .collect();
+    // In key order, every index of the value table grows at its end instead of at random
+    // places (the keys start with random entity ids).
+    values.sort_unstable_by(|a, b| {
+        (a.entity, &a.row.property_name, a.row.value_index).cmp(&(
+            b.entity,
+            &b.row.property_name,
+            b.row.value_index,
+        ))
+    });
     batch::insert(
         conn,
         "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text, value_binary)",

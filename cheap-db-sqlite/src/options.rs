@@ -139,7 +139,11 @@ impl SqliteOptions {
             } else {
                 SqliteJournalMode::Wal
             })
-            .synchronous(SqliteSynchronous::Normal);
+            .synchronous(SqliteSynchronous::Normal)
+            // 64 MiB of page cache per connection: big saves and loads otherwise thrash the
+            // default 2 MiB cache on the value table's indexes.
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory");
         // An in-memory database lives in SQLite's shared cache, whose table locks fail at once
         // ("database is deadlocked") instead of waiting on the busy timeout; one connection,
         // kept for the pool's lifetime, serializes access and keeps the data alive.

@@ -1,0 +1,150 @@
+//! Baselines: the same rows through the raw driver, with nothing of cheap-rs in the way but the
+//! schema.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use cheap_core::{AspectDef, Catalog, CheapError, PropertyValue, Result};
+
+fn err(e: sqlx::Error) -> CheapError {
+    CheapError::backend("sqlite", e)
+}
+
+async fn insert_rows(
+    conn: &mut sqlx::SqliteConnection,
+    head: &str,
+    ncols: usize,
+    rows: &[Vec<Option<String>>],
+) -> Result<()> {
+    let per = 4000 / ncols;
+    let one = format!("({})", vec!["?"; ncols].join(","));
+    for chunk in rows.chunks(per) {
+        let sql = format!(
+            "{head} VALUES {}",
+            vec![one.as_str(); chunk.len()].join(",")
+        );
+        let mut q = sqlx::query(&sql);
+        for r in chunk {
+            for v in r {
+                q = q.bind(v.as_deref());
+            }
+        }
+        q.execute(&mut *conn).await.map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Writes the catalog's aspect, map and value rows with plain multi-row INSERTs in one
+/// transaction, then reads the value rows back with one SELECT. Returns (save, load) times.
+pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Duration, Duration)> {
+    let mut conn = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .pragma("cache_size", "-65536")
+        .pragma("temp_store", "memory")
+        .connect()
+        .await
+        .map_err(err)?;
+    cheap_db_sqlite::schema::init_schema(&mut conn).await?;
+    let c = cat.id().to_string();
+    let d = def.id().to_string();
+    let map = cat
+        .aspects(def.name())
+        .ok_or_else(|| CheapError::invalid("no map"))?;
+    // Row values are prepared before the clock starts: the baseline measures the driver only.
+    let mut aspects = Vec::new();
+    let mut order = Vec::new();
+    let mut values = Vec::new();
+    for (i, a) in map.iter().enumerate() {
+        let e = a.entity_id().to_string();
+        aspects.push(vec![
+            Some(e.clone()),
+            Some(d.clone()),
+            Some(c.clone()),
+            Some(def.name().to_owned()),
+        ]);
+        order.push(vec![
+            Some(c.clone()),
+            Some(def.name().to_owned()),
+            Some(e.clone()),
+            Some(d.clone()),
+            Some(i.to_string()),
+        ]);
+        for (pi, pd) in def.property_defs().enumerate() {
+            let text = a.stored(pd.name()).and_then(PropertyValue::to_text);
+            values.push(vec![
+                Some(e.clone()),
+                Some(d.clone()),
+                Some(c.clone()),
+                Some(pd.name().to_owned()),
+                Some(pi.to_string()),
+                Some("0".into()),
+                text,
+            ]);
+        }
+    }
+    let t = Instant::now();
+    let mut tx = conn.begin().await.map_err(err)?;
+    sqlx::query("INSERT INTO catalog (catalog_id, species, version_number) VALUES (?, 'SINK', 1)")
+        .bind(&c)
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    sqlx::query("INSERT INTO aspect_def (aspect_def_id, name) VALUES (?, ?)")
+        .bind(&d)
+        .bind(def.name())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    for (i, pd) in def.property_defs().enumerate() {
+        sqlx::query("INSERT INTO property_def (aspect_def_id, name, property_index, property_type) VALUES (?, ?, ?, ?)")
+            .bind(&d).bind(pd.name()).bind(i as i64).bind(pd.property_type().code())
+            .execute(&mut *tx).await.map_err(err)?;
+    }
+    sqlx::query("INSERT INTO hierarchy (catalog_id, name, hierarchy_type) VALUES (?, ?, 'AM')")
+        .bind(&c)
+        .bind(def.name())
+        .execute(&mut *tx)
+        .await
+        .map_err(err)?;
+    insert_rows(
+        &mut tx,
+        "INSERT INTO aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name)",
+        4,
+        &aspects,
+    )
+    .await?;
+    insert_rows(&mut tx, "INSERT INTO hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order)", 5, &order).await?;
+    insert_rows(&mut tx, "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text)", 7, &values).await?;
+    tx.commit().await.map_err(err)?;
+    let save = t.elapsed();
+
+    let t = Instant::now();
+    let ids = sqlx::query(
+        "SELECT entity_id FROM hierarchy_aspect_map WHERE catalog_id = ? ORDER BY map_order",
+    )
+    .bind(&c)
+    .fetch_all(&mut conn)
+    .await
+    .map_err(err)?;
+    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_index, value_index")
+        .bind(&c)
+        .bind(&d)
+        .fetch_all(&mut conn)
+        .await
+        .map_err(err)?;
+    let mut n = 0usize;
+    for r in &rows {
+        n += r.get::<Option<&str>, _>(3).map_or(0, str::len);
+    }
+    let load = t.elapsed();
+    if ids.len() != map.len() || rows.len() != values.len() || n == 0 {
+        return Err(CheapError::invalid("baseline read back the wrong rows"));
+    }
+    Ok((save, load))
+}

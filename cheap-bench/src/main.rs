@@ -1,0 +1,132 @@
+//! `cheap-bench`: throughput figures, each printed next to a baseline measured in the same run
+//! on the same machine, as a ratio. Nothing here asserts a timing.
+//!
+//! ```text
+//! cargo run --release -p cheap-bench -- dao --backend sqlite --aspects 100000 --properties 5
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uuid};
+
+mod baseline;
+
+#[derive(Parser)]
+#[command(about = "cheap-rs benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Save and load one large catalog through a DAO, beside raw driver inserts and selects.
+    Dao {
+        /// Which backend.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        /// Aspects in the catalog.
+        #[arg(long, default_value_t = 100_000)]
+        aspects: usize,
+        /// Properties per aspect.
+        #[arg(long, default_value_t = 5)]
+        properties: usize,
+        /// Runs of each measurement; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Backend {
+    Sqlite,
+}
+
+/// A catalog of `n` aspects with `props` properties each (Integer, String, Float cycling).
+pub fn big_catalog(n: usize, props: usize) -> (Catalog, Arc<AspectDef>) {
+    let types = [
+        PropertyType::Integer,
+        PropertyType::String,
+        PropertyType::Float,
+    ];
+    let def = AspectDef::builder(format!("bench.item.{}", Uuid::new_v4().simple()))
+        .properties((0..props).map(|i| PropertyDef::new(format!("p{i}"), types[i % types.len()])))
+        .build()
+        .expect("valid def")
+        .into_arc();
+    let mut cat = Catalog::new();
+    let map = cat.extend(def.clone()).expect("fresh catalog");
+    for i in 0..n {
+        let mut b = Aspect::builder(def.clone(), Uuid::new_v4());
+        for p in 0..props {
+            b = match types[p % types.len()] {
+                PropertyType::Integer => b.set(format!("p{p}"), (i * p) as i64),
+                PropertyType::String => b.set(format!("p{p}"), format!("value {i} of {p}")),
+                _ => b.set(format!("p{p}"), i as f64 / (p + 1) as f64),
+            };
+        }
+        map.put(b.build().expect("valid aspect")).expect("same def");
+    }
+    (cat, def)
+}
+
+fn rate(rows: usize, d: Duration) -> f64 {
+    rows as f64 / d.as_secs_f64()
+}
+
+fn report(what: &str, rows: usize, ours: Duration, base: Duration) {
+    let (o, b) = (rate(rows, ours), rate(rows, base));
+    println!(
+        "{what:<6} cheap {:>12.0} rows/s ({:>8.3} s)   baseline {:>12.0} rows/s ({:>8.3} s)   ratio {:.2}",
+        o,
+        ours.as_secs_f64(),
+        b,
+        base.as_secs_f64(),
+        o / b
+    );
+}
+
+async fn dao_sqlite(aspects: usize, props: usize, runs: usize) -> cheap_core::Result<()> {
+    let (cat, def) = big_catalog(aspects, props);
+    let rows = aspects * props;
+    println!("sqlite: {aspects} aspects x {props} properties = {rows} value rows; best of {runs} runs (file database, WAL)");
+    let (mut save, mut load, mut base_save, mut base_load) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().map_err(|e| cheap_core::CheapError::backend("bench", e))?;
+        let dao = cheap_db_sqlite::SqliteOptions::path(dir.path().join("cheap.db"))
+            .connect()
+            .await?;
+        let t = Instant::now();
+        dao.save_catalog(&cat).await?;
+        save = save.min(t.elapsed());
+        let t = Instant::now();
+        let loaded = dao.load_catalog(cat.id()).await?;
+        load = load.min(t.elapsed());
+        assert_eq!(loaded.aspects(def.name()).map(|m| m.len()), Some(aspects));
+        dao.close().await?;
+
+        let (s, l) = baseline::sqlite(dir.path().join("raw.db"), &cat, &def).await?;
+        base_save = base_save.min(s);
+        base_load = base_load.min(l);
+    }
+    report("save", rows, save, base_save);
+    report("load", rows, load, base_load);
+    println!("baseline: the same aspect, map and value rows written with plain prepared multi-row sqlx INSERTs in one transaction, and read back with one plain SELECT per table");
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> cheap_core::Result<()> {
+    match Cli::parse().command {
+        Command::Dao {
+            backend: Backend::Sqlite,
+            aspects,
+            properties,
+            runs,
+        } => dao_sqlite(aspects, properties, runs.max(1)).await,
+    }
+}
