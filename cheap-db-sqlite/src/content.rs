@@ -10,6 +10,7 @@ use uuid::Uuid;
 use crate::batch;
 use crate::defs::parse_uuid;
 use crate::error::map_err;
+use crate::mapping::{self, Mappings};
 use cheap_core::sql::{encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
 use cheap_core::{
     Aspect, AspectDef, AspectMap, EntityDirectory, EntityList, EntitySet, EntityTree, Hierarchy,
@@ -142,15 +143,17 @@ struct ValueInsert<'a> {
     row: ValueRow,
 }
 
-/// Inserts aspects (their `aspect` and `hierarchy_aspect_map` rows and their values). The
-/// entities must have no aspect of this def in the catalog yet.
+/// Inserts aspects at the given map positions: their `aspect` and `hierarchy_aspect_map` rows
+/// and, `with_values`, their value rows. The entities must have no aspect of this def in the
+/// catalog yet.
 pub(crate) async fn insert_aspects(
     conn: &mut SqliteConnection,
     cat: &str,
     def: &AspectDef,
-    aspects: &[&Aspect],
-    first_order: i64,
+    items: &[(&Aspect, i64)],
+    with_values: bool,
 ) -> Result<()> {
+    let aspects: Vec<&Aspect> = items.iter().map(|(a, _)| *a).collect();
     let def_id = def.id().to_string();
     let name = def.name();
     let entities: Vec<String> = aspects.iter().map(|a| a.entity_id().to_string()).collect();
@@ -167,7 +170,8 @@ pub(crate) async fn insert_aspects(
         },
     )
     .await?;
-    let mut ordered: Vec<(&String, i64)> = entities.iter().zip(first_order..).collect();
+    let mut ordered: Vec<(&String, i64)> =
+        entities.iter().zip(items.iter().map(|(_, o)| *o)).collect();
     ordered.sort_unstable();
     batch::insert(
         conn,
@@ -180,6 +184,9 @@ pub(crate) async fn insert_aspects(
         },
     )
     .await?;
+    if !with_values {
+        return Ok(());
+    }
     let mut values: Vec<ValueInsert<'_>> = aspects
         .iter()
         .zip(&entities)
@@ -224,6 +231,7 @@ pub(crate) async fn write_content(
     conn: &mut SqliteConnection,
     cat: &str,
     h: &Hierarchy,
+    maps: &Mappings,
 ) -> Result<()> {
     let name = h.name();
     match &h.content {
@@ -243,7 +251,17 @@ pub(crate) async fn write_content(
         }
         HierarchyContent::AspectMap(m) => {
             let aspects: Vec<&Aspect> = m.iter().collect();
-            insert_aspects(conn, cat, m.def(), &aspects, 0).await?;
+            let items: Vec<(&Aspect, i64)> = m.iter().zip(0..).collect();
+            match maps.get(name) {
+                // Membership and order stay in the aspect map tables; values go to the table.
+                Some(mapping) => {
+                    if mapping.has_entity_id() {
+                        insert_aspects(conn, cat, m.def(), &items, false).await?;
+                    }
+                    mapping::write(conn, cat, mapping, &aspects).await?;
+                }
+                None => insert_aspects(conn, cat, m.def(), &items, true).await?,
+            }
         }
     }
     Ok(())
@@ -354,10 +372,26 @@ async fn read_aspect_maps(
     conn: &mut SqliteConnection,
     cat: &str,
     defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
     only: Option<&str>,
     w: Window,
     entities: Option<&[Uuid]>,
 ) -> Result<HashMap<String, AspectMap>> {
+    let mut out = HashMap::new();
+    let mapped: Vec<&String> = defs
+        .keys()
+        .filter(|n| maps.contains_key(*n) && only.is_none_or(|o| o == n.as_str()))
+        .collect();
+    for name in mapped {
+        let m = &maps[name];
+        out.insert(
+            name.clone(),
+            mapping::read(conn, cat, m, w.offset, w.limit, entities).await?,
+        );
+    }
+    if only.is_some_and(|o| maps.contains_key(o)) {
+        return Ok(out);
+    }
     let mut order: HashMap<String, Vec<Uuid>> = HashMap::new();
     match entities {
         Some(list) => {
@@ -390,8 +424,10 @@ async fn read_aspect_maps(
             }
         }
     }
-    let mut out = HashMap::new();
     for (name, ids) in order {
+        if maps.contains_key(&name) {
+            continue;
+        }
         let def = defs
             .get(&name)
             .ok_or_else(|| {
@@ -464,6 +500,7 @@ pub(crate) async fn read_hierarchies(
     cat: &str,
     hierarchies: &[HierarchyRow],
     defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
     only: Option<&str>,
     w: Window,
 ) -> Result<Vec<Hierarchy>> {
@@ -489,7 +526,7 @@ pub(crate) async fn read_hierarchies(
         HashMap::new()
     };
     let mut maps = if has("AM") {
-        read_aspect_maps(conn, cat, defs, only, w, None).await?
+        read_aspect_maps(conn, cat, defs, maps, only, w, None).await?
     } else {
         HashMap::new()
     };
@@ -529,11 +566,20 @@ pub(crate) async fn read_aspects_of(
     conn: &mut SqliteConnection,
     cat: &str,
     def: Arc<AspectDef>,
+    maps: &Mappings,
     entities: &[Uuid],
 ) -> Result<AspectMap> {
     let name = def.name().to_owned();
     let defs = HashMap::from([(name.clone(), def.clone())]);
-    let mut maps =
-        read_aspect_maps(conn, cat, &defs, Some(&name), Window::ALL, Some(entities)).await?;
+    let mut maps = read_aspect_maps(
+        conn,
+        cat,
+        &defs,
+        maps,
+        Some(&name),
+        Window::ALL,
+        Some(entities),
+    )
+    .await?;
     Ok(maps.remove(&name).unwrap_or_else(|| AspectMap::new(def)))
 }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::content::{self, HierarchyRow, Window};
 use crate::defs::{self, parse_uuid};
 use crate::error::map_err;
+use crate::mapping::{self, Mappings};
 use crate::{batch, SqliteDao};
 use cheap_core::dao::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use cheap_core::sql::{flatten_tree, node_path};
@@ -168,7 +169,7 @@ async fn defs_by_name(
         .collect())
 }
 
-async fn load(conn: &mut SqliteConnection, id: Uuid) -> Result<Catalog> {
+async fn load(conn: &mut SqliteConnection, id: Uuid, maps: &Mappings) -> Result<Catalog> {
     let info = catalog_info(conn, id)
         .await?
         .ok_or_else(|| missing_catalog(id))?;
@@ -178,7 +179,7 @@ async fn load(conn: &mut SqliteConnection, id: Uuid) -> Result<Catalog> {
     catalog.version = info.version;
     let defs = defs_by_name(conn, &cat).await?;
     let rows = hierarchy_rows(conn, &cat, None).await?;
-    for h in content::read_hierarchies(conn, &cat, &rows, &defs, None, Window::ALL).await? {
+    for h in content::read_hierarchies(conn, &cat, &rows, &defs, maps, None, Window::ALL).await? {
         catalog.add_hierarchy(h)?;
     }
     // A linked def without an aspect map still belongs to the catalog.
@@ -190,7 +191,7 @@ async fn load(conn: &mut SqliteConnection, id: Uuid) -> Result<Catalog> {
     Ok(catalog)
 }
 
-async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
+async fn save(conn: &mut SqliteConnection, catalog: &Catalog, maps: &Mappings) -> Result<i64> {
     for h in catalog.hierarchies() {
         if let Some(m) = h.as_aspect_map() {
             for a in m.iter() {
@@ -206,6 +207,7 @@ async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
         .map(|h| h.name)
         .collect();
     // Replace semantics: everything the catalog held goes, then the new contents are written.
+    clear_mapped(conn, &cat, &old_names, maps).await?;
     clear_catalog(conn, &cat).await?;
     let version = previous
         .as_ref()
@@ -245,7 +247,7 @@ async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
     )
     .await?;
     for h in catalog.hierarchies() {
-        content::write_content(conn, &cat, h).await?;
+        content::write_content(conn, &cat, h, maps).await?;
     }
     sqlx::query("DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name IN (SELECT name FROM hierarchy WHERE catalog_id = ?)")
         .bind(&cat)
@@ -268,6 +270,20 @@ async fn save(conn: &mut SqliteConnection, catalog: &Catalog) -> Result<i64> {
 /// Deletes a catalog's contents table by table, children first. Explicit rather than through
 /// cascades, so that databases created without the foreign keys (older reference schemas) are
 /// cleaned as well.
+async fn clear_mapped(
+    conn: &mut SqliteConnection,
+    cat: &str,
+    names: &[String],
+    maps: &Mappings,
+) -> Result<()> {
+    for name in names {
+        if let Some(m) = maps.get(name) {
+            mapping::clear(conn, cat, m).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn clear_catalog(conn: &mut SqliteConnection, cat: &str) -> Result<()> {
     for table in [
         "property_value",
@@ -378,6 +394,12 @@ async fn aspect_def_of(
         .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' in catalog {cat}")))
 }
 
+fn no_entity_ids(aspect_def: &str) -> CheapError {
+    CheapError::NotAllowed(format!(
+        "aspect def '{aspect_def}' is mapped to a table without an entity_id column: its aspects can only be saved with the whole catalog"
+    ))
+}
+
 fn touched(n: u64, name: &str) -> Vec<&str> {
     if n > 0 {
         vec![name]
@@ -393,18 +415,22 @@ impl CheapDao for SqliteDao {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
-        write_txn!(self, conn => save(conn, catalog).await)
+        let maps = self.mappings();
+        write_txn!(self, conn => save(conn, catalog, &maps).await)
     }
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         // A read transaction gives the load one consistent snapshot.
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        load(&mut tx, id).await
+        load(&mut tx, id, &self.mappings()).await
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
+        let maps = self.mappings();
         write_txn!(self, conn => async {
             let cat = id.to_string();
+            let names: Vec<String> = hierarchy_rows(conn, &cat, None).await?.into_iter().map(|h| h.name).collect();
+            clear_mapped(conn, &cat, &names, &maps).await?;
             clear_catalog(conn, &cat).await?;
             let n = sqlx::query("DELETE FROM catalog WHERE catalog_id = ?")
                 .bind(&cat)
@@ -466,6 +492,7 @@ impl CheapDao for SqliteDao {
     }
 
     async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        let maps = self.mappings();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let ids: Vec<(String,)> =
             sqlx::query_as("SELECT catalog_id FROM catalog ORDER BY catalog_id LIMIT ? OFFSET ?")
@@ -476,7 +503,7 @@ impl CheapDao for SqliteDao {
                 .map_err(map_err)?;
         let mut out = Vec::with_capacity(ids.len());
         for (id,) in ids {
-            out.push(load(&mut tx, parse_uuid(&id)?).await?);
+            out.push(load(&mut tx, parse_uuid(&id)?, &maps).await?);
         }
         Ok(out)
     }
@@ -563,7 +590,7 @@ impl CheapDao for SqliteDao {
             sqlx::query("INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order) VALUES (?, ?, ?, 0, (SELECT COALESCE(MAX(hierarchy_order), -1) + 1 FROM hierarchy WHERE catalog_id = ?))")
                 .bind(&cat).bind(&def.name).bind(def.hierarchy_type.code()).bind(&cat)
                 .execute(&mut *conn).await.map_err(map_err)?;
-            content::write_content(conn, &cat, &empty).await?;
+            content::write_content(conn, &cat, &empty, &Mappings::new()).await?;
             bump(conn, catalog, &[def.name.as_str()]).await?;
             Ok(())
         }.await)
@@ -648,12 +675,14 @@ impl CheapDao for SqliteDao {
                 limit as i64
             },
         };
-        let hierarchy = content::read_hierarchies(&mut tx, &cat, &rows, &defs, Some(name), w)
-            .await?
-            .pop()
-            .ok_or_else(|| {
-                CheapError::not_found(format!("hierarchy '{name}' in catalog {catalog}"))
-            })?;
+        let maps = self.mappings();
+        let hierarchy =
+            content::read_hierarchies(&mut tx, &cat, &rows, &defs, &maps, Some(name), w)
+                .await?
+                .pop()
+                .ok_or_else(|| {
+                    CheapError::not_found(format!("hierarchy '{name}' in catalog {catalog}"))
+                })?;
         let table = match t {
             HierarchyType::EntityList => "hierarchy_entity_list",
             HierarchyType::EntitySet => "hierarchy_entity_set",
@@ -661,14 +690,23 @@ impl CheapDao for SqliteDao {
             HierarchyType::EntityTree => "hierarchy_entity_tree_node",
             HierarchyType::AspectMap => "hierarchy_aspect_map",
         };
-        let sql =
-            format!("SELECT COUNT(*) FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?");
-        let (total,): (i64,) = sqlx::query_as(&sql)
-            .bind(&cat)
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let total = match maps.get(name) {
+            Some(m) if t == HierarchyType::AspectMap => {
+                mapping::count(&mut tx, &cat, m).await? as i64
+            }
+            _ => {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?"
+                );
+                let (total,): (i64,) = sqlx::query_as(&sql)
+                    .bind(&cat)
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                total
+            }
+        };
         Ok(HierarchySlice {
             hierarchy,
             offset,
@@ -913,6 +951,10 @@ impl CheapDao for SqliteDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
+        let mapping = self.table_mapping(aspect_def);
+        if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+            return Err(no_entity_ids(aspect_def));
+        }
         write_txn!(self, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
             for a in aspects {
@@ -957,16 +999,23 @@ impl CheapDao for SqliteDao {
                 q.execute(&mut *conn).await.map_err(map_err)?;
             }
             let next = max_order(conn, "hierarchy_aspect_map", "map_order", &cat, aspect_def).await? + 1;
-            let mut fresh = 0;
-            for a in &unique {
-                let order = match existing.get(&a.entity_id()) {
-                    Some(o) => *o,
+            let mut fresh = next;
+            let items: Vec<(&Aspect, i64)> = unique
+                .iter()
+                .map(|a| match existing.get(&a.entity_id()) {
+                    Some(o) => (*a, *o),
                     None => {
                         fresh += 1;
-                        next + fresh - 1
+                        (*a, fresh - 1)
                     }
-                };
-                content::insert_aspects(conn, &cat, &def, &[*a], order).await?;
+                })
+                .collect();
+            match &mapping {
+                Some(m) => {
+                    content::insert_aspects(conn, &cat, &def, &items, false).await?;
+                    mapping::write(conn, &cat, m, &unique).await?;
+                }
+                None => content::insert_aspects(conn, &cat, &def, &items, true).await?,
             }
             bump(conn, catalog, &[aspect_def]).await?;
             Ok(aspects.iter().map(|a| UpsertOutcome { entity_id: a.entity_id(), created: !existing.contains_key(&a.entity_id()) }).collect())
@@ -979,10 +1028,17 @@ impl CheapDao for SqliteDao {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
+        let mapping = self.table_mapping(aspect_def);
+        if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+            return Err(no_entity_ids(aspect_def));
+        }
         write_txn!(self, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
             let cat = catalog.to_string();
             let ids: Vec<String> = entities.iter().map(Uuid::to_string).collect();
+            if let Some(m) = &mapping {
+                mapping::delete(conn, &cat, m, &ids).await?;
+            }
             let n = delete_in(conn, "hierarchy_aspect_map", "entity_id", &cat, aspect_def, &ids).await?;
             for chunk in ids.chunks(batch::IN_CHUNK) {
                 let sql = format!("DELETE FROM aspect WHERE catalog_id = ? AND aspect_def_id = ? AND entity_id IN ({})", batch::placeholders(chunk.len()));
@@ -1028,7 +1084,7 @@ impl CheapDao for SqliteDao {
                     .cloned()
                     .unwrap_or_else(|| AspectMap::new(def.clone()))
             } else {
-                content::read_aspects_of(&mut tx, &cat, def, entities).await?
+                content::read_aspects_of(&mut tx, &cat, def, &self.mappings(), entities).await?
             };
             out.push(map);
         }

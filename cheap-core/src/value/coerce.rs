@@ -110,6 +110,7 @@ pub(crate) fn from_text(t: PropertyType, text: &str) -> Result<PropertyValue, St
         T::DateTime => PropertyValue::DateTime(
             CheapDateTime::parse(text)
                 .or_else(|_| CheapDateTime::parse_sql_timestamp(text))
+                .or_else(|_| CheapDateTime::parse_sql_date(text))
                 .map_err(|_| fail())?,
         ),
         T::Uri => {

@@ -89,6 +89,15 @@ impl CheapDateTime {
             .map_err(|_| CheapError::invalid(format!("'{text}' is not a SQL timestamp")))?;
         Ok(CheapDateTime::from_utc(local.and_utc()))
     }
+
+    /// Reads a SQL date (`yyyy-mm-dd`) as midnight UTC, as the reference reads DATE columns.
+    pub fn parse_sql_date(text: &str) -> Result<Self> {
+        let d = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+            .map_err(|_| CheapError::invalid(format!("'{text}' is not a SQL date")))?;
+        Ok(CheapDateTime::from_utc(
+            d.and_time(NaiveTime::MIN).and_utc(),
+        ))
+    }
 }
 
 fn check_zone_id(zone: &str) -> Result<()> {
