@@ -54,7 +54,7 @@ pub fn decode_scalar(
     let value = match (t, text, binary) {
         (PropertyType::Blob, _, Some(b)) => PropertyValue::Blob(b.to_vec()),
         (_, Some(s), _) => {
-            PropertyValue::from_text(t, s).map_err(|m| CheapError::InvalidValue {
+            PropertyValue::from_sql_text(t, s).map_err(|m| CheapError::InvalidValue {
                 aspect_def: aspect_def.to_owned(),
                 property: pd.name().to_owned(),
                 expected: t.name().to_owned(),
@@ -196,13 +196,14 @@ pub fn property_def_from_row(
                 }
             }
             Some(text) => {
-                let d =
-                    PropertyValue::from_text(t, text).map_err(|m| CheapError::InvalidValue {
+                let d = PropertyValue::from_sql_text(t, text).map_err(|m| {
+                    CheapError::InvalidValue {
                         aspect_def: aspect_def.to_owned(),
                         property: name.to_owned(),
                         expected: t.name().to_owned(),
                         message: format!("stored default: {m}"),
-                    })?;
+                    }
+                })?;
                 pd.default_value(d)
             }
         };

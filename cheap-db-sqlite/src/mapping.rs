@@ -119,7 +119,20 @@ fn read_value(
             }
         }
         "BLOB" => PropertyValue::Blob(row.try_get::<Vec<u8>, _>(idx).map_err(map_err)?),
-        _ => PropertyValue::String(row.try_get::<String, _>(idx).map_err(map_err)?),
+        _ => {
+            let text = row.try_get::<String, _>(idx).map_err(map_err)?;
+            match t {
+                PropertyType::DateTime => PropertyValue::from_sql_text(t, &text).map_err(|m| {
+                    CheapError::InvalidValue {
+                        aspect_def: owner.to_owned(),
+                        property: pd.name().to_owned(),
+                        expected: t.name().to_owned(),
+                        message: m,
+                    }
+                })?,
+                _ => PropertyValue::String(text),
+            }
+        }
     };
     pd.coerce(owner, Some(value))
 }

@@ -107,12 +107,7 @@ pub(crate) fn from_text(t: PropertyType, text: &str) -> Result<PropertyValue, St
             }
             PropertyValue::BigDecimal(BigDecimal::from_str(t).map_err(|_| fail())?)
         }
-        T::DateTime => PropertyValue::DateTime(
-            CheapDateTime::parse(text)
-                .or_else(|_| CheapDateTime::parse_sql_timestamp(text))
-                .or_else(|_| CheapDateTime::parse_sql_date(text))
-                .map_err(|_| fail())?,
-        ),
+        T::DateTime => PropertyValue::DateTime(CheapDateTime::parse(text).map_err(|_| fail())?),
         T::Uri => {
             check_uri(text)?;
             PropertyValue::Uri(text.to_owned())
@@ -120,6 +115,19 @@ pub(crate) fn from_text(t: PropertyType, text: &str) -> Result<PropertyValue, St
         T::Uuid => PropertyValue::Uuid(Uuid::parse_str(text.trim()).map_err(|_| fail())?),
         T::Blob => PropertyValue::Blob(hex_decode(text.trim()).ok_or_else(fail)?),
     })
+}
+
+/// Like [`from_text`], and also the reference's SQL forms of a DateTime: its timestamp text
+/// (`yyyy-mm-dd hh:mm:ss.f`, read as UTC) and a bare date (midnight UTC).
+pub(crate) fn from_sql_text(t: PropertyType, text: &str) -> Result<PropertyValue, String> {
+    match t {
+        PropertyType::DateTime => CheapDateTime::parse(text)
+            .or_else(|_| CheapDateTime::parse_sql_timestamp(text))
+            .or_else(|_| CheapDateTime::parse_sql_date(text))
+            .map(PropertyValue::DateTime)
+            .map_err(|_| format!("'{text}' is not a valid DateTime")),
+        t => from_text(t, text),
+    }
 }
 
 /// Converts a scalar to type `t`: values already of the type pass, text is parsed, and numbers
@@ -193,6 +201,7 @@ mod tests {
             (PropertyType::BigInteger, "1.5"),
             (PropertyType::BigDecimal, "abc"),
             (PropertyType::DateTime, "2025-01-15"),
+            (PropertyType::DateTime, "2025-01-15 10:30:00.0"),
             (PropertyType::Uri, "a b"),
             (PropertyType::Uri, "1x:y"),
             (PropertyType::Uri, "a%2"),
@@ -202,6 +211,19 @@ mod tests {
         for (t, s) in cases {
             assert!(from_text(t, s).is_err(), "{t} {s}");
         }
+    }
+
+    #[test]
+    fn sql_text_adds_the_reference_date_forms() {
+        for (s, want) in [
+            ("2025-01-15 10:30:00.0", "2025-01-15T10:30Z"),
+            ("2025-01-15", "2025-01-15T00:00Z"),
+            ("2025-01-15T10:30+02:00", "2025-01-15T10:30+02:00"),
+        ] {
+            let v = from_sql_text(PropertyType::DateTime, s).unwrap();
+            assert_eq!(v.to_text().unwrap(), want);
+        }
+        assert!(from_sql_text(PropertyType::DateTime, "soon").is_err());
     }
 
     #[test]

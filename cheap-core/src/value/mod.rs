@@ -101,9 +101,14 @@ impl PropertyValue {
     }
 
     /// Parses the canonical text of a scalar of type `t` (the inverse of [`to_text`](Self::to_text)).
-    /// DateTime also accepts the reference's SQL timestamp text, read as UTC.
     pub fn from_text(t: PropertyType, text: &str) -> Result<PropertyValue, String> {
         coerce::from_text(t, text)
+    }
+
+    /// Parses text read from SQL: [`from_text`](Self::from_text) plus the reference's DateTime
+    /// forms (`yyyy-mm-dd hh:mm:ss.f` and bare dates, read as UTC).
+    pub fn from_sql_text(t: PropertyType, text: &str) -> Result<PropertyValue, String> {
+        coerce::from_sql_text(t, text)
     }
 
     /// The integer, if this is one.
