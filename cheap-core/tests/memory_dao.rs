@@ -24,3 +24,17 @@ async fn works_behind_arc_dyn_and_rejects_calls_after_close() {
         Err(CheapError::Unavailable(_))
     ));
 }
+
+#[tokio::test]
+async fn the_instrumented_wrapper_passes_the_suite_and_counts() {
+    let dao = cheap_core::dao::InstrumentedDao::new(
+        Arc::new(MemoryDao::new()),
+        std::time::Duration::from_secs(1),
+    );
+    testkit::run_all(&dao).await;
+    let (calls, errors) = dao.metrics().counts("save_catalog");
+    assert!(calls > 10 && errors >= 2, "{calls} {errors}");
+    let text = dao.metrics().render_prometheus();
+    assert!(text.contains("cheap_dao_operations_total{op=\"load_catalog\"}"));
+    assert!(text.contains("cheap_dao_duration_seconds_bucket{op=\"save_catalog\",le=\"+Inf\"}"));
+}

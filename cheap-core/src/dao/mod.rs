@@ -1,5 +1,6 @@
 //! The async storage contract every backend implements, and [`MemoryDao`].
 
+pub mod instrumented;
 mod memory;
 mod types;
 
@@ -11,6 +12,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
 
+pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
 
