@@ -1,0 +1,344 @@
+//! Request and response bodies of the REST API, in the reference's camelCase shapes. Request
+//! bodies reject unknown fields. Model objects inside them (catalog defs, aspect defs, aspects)
+//! are cheap-json and are read with the core JSON codec.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// `POST /api/catalog`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCatalogRequest {
+    /// cheap-json CatalogDef: `{"aspectDefs": [...], "hierarchyDefs": [...]}`.
+    #[schema(value_type = Option<Object>)]
+    pub catalog_def: Option<Value>,
+    /// SOURCE, SINK, MIRROR, CACHE, CLONE or FORK.
+    pub species: String,
+    /// Upstream catalog, required by MIRROR, CACHE, CLONE and FORK.
+    pub upstream: Option<Uuid>,
+}
+
+/// Answer to `POST /api/catalog`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCatalogResponse {
+    /// The new catalog's id.
+    pub catalog_id: Uuid,
+    /// Where the catalog is served.
+    pub uri: String,
+    /// "Catalog created successfully".
+    pub message: String,
+}
+
+/// Paging fields shared by list answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+pub struct PageInfo {
+    /// Zero-based page.
+    pub page: u64,
+    /// Page size.
+    pub size: u64,
+    /// Items in all pages.
+    pub total_elements: u64,
+    /// Number of pages.
+    pub total_pages: u64,
+}
+
+/// `GET /api/catalog`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogListResponse {
+    /// Catalog ids of this page, in UUID order.
+    pub catalog_ids: Vec<Uuid>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// `GET /api/catalog/{id}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GetCatalogDefResponse {
+    /// Hierarchy defs (aspect maps excluded): `{name, type}`.
+    #[schema(value_type = Vec<Object>)]
+    pub hierarchy_defs: Vec<Value>,
+    /// cheap-json aspect defs.
+    #[schema(value_type = Vec<Object>)]
+    pub aspect_defs: Vec<Value>,
+}
+
+/// `POST /api/catalog/{id}/aspect-defs`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateAspectDefResponse {
+    /// The def's global id.
+    pub aspect_def_id: Uuid,
+    /// The def's name.
+    pub aspect_def_name: String,
+    /// "AspectDef created successfully".
+    pub message: String,
+}
+
+/// `GET /api/catalog/{id}/aspect-defs`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AspectDefListResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// cheap-json aspect defs of this page.
+    #[schema(value_type = Vec<Object>)]
+    pub aspect_defs: Vec<Value>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// One aspect to upsert.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AspectInput {
+    /// The entity.
+    pub entity_id: Uuid,
+    /// Property values; properties left out keep their stored values.
+    #[schema(value_type = Object)]
+    pub properties: serde_json::Map<String, Value>,
+}
+
+/// `POST /api/catalog/{id}/aspects/{aspectDefName}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpsertAspectsRequest {
+    /// The aspects.
+    pub aspects: Vec<AspectInput>,
+}
+
+/// The outcome for one upserted aspect.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct AspectResult {
+    /// The entity.
+    pub entity_id: Uuid,
+    /// Whether it was stored.
+    pub success: bool,
+    /// Whether the entity had no aspect of this def before.
+    pub created: bool,
+    /// "Aspect created", "Aspect updated" or what was wrong.
+    pub message: String,
+}
+
+/// Answer to an upsert: 200 when every item succeeded, 207 otherwise.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpsertAspectsResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The aspect def.
+    pub aspect_def_name: String,
+    /// One result per item, in request order.
+    pub results: Vec<AspectResult>,
+    /// Items stored.
+    pub success_count: u64,
+    /// Items refused.
+    pub failure_count: u64,
+}
+
+/// `POST /api/catalog/{id}/aspects/query`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AspectQueryRequest {
+    /// Entities to look up.
+    pub entity_ids: Vec<Uuid>,
+    /// Aspect defs to look in.
+    pub aspect_def_names: Vec<String>,
+}
+
+/// Answer to a query: one aspect map per def with hits.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AspectQueryResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// `{"aspectDef": name, "contents": {entity: aspect}}` per def.
+    #[schema(value_type = Vec<Object>)]
+    pub results: Vec<Value>,
+}
+
+/// `POST /api/catalog/{id}/hierarchies`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateHierarchyRequest {
+    /// `{"name": ..., "type": "EL"|"ES"|"ED"|"ET"}`.
+    #[schema(value_type = Object)]
+    pub hierarchy_def: Value,
+}
+
+/// Answer to hierarchy creation.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateHierarchyResponse {
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// Always true.
+    pub success: bool,
+    /// "Hierarchy created successfully".
+    pub message: String,
+}
+
+/// An entity list or set page.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityListResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// Entities of this page, in order.
+    pub entity_ids: Vec<Uuid>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// An entity directory page.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityDirectoryResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// Entries of this page, in order.
+    pub content: IndexMap<String, Uuid>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// A whole entity tree.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntityTreeResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// The root: `{"entityId"?: uuid, "children"?: {name: node}}`.
+    #[schema(value_type = Object)]
+    pub root: Value,
+}
+
+/// An aspect map page.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AspectMapResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// The aspect def (the hierarchy's name).
+    pub aspect_def_name: String,
+    /// Aspects of this page by entity, in order.
+    #[schema(value_type = Object)]
+    pub content: serde_json::Map<String, Value>,
+    /// Paging.
+    #[serde(flatten)]
+    pub page: PageInfo,
+}
+
+/// Entity ids to add to or remove from a list or set.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EntityIdsRequest {
+    /// The entities.
+    pub entity_ids: Vec<Uuid>,
+}
+
+/// Directory entries to add.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddDirectoryEntriesRequest {
+    /// Name to entity.
+    pub entries: IndexMap<String, Uuid>,
+}
+
+/// Directory entries to remove: exactly one of the two.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveDirectoryEntriesRequest {
+    /// Names to remove.
+    pub names: Option<Vec<String>>,
+    /// Remove every name pointing at one of these.
+    pub entity_ids: Option<Vec<Uuid>>,
+}
+
+/// Tree nodes to add.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AddTreeNodesRequest {
+    /// Parent node path; null or "" is the root.
+    pub parent_path: Option<String>,
+    /// Child name to entity (null for a node without one).
+    pub nodes: IndexMap<String, Option<Uuid>>,
+}
+
+/// Tree subtrees to remove.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoveTreeNodesRequest {
+    /// Node paths.
+    pub paths: Vec<String>,
+}
+
+/// Answer to a list, set or directory change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// "add" or "remove".
+    pub operation: String,
+    /// Entries affected.
+    pub count: u64,
+    /// What happened.
+    pub message: String,
+}
+
+/// Answer to a tree change.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TreeOperationResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The hierarchy.
+    pub hierarchy_name: String,
+    /// "add" or "remove".
+    pub operation: String,
+    /// Nodes affected (removals count descendants).
+    pub nodes_affected: u64,
+    /// What happened.
+    pub message: String,
+}
+
+/// Answer to an import.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// Its version after the import.
+    pub version: i64,
+    /// "Catalog imported successfully".
+    pub message: String,
+}
+
+/// Health.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthResponse {
+    /// "UP" or "DOWN".
+    pub status: String,
+}

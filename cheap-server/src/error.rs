@@ -1,0 +1,175 @@
+//! Errors as HTTP responses: one conversion, the reference's error body
+//! `{timestamp, status, error, message, path[, errors]}`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::Request;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use cheap_core::CheapError;
+
+/// One field error of a 400 response.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The request field, such as `catalogDef.hierarchyDefs[0].name`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An error answer: status, message and optional field errors.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Message for the `message` key.
+    pub message: String,
+    /// Field errors, for validation failures.
+    pub errors: Vec<FieldError>,
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// An error with a status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            message: message.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 409.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::CONFLICT, message)
+    }
+
+    /// 400 with field errors.
+    pub fn validation(message: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+            errors,
+        }
+    }
+}
+
+impl From<CheapError> for ApiError {
+    fn from(e: CheapError) -> Self {
+        match e {
+            CheapError::NotFound(m) => ApiError::not_found(format!("Not found: {m}")),
+            CheapError::Conflict(m) => ApiError::conflict(m),
+            CheapError::InvalidInput(m) | CheapError::NotAllowed(m) => ApiError::bad_request(m),
+            e @ CheapError::InvalidValue { .. } => {
+                let field = match &e {
+                    CheapError::InvalidValue { property, .. } => property.clone(),
+                    _ => String::new(),
+                };
+                let message = e.to_string();
+                ApiError::validation(message.clone(), vec![FieldError { field, message }])
+            }
+            CheapError::Unavailable(m) => {
+                tracing::warn!(error = %m, "database unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+            }
+            CheapError::Timeout(m) => {
+                tracing::warn!(error = %m, "database timeout");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database timed out")
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Database error occurred")
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            ),
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
+            }
+            other => {
+                ApiError::bad_request(format!("Malformed request body: {}", other.body_text()))
+            }
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::bad_request(format!("Invalid path: {}", r.body_text()))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::bad_request(format!("Invalid query: {}", r.body_text()))
+    }
+}
+
+/// Carried from [`ApiError::into_response`] to [`error_body`], which knows the request path.
+#[derive(Debug, Clone)]
+struct PendingError(ApiError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = self.status.into_response();
+        r.extensions_mut().insert(PendingError(self));
+        r
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    timestamp: String,
+    status: u16,
+    error: &'a str,
+    message: &'a str,
+    path: &'a str,
+    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
+    errors: &'a [FieldError],
+}
+
+/// Middleware writing the error body of every [`ApiError`] response, with the request path.
+pub async fn error_body(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let mut response = next.run(req).await;
+    if let Some(PendingError(e)) = response.extensions_mut().remove::<PendingError>() {
+        let body = ErrorBody {
+            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            status: e.status.as_u16(),
+            error: e.status.canonical_reason().unwrap_or("Error"),
+            message: &e.message,
+            path: &path,
+            errors: &e.errors,
+        };
+        let mut fresh = (e.status, axum::Json(&body)).into_response();
+        for (k, v) in response.headers() {
+            if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+                fresh.headers_mut().insert(k.clone(), v.clone());
+            }
+        }
+        return fresh;
+    }
+    response
+}

@@ -1,0 +1,134 @@
+//! # cheap-server
+//!
+//! The CHEAP REST API over any [`CheapDao`]: the Java reference's 16 endpoints with their paths,
+//! JSON shapes, status codes and error body, plus DELETE for catalogs, aspect defs and
+//! hierarchies, whole-catalog export and import, an NDJSON catalog stream, health, Prometheus
+//! metrics and the OpenAPI document at `/api-docs`.
+//!
+//! ```no_run
+//! # #[tokio::main] async fn main() -> std::io::Result<()> {
+//! use std::sync::Arc;
+//! let dao = Arc::new(cheap_core::MemoryDao::new());
+//! let app = cheap_server::router(dao, cheap_server::ServerConfig::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! cheap_server::serve(listener, app, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! Where the reference answers 500 for a client's mistake (malformed JSON, unknown fields,
+//! non-UUID ids, bad species), this server answers 400; other deliberate differences are listed
+//! on the handlers.
+#![warn(missing_docs)]
+
+pub mod dto;
+pub mod error;
+mod extract;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use cheap_core::dao::{DaoMetrics, InstrumentedDao};
+use cheap_core::CheapDao;
+
+pub use error::{ApiError, FieldError};
+pub use openapi::openapi_json;
+
+/// Server settings; the defaults are the reference's.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Page size when none is asked for (20).
+    pub default_page_size: u64,
+    /// Largest page size; larger is 400 (100).
+    pub max_page_size: u64,
+    /// Most aspects in one upsert; more is 400 (1000).
+    pub max_upsert_batch: usize,
+    /// Largest request body in bytes; larger is 413 (16 MiB).
+    pub body_limit: usize,
+    /// Requests taking longer get 503 (30 s).
+    pub request_timeout: Duration,
+    /// When set, every route but health needs `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// DAO operations slower than this are logged (1 s).
+    pub slow_operation: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            default_page_size: 20,
+            max_page_size: 100,
+            max_upsert_batch: 1000,
+            body_limit: 16 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            api_key: None,
+            slow_operation: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The store, instrumented.
+    pub dao: Arc<dyn CheapDao>,
+    /// Its figures, for `/metrics`.
+    pub metrics: DaoMetrics,
+    /// Settings.
+    pub config: Arc<ServerConfig>,
+}
+
+/// The application: every route over `dao`, with error bodies, limits, timeouts, request ids,
+/// tracing and the optional API key.
+pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
+    let instrumented = InstrumentedDao::new(dao, config.slow_operation);
+    let state = AppState {
+        metrics: instrumented.metrics().clone(),
+        dao: Arc::new(instrumented),
+        config: Arc::new(config),
+    };
+    routes::build(state)
+}
+
+/// Serves `app` on `listener` with TCP_NODELAY until `shutdown` completes; in-flight requests
+/// finish first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

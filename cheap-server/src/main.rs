@@ -1,0 +1,209 @@
+//! The `cheap` command: serve the REST API, and move catalogs in and out of a store.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use cheap::json::{self, ToJson};
+use cheap::Uuid;
+use cheap_server::ServerConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "cheap",
+    version,
+    about = "CHEAP catalogs: REST server and store tools"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args, Clone)]
+struct Store {
+    /// Store URL: sqlite://file.db, sqlite::memory:, memory:, postgres://..., mysql://...
+    #[arg(long, env = "CHEAP_DATABASE_URL", default_value = "sqlite://cheap.db")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API.
+    Serve {
+        #[command(flatten)]
+        store: Store,
+        /// Address to listen on.
+        #[arg(long, env = "CHEAP_BIND", default_value = "127.0.0.1:8080")]
+        bind: SocketAddr,
+        /// Require `Authorization: Bearer <key>` on every route but health.
+        #[arg(long, env = "CHEAP_API_KEY")]
+        api_key: Option<String>,
+        /// Largest page size.
+        #[arg(long, default_value_t = 100)]
+        max_page_size: u64,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        body_limit: usize,
+        /// Request timeout, in seconds.
+        #[arg(long, default_value_t = 30)]
+        request_timeout: u64,
+    },
+    /// Create the schema of a store (done automatically by the other commands too).
+    Init {
+        #[command(flatten)]
+        store: Store,
+    },
+    /// Store a cheap-json catalog file (replacing a catalog with the same id).
+    Import {
+        #[command(flatten)]
+        store: Store,
+        /// The cheap-json file.
+        file: PathBuf,
+    },
+    /// Print a catalog as cheap-json.
+    Export {
+        #[command(flatten)]
+        store: Store,
+        /// The catalog id.
+        id: Uuid,
+        /// Pretty-print (Jackson's layout).
+        #[arg(long)]
+        pretty: bool,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Copy every catalog from one store to another.
+    Copy {
+        /// Source store URL.
+        #[arg(long)]
+        from: String,
+        /// Target store URL.
+        #[arg(long)]
+        to: String,
+    },
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let open = |url: String| async move {
+        cheap::connect(&url)
+            .await
+            .map_err(|e| format!("cannot open {url}: {e}"))
+    };
+    match cli.command {
+        Command::Serve {
+            store,
+            bind,
+            api_key,
+            max_page_size,
+            body_limit,
+            request_timeout,
+        } => {
+            let dao = open(store.database_url.clone()).await?;
+            let config = ServerConfig {
+                api_key,
+                max_page_size,
+                body_limit,
+                request_timeout: Duration::from_secs(request_timeout),
+                ..ServerConfig::default()
+            };
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| format!("cannot bind {bind}: {e}"))?;
+            tracing::info!(%bind, store = %store.database_url, "serving");
+            eprintln!("cheap: serving {} on http://{bind}", dao.backend_name());
+            cheap_server::serve(
+                listener,
+                cheap_server::router(dao.clone(), config),
+                cheap_server::shutdown_signal(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            dao.close().await.map_err(|e| e.to_string())
+        }
+        Command::Init { store } => {
+            let dao = open(store.database_url.clone()).await?;
+            dao.health_check().await.map_err(|e| e.to_string())?;
+            eprintln!("cheap: {} is ready", store.database_url);
+            dao.close().await.map_err(|e| e.to_string())
+        }
+        Command::Import { store, file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let catalog =
+                json::catalog_from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let dao = open(store.database_url).await?;
+            let v = dao
+                .save_catalog(&catalog)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{} version {v}", catalog.id());
+            dao.close().await.map_err(|e| e.to_string())
+        }
+        Command::Export {
+            store,
+            id,
+            pretty,
+            output,
+        } => {
+            let dao = open(store.database_url).await?;
+            let catalog = dao.load_catalog(id).await.map_err(|e| e.to_string())?;
+            let text = if pretty {
+                catalog.to_json_pretty()
+            } else {
+                catalog.to_json()
+            };
+            match output {
+                Some(p) => std::fs::write(&p, text)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+                None => println!("{text}"),
+            }
+            dao.close().await.map_err(|e| e.to_string())
+        }
+        Command::Copy { from, to } => {
+            use futures::TryStreamExt;
+            let (src, dst) = (open(from).await?, open(to).await?);
+            let total = src.catalog_count().await.map_err(|e| e.to_string())?;
+            let bar = if std::io::stderr().is_terminal() {
+                indicatif::ProgressBar::new(total)
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            let mut copied = 0u64;
+            let mut stream = src.catalogs(16);
+            while let Some(c) = stream.try_next().await.map_err(|e| e.to_string())? {
+                dst.save_catalog(&c)
+                    .await
+                    .map_err(|e| format!("catalog {}: {e}", c.id()))?;
+                copied += 1;
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            eprintln!("cheap: copied {copied} catalog(s)");
+            drop(stream);
+            src.close().await.map_err(|e| e.to_string())?;
+            dst.close().await.map_err(|e| e.to_string())
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cheap: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use utoipa::OpenApi;
+
+use crate::dto::*;
+use crate::error::FieldError;
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Cheap REST API",
+        version = "0.1",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        routes::catalog::create,
+        routes::catalog::list,
+        routes::catalog::get,
+        routes::catalog::delete,
+        routes::aspect_def::create,
+        routes::aspect_def::list,
+        routes::aspect_def::get,
+        routes::aspect_def::delete,
+        routes::aspect::upsert_or_query,
+        routes::hierarchy::create,
+        routes::hierarchy::get,
+        routes::hierarchy::delete,
+        routes::hierarchy::add_entities,
+        routes::hierarchy::remove_entities,
+        routes::hierarchy::add_entries,
+        routes::hierarchy::remove_entries,
+        routes::hierarchy::add_nodes,
+        routes::hierarchy::remove_nodes,
+        routes::system::health,
+        routes::system::metrics,
+        routes::system::api_docs,
+        routes::system::export,
+        routes::system::import,
+        routes::system::stream,
+    ),
+    components(schemas(
+        CreateCatalogRequest,
+        CreateCatalogResponse,
+        CatalogListResponse,
+        GetCatalogDefResponse,
+        CreateAspectDefResponse,
+        AspectDefListResponse,
+        AspectInput,
+        UpsertAspectsRequest,
+        AspectResult,
+        UpsertAspectsResponse,
+        AspectQueryRequest,
+        AspectQueryResponse,
+        CreateHierarchyRequest,
+        CreateHierarchyResponse,
+        EntityListResponse,
+        EntityDirectoryResponse,
+        EntityTreeResponse,
+        AspectMapResponse,
+        EntityIdsRequest,
+        AddDirectoryEntriesRequest,
+        RemoveDirectoryEntriesRequest,
+        AddTreeNodesRequest,
+        RemoveTreeNodesRequest,
+        OperationResponse,
+        TreeOperationResponse,
+        ImportResponse,
+        HealthResponse,
+        PageInfo,
+        FieldError,
+    ))
+)]
+struct ApiDoc;
+
+/// The OpenAPI 3 document as JSON.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into())
+}

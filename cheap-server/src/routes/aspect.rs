@@ -1,0 +1,206 @@
+//! `/api/catalog/{id}/aspects/...`: upsert and query aspects.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use indexmap::IndexMap;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::catalog::catalog_missing;
+use crate::dto::{
+    AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
+    UpsertAspectsResponse,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{uuid, Body, Params};
+use crate::AppState;
+use cheap_core::json::{self, ToJson};
+use cheap_core::{Aspect, AspectDef, CheapError};
+
+/// `POST .../aspects/query` is the query; any other name upserts into that aspect def. An
+/// aspect def named `query` stays reachable: a body with `aspects` is an upsert into it (the
+/// reference routes every such request to the query).
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/aspects/{aspect_def}", request_body = UpsertAspectsRequest,
+    responses((status = 200, body = UpsertAspectsResponse), (status = 207, body = UpsertAspectsResponse),
+              (status = 400), (status = 404)))]
+pub(crate) async fn upsert_or_query(
+    State(state): State<AppState>,
+    Params((id, def)): Params<(String, String)>,
+    Body(body): Body<Value>,
+) -> ApiResult<Response> {
+    let id = uuid(&id, "catalog id")?;
+    let is_query = def == "query" && body.get("aspects").is_none();
+    if is_query {
+        let req: AspectQueryRequest = serde_json::from_value(body)
+            .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
+        return Ok(query(&state, id, req).await?.into_response());
+    }
+    let req: UpsertAspectsRequest = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
+    upsert(&state, id, &def, req).await
+}
+
+fn apply(
+    def: &Arc<AspectDef>,
+    base: Option<&Aspect>,
+    input: &AspectInput,
+) -> Result<Aspect, String> {
+    // Properties left out keep their stored values (the reference drops them).
+    let mut aspect = base
+        .cloned()
+        .unwrap_or_else(|| Aspect::new(def.clone(), input.entity_id));
+    for (k, v) in &input.properties {
+        let pd = def
+            .property_def(k)
+            .ok_or_else(|| format!("Aspect data validation failed: unknown property '{k}'"))?;
+        let value = json::read::value_from_json(def.name(), pd, v).map_err(|e| e.to_string())?;
+        let r = match value {
+            Some(v) => aspect.set(k, v),
+            None => aspect.set_null(k),
+        };
+        r.map_err(|e| e.to_string())?;
+    }
+    aspect.check_complete().map_err(|e| match e {
+        CheapError::InvalidValue { property, .. } => {
+            format!("Required property {property} is missing")
+        }
+        e => e.to_string(),
+    })?;
+    Ok(aspect)
+}
+
+async fn upsert(
+    state: &AppState,
+    catalog: Uuid,
+    def_name: &str,
+    req: UpsertAspectsRequest,
+) -> ApiResult<Response> {
+    let max = state.config.max_upsert_batch;
+    if req.aspects.len() > max {
+        return Err(ApiError::bad_request(format!(
+            "Batch size {} exceeds maximum of {max}",
+            req.aspects.len()
+        )));
+    }
+    let def = match state.dao.get_aspect_def(catalog, def_name).await {
+        Ok(d) => Arc::new(d),
+        Err(CheapError::NotFound(_)) => {
+            state
+                .dao
+                .catalog_info(catalog)
+                .await
+                .map_err(|e| catalog_missing(e, catalog))?;
+            return Err(ApiError::not_found(format!(
+                "AspectDef not found: {def_name}"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // A repeated entity keeps its last item, at the place of its first.
+    let mut items: IndexMap<Uuid, AspectInput> = IndexMap::new();
+    for a in req.aspects {
+        items.insert(a.entity_id, a);
+    }
+    let ids: Vec<Uuid> = items.keys().copied().collect();
+    let existing: HashMap<Uuid, Aspect> = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        state
+            .dao
+            .query_aspects(catalog, &ids, &[def_name.to_owned()])
+            .await?
+            .into_iter()
+            .flat_map(|m| m.iter().cloned().collect::<Vec<_>>())
+            .map(|a| (a.entity_id(), a))
+            .collect()
+    };
+    let mut results = Vec::with_capacity(items.len());
+    let mut valid = Vec::new();
+    for input in items.values() {
+        match apply(&def, existing.get(&input.entity_id), input) {
+            Ok(a) => valid.push(a),
+            Err(message) => results.push(AspectResult {
+                entity_id: input.entity_id,
+                success: false,
+                created: false,
+                message,
+            }),
+        }
+    }
+    let outcomes = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state.dao.upsert_aspects(catalog, def_name, &valid).await?
+    };
+    let created: HashMap<Uuid, bool> = outcomes
+        .into_iter()
+        .map(|o| (o.entity_id, o.created))
+        .collect();
+    for a in &valid {
+        let c = created.get(&a.entity_id()).copied().unwrap_or(false);
+        results.push(AspectResult {
+            entity_id: a.entity_id(),
+            success: true,
+            created: c,
+            message: if c {
+                "Aspect created"
+            } else {
+                "Aspect updated"
+            }
+            .into(),
+        });
+    }
+    let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, e)| (*e, i)).collect();
+    results.sort_by_key(|r| order.get(&r.entity_id).copied().unwrap_or(usize::MAX));
+    let failure_count = results.iter().filter(|r| !r.success).count() as u64;
+    let body = UpsertAspectsResponse {
+        catalog_id: catalog,
+        aspect_def_name: def_name.to_owned(),
+        success_count: results.len() as u64 - failure_count,
+        failure_count,
+        results,
+    };
+    let status = if failure_count == 0 {
+        StatusCode::OK
+    } else {
+        StatusCode::MULTI_STATUS
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn query(
+    state: &AppState,
+    catalog: Uuid,
+    req: AspectQueryRequest,
+) -> ApiResult<Json<AspectQueryResponse>> {
+    let known: Vec<String> = state
+        .dao
+        .list_aspect_defs(catalog)
+        .await
+        .map_err(|e| catalog_missing(e, catalog))?
+        .into_iter()
+        .map(|d| d.name().to_owned())
+        .filter(|n| req.aspect_def_names.contains(n))
+        .collect();
+    let results = if known.is_empty() || req.entity_ids.is_empty() {
+        Vec::new()
+    } else {
+        state
+            .dao
+            .query_aspects(catalog, &req.entity_ids, &known)
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .map(|m| m.to_json_value())
+            .collect()
+    };
+    Ok(Json(AspectQueryResponse {
+        catalog_id: catalog,
+        results,
+    }))
+}

@@ -1,0 +1,326 @@
+//! `/api/catalog/{id}/hierarchies/...`: create, read (paged), delete, and change entries.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use uuid::Uuid;
+
+use super::catalog::catalog_missing;
+use super::{page_info, PageQuery};
+use crate::dto::{
+    AddDirectoryEntriesRequest, AddTreeNodesRequest, AspectMapResponse, CreateHierarchyRequest,
+    CreateHierarchyResponse, EntityDirectoryResponse, EntityIdsRequest, EntityListResponse,
+    EntityTreeResponse, OperationResponse, RemoveDirectoryEntriesRequest, RemoveTreeNodesRequest,
+    TreeOperationResponse,
+};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{uuid, Body, Params, Query};
+use crate::AppState;
+use cheap_core::json;
+use cheap_core::{CheapError, HierarchyContent, HierarchyType};
+
+/// Maps a DAO NotFound to "Hierarchy not found" (after checking the catalog).
+async fn hierarchy_missing(state: &AppState, e: CheapError, id: Uuid, name: &str) -> ApiError {
+    match e {
+        CheapError::NotFound(_) => match state.dao.catalog_exists(id).await {
+            Ok(false) => ApiError::not_found(format!("Catalog not found: {id}")),
+            _ => ApiError::not_found(format!("Hierarchy not found: {name}")),
+        },
+        e => e.into(),
+    }
+}
+
+/// Creates a list, set, directory or tree. An existing hierarchy of another kind with the same
+/// name is replaced, as in the reference; an aspect map is never replaced (409), and aspect maps
+/// are created through aspect defs (400).
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/hierarchies", request_body = CreateHierarchyRequest,
+    responses((status = 201, body = CreateHierarchyResponse), (status = 400), (status = 404), (status = 409)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Params(id): Params<String>,
+    Body(req): Body<CreateHierarchyRequest>,
+) -> ApiResult<(StatusCode, Json<CreateHierarchyResponse>)> {
+    let id = uuid(&id, "catalog id")?;
+    let def = json::read::hierarchy_def_from_json(&req.hierarchy_def)
+        .map_err(|e| ApiError::bad_request(format!("Invalid hierarchyDef: {e}")))?;
+    if def.hierarchy_type == HierarchyType::AspectMap {
+        return Err(ApiError::bad_request(
+            "AspectMap hierarchies are created from AspectDefs: POST .../aspect-defs",
+        ));
+    }
+    let existing = state
+        .dao
+        .list_hierarchies(id)
+        .await
+        .map_err(|e| catalog_missing(e, id))?;
+    if let Some(h) = existing.iter().find(|h| h.name == def.name) {
+        if h.hierarchy_type == HierarchyType::AspectMap {
+            return Err(ApiError::conflict(format!(
+                "'{}' is an aspect map and cannot be replaced",
+                def.name
+            )));
+        }
+        state.dao.delete_hierarchy(id, &def.name).await?;
+    }
+    state.dao.create_hierarchy(id, &def).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateHierarchyResponse {
+            hierarchy_name: def.name,
+            success: true,
+            message: "Hierarchy created successfully".into(),
+        }),
+    ))
+}
+
+/// One page of a hierarchy; the body depends on its kind. A tree is returned whole, with entity
+/// ids kept on every node (the reference's REST output loses them).
+#[utoipa::path(get, path = "/api/catalog/{catalog_id}/hierarchies/{name}", params(PageQuery),
+    responses((status = 200, description = "EntityListResponse, EntityDirectoryResponse, EntityTreeResponse or AspectMapResponse"), (status = 404)))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Response> {
+    let id = uuid(&id, "catalog id")?;
+    let kinds = state
+        .dao
+        .list_hierarchies(id)
+        .await
+        .map_err(|e| catalog_missing(e, id))?;
+    let kind = kinds
+        .iter()
+        .find(|h| h.name == name)
+        .map(|h| h.hierarchy_type)
+        .ok_or_else(|| ApiError::not_found(format!("Hierarchy not found: {name}")))?;
+    let (page, size) = if kind == HierarchyType::EntityTree {
+        (0, 1)
+    } else {
+        q.resolve(&state)?
+    };
+    let slice = state
+        .dao
+        .read_hierarchy_page(id, &name, page.saturating_mul(size), size)
+        .await
+        .map_err(|e| catalog_missing(e, id))?;
+    let info = page_info(page, size, slice.total);
+    let h = slice.hierarchy;
+    Ok(match &h.content {
+        HierarchyContent::List(l) => Json(EntityListResponse {
+            catalog_id: id,
+            hierarchy_name: name,
+            entity_ids: l.0.clone(),
+            page: info,
+        })
+        .into_response(),
+        HierarchyContent::Set(s) => Json(EntityListResponse {
+            catalog_id: id,
+            hierarchy_name: name,
+            entity_ids: s.iter().collect(),
+            page: info,
+        })
+        .into_response(),
+        HierarchyContent::Directory(d) => Json(EntityDirectoryResponse {
+            catalog_id: id,
+            hierarchy_name: name,
+            content: d.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            page: info,
+        })
+        .into_response(),
+        HierarchyContent::Tree(t) => Json(EntityTreeResponse {
+            catalog_id: id,
+            hierarchy_name: name,
+            root: json_value(&json::write::tree_node_to_json(&t.root)),
+        })
+        .into_response(),
+        HierarchyContent::AspectMap(m) => Json(AspectMapResponse {
+            catalog_id: id,
+            aspect_def_name: m.def().name().to_owned(),
+            hierarchy_name: name,
+            content: m
+                .iter()
+                .map(|a| {
+                    (
+                        a.entity_id().to_string(),
+                        json_value(&json::write::aspect_to_json(a)),
+                    )
+                })
+                .collect(),
+            page: info,
+        })
+        .into_response(),
+    })
+}
+
+fn json_value(j: &json::Json) -> serde_json::Value {
+    serde_json::from_str(&json::compact(j)).unwrap_or(serde_json::Value::Null)
+}
+
+/// Deletes a hierarchy (an extension; an aspect map goes with its aspects).
+#[utoipa::path(delete, path = "/api/catalog/{catalog_id}/hierarchies/{name}",
+    responses((status = 204), (status = 404)))]
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let id = uuid(&id, "catalog id")?;
+    match state.dao.delete_hierarchy(id, &name).await {
+        Ok(true) => Ok(StatusCode::NO_CONTENT),
+        Ok(false) => Err(ApiError::not_found(format!("Hierarchy not found: {name}"))),
+        Err(e) => Err(hierarchy_missing(&state, e, id, &name).await),
+    }
+}
+
+fn op(
+    id: Uuid,
+    name: String,
+    operation: &str,
+    count: u64,
+    message: String,
+) -> Json<OperationResponse> {
+    Json(OperationResponse {
+        catalog_id: id,
+        hierarchy_name: name,
+        operation: operation.into(),
+        count,
+        message,
+    })
+}
+
+/// Appends to a list or adds to a set; `count` is the number of ids sent, as in the reference.
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/hierarchies/{name}/entities", request_body = EntityIdsRequest,
+    responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn add_entities(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<EntityIdsRequest>,
+) -> ApiResult<Json<OperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    if let Err(e) = state.dao.add_entities(id, &name, &req.entity_ids).await {
+        return Err(hierarchy_missing(&state, e, id, &name).await);
+    }
+    let n = req.entity_ids.len() as u64;
+    let message = format!("Added {n} entity ID(s) to hierarchy '{name}'");
+    Ok(op(id, name, "add", n, message))
+}
+
+/// Removes from a list (every occurrence of each id) or a set; `count` is entries removed.
+#[utoipa::path(delete, path = "/api/catalog/{catalog_id}/hierarchies/{name}/entities", request_body = EntityIdsRequest,
+    responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn remove_entities(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<EntityIdsRequest>,
+) -> ApiResult<Json<OperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    let n = match state.dao.remove_entities(id, &name, &req.entity_ids).await {
+        Ok(n) => n,
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
+    let message = format!("Removed {n} entity ID(s) from hierarchy '{name}'");
+    Ok(op(id, name, "remove", n, message))
+}
+
+/// Sets directory entries (an existing name is overwritten).
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/hierarchies/{name}/entries", request_body = AddDirectoryEntriesRequest,
+    responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn add_entries(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<AddDirectoryEntriesRequest>,
+) -> ApiResult<Json<OperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    let entries: Vec<(String, Uuid)> = req.entries.into_iter().collect();
+    let n = match state.dao.put_directory_entries(id, &name, &entries).await {
+        Ok(n) => n,
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
+    let message = format!("Added {n} entry/entries to directory '{name}'");
+    Ok(op(id, name, "add", n, message))
+}
+
+/// Removes directory entries by name or by entity (exactly one of the two).
+#[utoipa::path(delete, path = "/api/catalog/{catalog_id}/hierarchies/{name}/entries", request_body = RemoveDirectoryEntriesRequest,
+    responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn remove_entries(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<RemoveDirectoryEntriesRequest>,
+) -> ApiResult<Json<OperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    let names = req.names.filter(|n| !n.is_empty());
+    let ids = req.entity_ids.filter(|n| !n.is_empty());
+    let r = match (names, ids) {
+        (Some(names), None) => state.dao.remove_directory_keys(id, &name, &names).await,
+        (None, Some(ids)) => state.dao.remove_directory_entities(id, &name, &ids).await,
+        _ => {
+            return Err(ApiError::bad_request(
+                "Must specify either 'names' or 'entityIds', but not both or neither",
+            ))
+        }
+    };
+    let n = match r {
+        Ok(n) => n,
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
+    let message = format!("Removed {n} entry/entries from directory '{name}'");
+    Ok(op(id, name, "remove", n, message))
+}
+
+/// Adds tree nodes under a parent path (null or "" is the root; a child of the same name is
+/// replaced with its subtree).
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/hierarchies/{name}/nodes", request_body = AddTreeNodesRequest,
+    responses((status = 200, body = TreeOperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn add_nodes(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<AddTreeNodesRequest>,
+) -> ApiResult<Json<TreeOperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    let parent = req.parent_path.unwrap_or_else(|| "/".into());
+    let nodes: Vec<(String, Option<Uuid>)> = req.nodes.into_iter().collect();
+    let n = match state.dao.add_tree_nodes(id, &name, &parent, &nodes).await {
+        Ok(n) => n,
+        Err(CheapError::NotFound(m)) if m.starts_with("tree path") => {
+            return Err(ApiError::not_found(format!(
+                "Parent node not found at path: {parent}"
+            )))
+        }
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
+    Ok(Json(TreeOperationResponse {
+        catalog_id: id,
+        message: format!("Added {n} node(s) to tree '{name}' under path '{parent}'"),
+        hierarchy_name: name,
+        operation: "add".into(),
+        nodes_affected: n,
+    }))
+}
+
+/// Removes subtrees; the root and missing paths are skipped. Counts descendants.
+#[utoipa::path(delete, path = "/api/catalog/{catalog_id}/hierarchies/{name}/nodes", request_body = RemoveTreeNodesRequest,
+    responses((status = 200, body = TreeOperationResponse), (status = 400), (status = 404)))]
+pub(crate) async fn remove_nodes(
+    State(state): State<AppState>,
+    Params((id, name)): Params<(String, String)>,
+    Body(req): Body<RemoveTreeNodesRequest>,
+) -> ApiResult<Json<TreeOperationResponse>> {
+    let id = uuid(&id, "catalog id")?;
+    let paths: Vec<String> = req
+        .paths
+        .into_iter()
+        .filter(|p| cheap_core::path_segments(p).next().is_some())
+        .collect();
+    let n = match state.dao.remove_tree_nodes(id, &name, &paths).await {
+        Ok(n) => n,
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
+    Ok(Json(TreeOperationResponse {
+        catalog_id: id,
+        message: format!("Removed {n} node(s) from tree '{name}' (including descendants)"),
+        hierarchy_name: name,
+        operation: "remove".into(),
+        nodes_affected: n,
+    }))
+}

@@ -1,0 +1,194 @@
+//! Routes, one module per resource.
+
+pub(crate) mod aspect;
+pub(crate) mod aspect_def;
+pub(crate) mod catalog;
+pub(crate) mod hierarchy;
+pub(crate) mod system;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::dto::PageInfo;
+use crate::error::{error_body, ApiError, ApiResult};
+use crate::AppState;
+
+/// `?page=&size=`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub(crate) struct PageQuery {
+    /// Zero-based page (default 0).
+    page: Option<i64>,
+    /// Page size (default 20, at most 100).
+    size: Option<i64>,
+}
+
+impl PageQuery {
+    /// (page, size) checked against the configuration: negative values and sizes of 0 or over
+    /// the maximum are 400.
+    pub(crate) fn resolve(&self, state: &AppState) -> ApiResult<(u64, u64)> {
+        let page = self.page.unwrap_or(0);
+        let size = self.size.unwrap_or(state.config.default_page_size as i64);
+        if page < 0 {
+            return Err(ApiError::bad_request(format!(
+                "Page must not be negative: {page}"
+            )));
+        }
+        if size < 1 {
+            return Err(ApiError::bad_request(format!(
+                "Page size must be at least 1: {size}"
+            )));
+        }
+        if size as u64 > state.config.max_page_size {
+            return Err(ApiError::bad_request(format!(
+                "Page size {size} exceeds maximum of {}",
+                state.config.max_page_size
+            )));
+        }
+        Ok((page as u64, size as u64))
+    }
+}
+
+pub(crate) fn page_info(page: u64, size: u64, total: u64) -> PageInfo {
+    PageInfo {
+        page,
+        size,
+        total_elements: total,
+        total_pages: total.div_ceil(size.max(1)),
+    }
+}
+
+async fn require_api_key(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let Some(key) = state.config.api_key.as_deref() else {
+        return Ok(next.run(req).await);
+    };
+    let path = req.uri().path();
+    if path == "/health" || path == "/actuator/health" {
+        return Ok(next.run(req).await);
+    }
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), key.as_bytes()) {
+        Ok(next.run(req).await)
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "Missing or wrong API key",
+        ))
+    }
+}
+
+/// Compares without an early exit, so timing does not tell how much of a key matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8;
+    for (i, x) in a.iter().enumerate() {
+        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
+    }
+    diff == 0 && a.len() == b.len()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("No such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed on this route",
+    )
+}
+
+pub(crate) fn build(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/catalog", post(catalog::create).get(catalog::list))
+        .route("/api/catalog/import", post(system::import))
+        .route("/api/catalogs/stream", get(system::stream))
+        .route(
+            "/api/catalog/{catalog_id}",
+            get(catalog::get).delete(catalog::delete),
+        )
+        .route("/api/catalog/{catalog_id}/export", get(system::export))
+        .route(
+            "/api/catalog/{catalog_id}/aspect-defs",
+            post(aspect_def::create).get(aspect_def::list),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/aspect-defs/{aspect_def}",
+            get(aspect_def::get).delete(aspect_def::delete),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/aspects/{aspect_def}",
+            post(aspect::upsert_or_query),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies",
+            post(hierarchy::create),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies/{name}",
+            get(hierarchy::get).delete(hierarchy::delete),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies/{name}/entities",
+            post(hierarchy::add_entities).delete(hierarchy::remove_entities),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies/{name}/entries",
+            post(hierarchy::add_entries).delete(hierarchy::remove_entries),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies/{name}/nodes",
+            post(hierarchy::add_nodes).delete(hierarchy::remove_nodes),
+        )
+        .route("/health", get(system::health))
+        .route("/actuator/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        .route("/api-docs", get(system::api_docs))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    let body_limit = state.config.body_limit;
+    let timeout = state.config.request_timeout;
+    api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_api_key,
+    ))
+    .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+    .layer(TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        timeout,
+    ))
+    .layer(middleware::from_fn(error_body))
+    .layer(TraceLayer::new_for_http())
+    .layer(PropagateRequestIdLayer::x_request_id())
+    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+    .with_state(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constant_time_eq;
+
+    #[test]
+    fn key_comparison() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret2"));
+        assert!(!constant_time_eq(b"", b"secret"));
+        assert!(constant_time_eq(b"", b""));
+    }
+}

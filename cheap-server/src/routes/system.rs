@@ -1,0 +1,126 @@
+//! Health, metrics, the OpenAPI document, whole-catalog export and import, and the NDJSON
+//! catalog stream.
+
+use axum::body::Body as HttpBody;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use super::catalog::catalog_missing;
+use crate::dto::{HealthResponse, ImportResponse};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{uuid, Body, Params};
+use crate::AppState;
+use cheap_core::json::{self, ToJson};
+use cheap_core::CheapDao;
+
+/// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer.
+#[utoipa::path(get, path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
+pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
+    match state.dao.health_check().await {
+        Ok(()) => (
+            StatusCode::OK,
+            Json(HealthResponse {
+                status: "UP".into(),
+            }),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthResponse {
+                    status: "DOWN".into(),
+                }),
+            )
+        }
+    }
+}
+
+/// DAO operation counts, errors and latency in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render_prometheus(),
+    )
+        .into_response()
+}
+
+/// This API's OpenAPI 3 document.
+#[utoipa::path(get, path = "/api-docs", responses((status = 200, body = Object)))]
+pub(crate) async fn api_docs() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi_json(),
+    )
+        .into_response()
+}
+
+/// The whole catalog as cheap-json (an extension).
+#[utoipa::path(get, path = "/api/catalog/{catalog_id}/export", responses((status = 200, description = "cheap-json catalog", body = Object), (status = 404)))]
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Params(id): Params<String>,
+) -> ApiResult<Response> {
+    let id = uuid(&id, "catalog id")?;
+    let catalog = state
+        .dao
+        .load_catalog(id)
+        .await
+        .map_err(|e| catalog_missing(e, id))?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        catalog.to_json(),
+    )
+        .into_response())
+}
+
+/// Stores a whole cheap-json catalog, replacing one with the same id (an extension).
+#[utoipa::path(post, path = "/api/catalog/import", request_body(content = Object, description = "cheap-json catalog"),
+    responses((status = 201, body = ImportResponse), (status = 400), (status = 409)))]
+pub(crate) async fn import(
+    State(state): State<AppState>,
+    Body(body): Body<Value>,
+) -> ApiResult<(StatusCode, Json<ImportResponse>)> {
+    let catalog = json::read::catalog_from_json(&body).map_err(ApiError::from)?;
+    let version = state.dao.save_catalog(&catalog).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportResponse {
+            catalog_id: catalog.id(),
+            version,
+            message: "Catalog imported successfully".into(),
+        }),
+    ))
+}
+
+const STREAM_PAGE: u64 = 16;
+
+/// Every catalog as newline-delimited cheap-json, loaded a page at a time.
+#[utoipa::path(get, path = "/api/catalogs/stream", responses((status = 200, content_type = "application/x-ndjson", body = String)))]
+pub(crate) async fn stream(State(state): State<AppState>) -> Response {
+    let dao: std::sync::Arc<dyn CheapDao> = state.dao.clone();
+    let lines = futures::stream::try_unfold((dao, 0u64, false), |(dao, offset, done)| async move {
+        if done {
+            return Ok::<_, cheap_core::CheapError>(None);
+        }
+        let page = dao.load_catalogs_page(offset, STREAM_PAGE).await?;
+        let n = page.len() as u64;
+        let mut chunk = String::new();
+        for c in &page {
+            chunk.push_str(&c.to_json());
+            chunk.push('\n');
+        }
+        Ok(Some((chunk, (dao, offset + n, n < STREAM_PAGE))))
+    });
+    (
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        HttpBody::from_stream(lines),
+    )
+        .into_response()
+}

@@ -1,0 +1,102 @@
+//! A real server on 127.0.0.1 for the tests, and small HTTP helpers.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use cheap_core::CheapDao;
+use cheap_server::ServerConfig;
+use serde_json::Value;
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub dao: Arc<dyn CheapDao>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+pub async fn start(dao: Arc<dyn CheapDao>, config: ServerConfig) -> TestServer {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = cheap_server::router(dao.clone(), config);
+    tokio::spawn(async move {
+        cheap_server::serve(listener, app, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestServer {
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        dao,
+        _shutdown: tx,
+    }
+}
+
+pub async fn sqlite_server() -> (TestServer, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let dao = cheap_db_sqlite_for_tests(&dir).await;
+    (start(dao, ServerConfig::default()).await, dir)
+}
+
+async fn cheap_db_sqlite_for_tests(dir: &tempfile::TempDir) -> Arc<dyn CheapDao> {
+    cheap::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("server.db").display()
+    ))
+    .await
+    .unwrap()
+}
+
+pub fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, body: Option<&Value>) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, body).await
+    }
+
+    /// Creates a catalog from a request fixture and returns its id.
+    pub async fn create_catalog(&self, fixture_path: &str) -> String {
+        let (status, body) = self.post("/api/catalog", &fixture(fixture_path)).await;
+        assert_eq!(status, 201, "{body}");
+        body["catalogId"].as_str().unwrap().to_owned()
+    }
+}
