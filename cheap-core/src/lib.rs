@@ -13,6 +13,7 @@ mod error;
 pub mod hash;
 pub mod json;
 pub mod model;
+pub mod rest;
 pub mod sql;
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -6,18 +6,9 @@ use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
+use cheap_core::rest::{ErrorBody, FieldError};
 use cheap_core::CheapError;
-
-/// One field error of a 400 response.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FieldError {
-    /// The request field, such as `catalogDef.hierarchyDefs[0].name`.
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
 
 /// An error answer: status, message and optional field errors.
 #[derive(Debug, Clone)]
@@ -139,17 +130,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    timestamp: String,
-    status: u16,
-    error: &'a str,
-    message: &'a str,
-    path: &'a str,
-    #[serde(skip_serializing_if = "<[FieldError]>::is_empty")]
-    errors: &'a [FieldError],
-}
-
 /// Middleware writing the error body of every [`ApiError`] response, with the request path.
 pub async fn error_body(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
@@ -158,10 +138,10 @@ pub async fn error_body(req: Request, next: Next) -> Response {
         let body = ErrorBody {
             timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             status: e.status.as_u16(),
-            error: e.status.canonical_reason().unwrap_or("Error"),
-            message: &e.message,
-            path: &path,
-            errors: &e.errors,
+            error: e.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: e.message,
+            path,
+            errors: e.errors,
         };
         let mut fresh = (e.status, axum::Json(&body)).into_response();
         for (k, v) in response.headers() {

@@ -20,7 +20,6 @@
 //! on the handlers.
 #![warn(missing_docs)]
 
-pub mod dto;
 pub mod error;
 mod extract;
 mod openapi;
@@ -33,7 +32,8 @@ use axum::Router;
 use cheap_core::dao::{DaoMetrics, InstrumentedDao};
 use cheap_core::CheapDao;
 
-pub use error::{ApiError, FieldError};
+pub use cheap_core::rest as dto;
+pub use error::ApiError;
 pub use openapi::openapi_json;
 
 /// Server settings; the defaults are the reference's.

@@ -2,9 +2,8 @@
 
 use utoipa::OpenApi;
 
-use crate::dto::*;
-use crate::error::FieldError;
 use crate::routes;
+use cheap_core::rest::*;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -12,14 +12,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::catalog::catalog_missing;
-use crate::dto::{
-    AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
-    UpsertAspectsResponse,
-};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
+use cheap_core::rest::{
+    AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
+    UpsertAspectsResponse,
+};
 use cheap_core::{Aspect, AspectDef, CheapError};
 
 /// `POST .../aspects/query` is the query; any other name upserts into that aspect def. An

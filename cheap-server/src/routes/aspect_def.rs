@@ -8,11 +8,12 @@ use uuid::Uuid;
 
 use super::catalog::catalog_missing;
 use super::{page_info, PageQuery};
-use crate::dto::{AspectDefListResponse, CreateAspectDefResponse};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
+use cheap_core::rest::FieldError;
+use cheap_core::rest::{AspectDefListResponse, CreateAspectDefResponse};
 use cheap_core::{AspectDef, CheapError};
 
 /// Creates an aspect def (and its aspect map). 409 when the catalog already has a def of that

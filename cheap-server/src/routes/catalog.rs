@@ -10,13 +10,14 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{page_info, PageQuery};
-use crate::dto::{
-    CatalogListResponse, CreateCatalogRequest, CreateCatalogResponse, GetCatalogDefResponse,
-};
-use crate::error::{ApiError, ApiResult, FieldError};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
+use cheap_core::rest::FieldError;
+use cheap_core::rest::{
+    CatalogListResponse, CreateCatalogRequest, CreateCatalogResponse, GetCatalogDefResponse,
+};
 use cheap_core::{AspectDef, Catalog, CatalogSpecies, Hierarchy, HierarchyDef, HierarchyType};
 
 fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {

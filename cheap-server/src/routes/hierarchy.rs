@@ -8,16 +8,16 @@ use uuid::Uuid;
 
 use super::catalog::catalog_missing;
 use super::{page_info, PageQuery};
-use crate::dto::{
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{uuid, Body, Params, Query};
+use crate::AppState;
+use cheap_core::json;
+use cheap_core::rest::{
     AddDirectoryEntriesRequest, AddTreeNodesRequest, AspectMapResponse, CreateHierarchyRequest,
     CreateHierarchyResponse, EntityDirectoryResponse, EntityIdsRequest, EntityListResponse,
     EntityTreeResponse, OperationResponse, RemoveDirectoryEntriesRequest, RemoveTreeNodesRequest,
     TreeOperationResponse,
 };
-use crate::error::{ApiError, ApiResult};
-use crate::extract::{uuid, Body, Params, Query};
-use crate::AppState;
-use cheap_core::json;
 use cheap_core::{CheapError, HierarchyContent, HierarchyType};
 
 /// Maps a DAO NotFound to "Hierarchy not found" (after checking the catalog).

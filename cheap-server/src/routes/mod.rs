@@ -17,9 +17,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::dto::PageInfo;
 use crate::error::{error_body, ApiError, ApiResult};
 use crate::AppState;
+use cheap_core::rest::PageInfo;
 
 /// `?page=&size=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

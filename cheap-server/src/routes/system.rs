@@ -9,11 +9,11 @@ use axum::Json;
 use serde_json::Value;
 
 use super::catalog::catalog_missing;
-use crate::dto::{HealthResponse, ImportResponse};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
+use cheap_core::rest::{HealthResponse, ImportResponse};
 use cheap_core::CheapDao;
 
 /// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer.

@@ -1,19 +1,20 @@
-//! Request and response bodies of the REST API, in the reference's camelCase shapes. Request
-//! bodies reject unknown fields. Model objects inside them (catalog defs, aspect defs, aspects)
-//! are cheap-json and are read with the core JSON codec.
+//! Request and response bodies of the REST API, in the reference's camelCase shapes, shared by
+//! the server and the clients. Request bodies reject unknown fields. Model objects inside them
+//! (catalog defs, aspect defs, aspects) are cheap-json, read with [`crate::json`]. Feature
+//! `openapi` derives their OpenAPI schemas.
 
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// `POST /api/catalog`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCatalogRequest {
     /// cheap-json CatalogDef: `{"aspectDefs": [...], "hierarchyDefs": [...]}`.
-    #[schema(value_type = Option<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub catalog_def: Option<Value>,
     /// SOURCE, SINK, MIRROR, CACHE, CLONE or FORK.
     pub species: String,
@@ -22,7 +23,8 @@ pub struct CreateCatalogRequest {
 }
 
 /// Answer to `POST /api/catalog`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateCatalogResponse {
     /// The new catalog's id.
@@ -34,7 +36,8 @@ pub struct CreateCatalogResponse {
 }
 
 /// Paging fields shared by list answers.
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[derive(Debug, Serialize, Deserialize, Clone, Copy)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     /// Zero-based page.
@@ -48,7 +51,8 @@ pub struct PageInfo {
 }
 
 /// `GET /api/catalog`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CatalogListResponse {
     /// Catalog ids of this page, in UUID order.
@@ -59,19 +63,21 @@ pub struct CatalogListResponse {
 }
 
 /// `GET /api/catalog/{id}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GetCatalogDefResponse {
     /// Hierarchy defs (aspect maps excluded): `{name, type}`.
-    #[schema(value_type = Vec<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub hierarchy_defs: Vec<Value>,
     /// cheap-json aspect defs.
-    #[schema(value_type = Vec<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub aspect_defs: Vec<Value>,
 }
 
 /// `POST /api/catalog/{id}/aspect-defs`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateAspectDefResponse {
     /// The def's global id.
@@ -83,13 +89,14 @@ pub struct CreateAspectDefResponse {
 }
 
 /// `GET /api/catalog/{id}/aspect-defs`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AspectDefListResponse {
     /// The catalog.
     pub catalog_id: Uuid,
     /// cheap-json aspect defs of this page.
-    #[schema(value_type = Vec<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub aspect_defs: Vec<Value>,
     /// Paging.
     #[serde(flatten)]
@@ -97,18 +104,20 @@ pub struct AspectDefListResponse {
 }
 
 /// One aspect to upsert.
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AspectInput {
     /// The entity.
     pub entity_id: Uuid,
     /// Property values; properties left out keep their stored values.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub properties: serde_json::Map<String, Value>,
 }
 
 /// `POST /api/catalog/{id}/aspects/{aspectDefName}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpsertAspectsRequest {
     /// The aspects.
@@ -116,7 +125,8 @@ pub struct UpsertAspectsRequest {
 }
 
 /// The outcome for one upserted aspect.
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AspectResult {
     /// The entity.
@@ -130,7 +140,8 @@ pub struct AspectResult {
 }
 
 /// Answer to an upsert: 200 when every item succeeded, 207 otherwise.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct UpsertAspectsResponse {
     /// The catalog.
@@ -146,7 +157,8 @@ pub struct UpsertAspectsResponse {
 }
 
 /// `POST /api/catalog/{id}/aspects/query`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AspectQueryRequest {
     /// Entities to look up.
@@ -156,27 +168,30 @@ pub struct AspectQueryRequest {
 }
 
 /// Answer to a query: one aspect map per def with hits.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AspectQueryResponse {
     /// The catalog.
     pub catalog_id: Uuid,
     /// `{"aspectDef": name, "contents": {entity: aspect}}` per def.
-    #[schema(value_type = Vec<Object>)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub results: Vec<Value>,
 }
 
 /// `POST /api/catalog/{id}/hierarchies`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, Clone)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateHierarchyRequest {
     /// `{"name": ..., "type": "EL"|"ES"|"ED"|"ET"}`.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub hierarchy_def: Value,
 }
 
 /// Answer to hierarchy creation.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct CreateHierarchyResponse {
     /// The hierarchy.
@@ -188,7 +203,8 @@ pub struct CreateHierarchyResponse {
 }
 
 /// An entity list or set page.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntityListResponse {
     /// The catalog.
@@ -203,7 +219,8 @@ pub struct EntityListResponse {
 }
 
 /// An entity directory page.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntityDirectoryResponse {
     /// The catalog.
@@ -218,7 +235,8 @@ pub struct EntityDirectoryResponse {
 }
 
 /// A whole entity tree.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct EntityTreeResponse {
     /// The catalog.
@@ -226,12 +244,13 @@ pub struct EntityTreeResponse {
     /// The hierarchy.
     pub hierarchy_name: String,
     /// The root: `{"entityId"?: uuid, "children"?: {name: node}}`.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub root: Value,
 }
 
 /// An aspect map page.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AspectMapResponse {
     /// The catalog.
@@ -241,7 +260,7 @@ pub struct AspectMapResponse {
     /// The aspect def (the hierarchy's name).
     pub aspect_def_name: String,
     /// Aspects of this page by entity, in order.
-    #[schema(value_type = Object)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub content: serde_json::Map<String, Value>,
     /// Paging.
     #[serde(flatten)]
@@ -249,7 +268,8 @@ pub struct AspectMapResponse {
 }
 
 /// Entity ids to add to or remove from a list or set.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EntityIdsRequest {
     /// The entities.
@@ -257,7 +277,8 @@ pub struct EntityIdsRequest {
 }
 
 /// Directory entries to add.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddDirectoryEntriesRequest {
     /// Name to entity.
@@ -265,7 +286,8 @@ pub struct AddDirectoryEntriesRequest {
 }
 
 /// Directory entries to remove: exactly one of the two.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveDirectoryEntriesRequest {
     /// Names to remove.
@@ -275,7 +297,8 @@ pub struct RemoveDirectoryEntriesRequest {
 }
 
 /// Tree nodes to add.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AddTreeNodesRequest {
     /// Parent node path; null or "" is the root.
@@ -285,7 +308,8 @@ pub struct AddTreeNodesRequest {
 }
 
 /// Tree subtrees to remove.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveTreeNodesRequest {
     /// Node paths.
@@ -293,7 +317,8 @@ pub struct RemoveTreeNodesRequest {
 }
 
 /// Answer to a list, set or directory change.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct OperationResponse {
     /// The catalog.
@@ -309,7 +334,8 @@ pub struct OperationResponse {
 }
 
 /// Answer to a tree change.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct TreeOperationResponse {
     /// The catalog.
@@ -325,7 +351,8 @@ pub struct TreeOperationResponse {
 }
 
 /// Answer to an import.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ImportResponse {
     /// The catalog.
@@ -337,8 +364,38 @@ pub struct ImportResponse {
 }
 
 /// Health.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
     /// "UP" or "DOWN".
     pub status: String,
+}
+
+/// One field error of a 400 response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FieldError {
+    /// The request field, such as `catalogDef.hierarchyDefs[0].name`.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// The error body of every error answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// When, as an RFC 3339 instant.
+    pub timestamp: String,
+    /// HTTP status.
+    pub status: u16,
+    /// HTTP reason phrase.
+    pub error: String,
+    /// What went wrong.
+    pub message: String,
+    /// The request path.
+    pub path: String,
+    /// Field errors of a validation failure.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
 }
