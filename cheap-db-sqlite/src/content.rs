@@ -386,7 +386,7 @@ async fn read_aspect_maps(
         let m = &maps[name];
         out.insert(
             name.clone(),
-            mapping::read(conn, cat, m, w.offset, w.limit, entities).await?,
+            mapping::read(conn, cat, m, &defs[name], w.offset, w.limit, entities).await?,
         );
     }
     if only.is_some_and(|o| maps.contains_key(o)) {

@@ -141,19 +141,12 @@ fn values_of(
     row: &SqliteRow,
     first: usize,
     m: &AspectTableMapping,
+    def: &AspectDef,
 ) -> Result<Vec<(String, Option<PropertyValue>)>> {
     m.columns()
         .enumerate()
-        .map(|(i, (p, _))| {
-            let pd = m
-                .def()
-                .property_def(p)
-                .ok_or_else(|| CheapError::invalid(format!("no property '{p}'")))?;
-            Ok((
-                p.to_owned(),
-                read_value(row, first + i, m.def().name(), pd)?,
-            ))
-        })
+        .filter_map(|(i, (p, _))| def.property_def(p).map(|pd| (i, p, pd)))
+        .map(|(i, p, pd)| Ok((p.to_owned(), read_value(row, first + i, def.name(), pd)?)))
         .collect()
 }
 
@@ -319,6 +312,7 @@ pub(crate) async fn read(
     conn: &mut SqliteConnection,
     cat: &str,
     m: &AspectTableMapping,
+    def: &Arc<AspectDef>,
     offset: i64,
     limit: i64,
     entities: Option<&[Uuid]>,
@@ -329,7 +323,9 @@ pub(crate) async fn read(
         .collect::<Vec<_>>()
         .join(", ");
     let t = quoted(m.table());
-    let def = m.def().clone();
+    // The catalog's own def: a mapping is registered by def name, and its def may be another
+    // instance (even another id) than the one the catalog stores.
+    let def = def.clone();
     let mut map = AspectMap::new(def.clone());
     if m.has_entity_id() {
         let on_cat = if m.has_catalog_id() {
@@ -365,7 +361,11 @@ pub(crate) async fn read(
         let mut rows = q.bind(limit).bind(offset).fetch(&mut *conn);
         while let Some(r) = rows.try_next().await.map_err(map_err)? {
             let e = parse_uuid(r.get::<&str, _>(0))?;
-            map.put(Aspect::from_values(def.clone(), e, values_of(&r, 1, m)?)?)?;
+            map.put(Aspect::from_values(
+                def.clone(),
+                e,
+                values_of(&r, 1, m, &def)?,
+            )?)?;
         }
     } else {
         let filter = if m.has_catalog_id() {
@@ -388,7 +388,11 @@ pub(crate) async fn read(
             if entities.is_some_and(|only| !only.contains(&e)) {
                 continue;
             }
-            map.put(Aspect::from_values(def.clone(), e, values_of(&r, 1, m)?)?)?;
+            map.put(Aspect::from_values(
+                def.clone(),
+                e,
+                values_of(&r, 1, m, &def)?,
+            )?)?;
         }
     }
     Ok(map)

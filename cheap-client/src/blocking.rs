@@ -1,0 +1,282 @@
+//! The blocking client: the same methods as [`crate::CheapClient`], for code without an async
+//! runtime. It runs its own runtime on a thread of its own, so it also works when called from
+//! inside a tokio runtime (the calling thread waits; nothing panics).
+
+use std::sync::{Arc, Mutex};
+
+use indexmap::IndexMap;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::client::{DirectoryRemoval, HierarchyPage};
+use crate::config::ClientConfig;
+use crate::error::{ClientError, Result};
+use cheap_core::rest::*;
+use cheap_core::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, CatalogSpecies, HierarchyDef};
+
+struct RuntimeThread {
+    handle: tokio::runtime::Handle,
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl RuntimeThread {
+    fn start() -> Result<Self> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cheap-client")
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Invalid(format!("cannot start the client runtime: {e}")))?;
+        let handle = rt.handle().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // The runtime lives and is dropped on this thread, never inside a caller's runtime.
+        let thread = std::thread::Builder::new()
+            .name("cheap-client-runtime".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = rx.await;
+                });
+            })
+            .map_err(|e| ClientError::Invalid(format!("cannot start the client thread: {e}")))?;
+        Ok(RuntimeThread {
+            handle,
+            stop: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A blocking client for the CHEAP REST API; clones share the connection pool and runtime.
+#[derive(Clone)]
+pub struct CheapClient {
+    inner: crate::CheapClient,
+    rt: Arc<RuntimeThread>,
+}
+
+impl std::fmt::Debug for CheapClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("blocking::CheapClient")
+            .field("base_url", &self.inner.base_url())
+            .finish()
+    }
+}
+
+// Each argument: `mode name: Type => owned copy`, where mode says how the owned copy is
+// passed to the async method: `v` by value, `r` by reference, `o` as `Option<&_>`.
+macro_rules! blocking {
+    ($( $(#[$doc:meta])* fn $name:ident ( $($mode:ident $arg:ident : $t:ty => $own:expr),* ) -> $ret:ty; )*) => {
+        impl CheapClient {
+            $(
+                $(#[$doc])*
+                // The owned copies shadow the arguments; for values that is a plain move.
+                #[allow(clippy::redundant_locals)]
+                pub fn $name(&self, $($arg: $t),*) -> Result<$ret> {
+                    $(let $arg = $own;)*
+                    let c = self.inner.clone();
+                    self.run(async move { c.$name($(blocking!(@pass $mode $arg)),*).await })
+                }
+            )*
+        }
+    };
+    (@pass v $arg:ident) => { $arg };
+    (@pass r $arg:ident) => { &$arg };
+    (@pass o $arg:ident) => { $arg.as_ref() };
+}
+
+impl CheapClient {
+    /// A client with default settings for the server at `base_url`.
+    pub fn new(base_url: impl Into<String>) -> Result<Self> {
+        CheapClient::with_config(ClientConfig::new(base_url))
+    }
+
+    /// A client with these settings.
+    pub fn with_config(config: ClientConfig) -> Result<Self> {
+        let rt = Arc::new(RuntimeThread::start()?);
+        // reqwest's client must be built inside a runtime context for its timers.
+        let inner = {
+            let _guard = rt.handle.enter();
+            crate::CheapClient::with_config(config)?
+        };
+        Ok(CheapClient { inner, rt })
+    }
+
+    /// The async client this one drives.
+    pub fn as_async(&self) -> &crate::CheapClient {
+        &self.inner
+    }
+
+    fn run<T: Send + 'static>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.rt.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv()
+            .map_err(|_| ClientError::Invalid("the client runtime stopped".into()))?
+    }
+
+    /// Every catalog id, fetched `page_size` at a time.
+    pub fn catalog_ids(&self, page_size: u64) -> impl Iterator<Item = Result<Uuid>> + '_ {
+        let size = page_size.max(1);
+        Pages::new(
+            move |page| self.list_catalogs(page, size).map(|r| r.catalog_ids),
+            size,
+        )
+    }
+
+    /// Every aspect def of a catalog, fetched `page_size` at a time.
+    pub fn aspect_defs(
+        &self,
+        catalog: Uuid,
+        page_size: u64,
+    ) -> impl Iterator<Item = Result<AspectDef>> + '_ {
+        let size = page_size.max(1);
+        Pages::new(
+            move |page| {
+                self.list_aspect_defs(catalog, page, size)?
+                    .aspect_defs
+                    .iter()
+                    .map(|v| {
+                        cheap_core::json::read::aspect_def_from_json(v)
+                            .map_err(|e| ClientError::Decode(e.to_string()))
+                    })
+                    .collect()
+            },
+            size,
+        )
+    }
+
+    /// Every entity of a list or set, fetched `page_size` at a time.
+    pub fn hierarchy_entities<'a>(
+        &'a self,
+        catalog: Uuid,
+        name: &'a str,
+        page_size: u64,
+    ) -> impl Iterator<Item = Result<Uuid>> + 'a {
+        let size = page_size.max(1);
+        Pages::new(
+            move |page| match self.get_hierarchy(catalog, name, page, size)? {
+                HierarchyPage::Entities(e) => Ok(e.entity_ids),
+                _ => Err(ClientError::Invalid(format!(
+                    "'{name}' is not an entity list or set"
+                ))),
+            },
+            size,
+        )
+    }
+}
+
+/// Items of consecutive pages until a short page.
+struct Pages<T, F> {
+    fetch: F,
+    size: u64,
+    page: Option<u64>,
+    buf: std::vec::IntoIter<T>,
+}
+
+impl<T, F: FnMut(u64) -> Result<Vec<T>>> Pages<T, F> {
+    fn new(fetch: F, size: u64) -> Self {
+        Pages {
+            fetch,
+            size,
+            page: Some(0),
+            buf: Vec::new().into_iter(),
+        }
+    }
+}
+
+impl<T, F: FnMut(u64) -> Result<Vec<T>>> Iterator for Pages<T, F> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        loop {
+            if let Some(x) = self.buf.next() {
+                return Some(Ok(x));
+            }
+            let page = self.page?;
+            match (self.fetch)(page) {
+                Ok(items) => {
+                    self.page = (items.len() as u64 == self.size).then_some(page + 1);
+                    self.buf = items.into_iter();
+                }
+                Err(e) => {
+                    self.page = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+blocking! {
+    /// `GET /health`.
+    fn health_check() -> HealthResponse;
+    /// `GET /metrics`.
+    fn metrics() -> String;
+    /// `GET /api-docs`.
+    fn api_docs() -> Value;
+    /// `POST /api/catalog`.
+    fn create_catalog(r req: &CreateCatalogRequest => req.clone()) -> CreateCatalogResponse;
+    /// Creates a catalog of `species` with the contents of `def`.
+    fn create_catalog_with(v species: CatalogSpecies => species, v upstream: Option<Uuid> => upstream, o def: Option<&CatalogDef> => def.cloned()) -> CreateCatalogResponse;
+    /// `GET /api/catalog?page&size`.
+    fn list_catalogs(v page: u64 => page, v size: u64 => size) -> CatalogListResponse;
+    /// `GET /api/catalog/{id}`.
+    fn get_catalog(v id: Uuid => id) -> GetCatalogDefResponse;
+    /// The catalog's def as a model [`CatalogDef`].
+    fn get_catalog_def(v id: Uuid => id) -> CatalogDef;
+    /// `DELETE /api/catalog/{id}`.
+    fn delete_catalog(v id: Uuid => id) -> bool;
+    /// `GET /api/catalog/{id}/export`.
+    fn export_catalog(v id: Uuid => id) -> Catalog;
+    /// `POST /api/catalog/import`.
+    fn import_catalog(r catalog: &Catalog => catalog.clone()) -> ImportResponse;
+    /// `POST /api/catalog/{id}/aspect-defs`.
+    fn create_aspect_def(v catalog: Uuid => catalog, r def: &AspectDef => def.clone()) -> CreateAspectDefResponse;
+    /// `GET /api/catalog/{id}/aspect-defs?page&size`.
+    fn list_aspect_defs(v catalog: Uuid => catalog, v page: u64 => page, v size: u64 => size) -> AspectDefListResponse;
+    /// `GET /api/catalog/{id}/aspect-defs/{idOrName}`.
+    fn get_aspect_def(v catalog: Uuid => catalog, r id_or_name: &str => id_or_name.to_owned()) -> AspectDef;
+    /// `DELETE /api/catalog/{id}/aspect-defs/{idOrName}`.
+    fn delete_aspect_def(v catalog: Uuid => catalog, r id_or_name: &str => id_or_name.to_owned()) -> bool;
+    /// `POST /api/catalog/{id}/aspects/{def}`.
+    fn upsert_aspects(v catalog: Uuid => catalog, r aspect_def: &str => aspect_def.to_owned(), r aspects: &[AspectInput] => aspects.to_vec()) -> UpsertAspectsResponse;
+    /// Upserts model aspects of one def.
+    fn upsert(v catalog: Uuid => catalog, r aspects: &[Aspect] => aspects.to_vec()) -> UpsertAspectsResponse;
+    /// `POST /api/catalog/{id}/aspects/query`.
+    fn query_aspects(v catalog: Uuid => catalog, r entity_ids: &[Uuid] => entity_ids.to_vec(), r aspect_defs: &[String] => aspect_defs.to_vec()) -> AspectQueryResponse;
+    /// The query read into model aspect maps.
+    fn query_aspect_maps(v catalog: Uuid => catalog, r entity_ids: &[Uuid] => entity_ids.to_vec(), r aspect_defs: &[String] => aspect_defs.to_vec()) -> Vec<AspectMap>;
+    /// `POST /api/catalog/{id}/hierarchies`.
+    fn create_hierarchy(v catalog: Uuid => catalog, r def: &HierarchyDef => def.clone()) -> CreateHierarchyResponse;
+    /// `GET /api/catalog/{id}/hierarchies/{name}?page&size`.
+    fn get_hierarchy(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v page: u64 => page, v size: u64 => size) -> HierarchyPage;
+    /// `DELETE /api/catalog/{id}/hierarchies/{name}`.
+    fn delete_hierarchy(v catalog: Uuid => catalog, r name: &str => name.to_owned()) -> bool;
+    /// `POST .../entities`.
+    fn add_entities(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r ids: &[Uuid] => ids.to_vec()) -> OperationResponse;
+    /// `DELETE .../entities`.
+    fn remove_entities(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r ids: &[Uuid] => ids.to_vec()) -> OperationResponse;
+    /// `POST .../entries`.
+    fn add_directory_entries(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r entries: &IndexMap<String, Uuid> => entries.clone()) -> OperationResponse;
+    /// `DELETE .../entries`.
+    fn remove_directory_entries(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r what: &DirectoryRemoval => what.clone()) -> OperationResponse;
+    /// `POST .../nodes`.
+    fn add_tree_nodes(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r parent_path: &str => parent_path.to_owned(), r nodes: &IndexMap<String, Option<Uuid>> => nodes.clone()) -> TreeOperationResponse;
+    /// `DELETE .../nodes`.
+    fn remove_tree_nodes(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r paths: &[String] => paths.to_vec()) -> TreeOperationResponse;
+}

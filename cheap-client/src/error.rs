@@ -1,0 +1,123 @@
+//! The client's one error type.
+
+use cheap_core::rest::{ErrorBody, FieldError};
+
+/// Result alias of the clients.
+pub type Result<T, E = ClientError> = std::result::Result<T, E>;
+
+/// What can go wrong talking to a CHEAP server. Errors from answers carry the status and the
+/// server's message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// 404: no such catalog, hierarchy, aspect def or route.
+    #[error("not found (404): {message}")]
+    NotFound {
+        /// The server's message.
+        message: String,
+    },
+    /// 400 (and other 4xx but 401, 404, 409): the request was refused; `errors` names fields.
+    #[error("bad request ({status}): {message}")]
+    BadRequest {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+        /// Field errors of a validation failure.
+        errors: Vec<FieldError>,
+    },
+    /// 401: missing or wrong API key.
+    #[error("unauthorized (401): {message}")]
+    Unauthorized {
+        /// The server's message.
+        message: String,
+    },
+    /// 409: collides with what is stored.
+    #[error("conflict (409): {message}")]
+    Conflict {
+        /// The server's message.
+        message: String,
+    },
+    /// 503: the server or its database is unavailable.
+    #[error("unavailable ({status}): {message}")]
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// Other 5xx.
+    #[error("server error ({status}): {message}")]
+    Server {
+        /// HTTP status.
+        status: u16,
+        /// The server's message.
+        message: String,
+    },
+    /// No answer within the request timeout.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The connection could not be made.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// The circuit breaker is open: recent requests failed, so this one was not sent.
+    #[error("circuit open: the server failed repeatedly; not sending until it recovers")]
+    CircuitOpen,
+    /// The answer could not be read.
+    #[error("cannot decode the answer: {0}")]
+    Decode(String),
+    /// The request could not be built (bad base URL, bad argument).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+}
+
+impl ClientError {
+    /// The HTTP status, for errors from an answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::NotFound { .. } => Some(404),
+            ClientError::Unauthorized { .. } => Some(401),
+            ClientError::Conflict { .. } => Some(409),
+            ClientError::BadRequest { status, .. }
+            | ClientError::Unavailable { status, .. }
+            | ClientError::Server { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Builds the error for a non-success answer.
+    pub(crate) fn from_answer(status: u16, body: &[u8]) -> Self {
+        let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+        let message = parsed
+            .as_ref()
+            .map(|b| b.message.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
+        let errors = parsed.map(|b| b.errors).unwrap_or_default();
+        match status {
+            404 => ClientError::NotFound { message },
+            401 => ClientError::Unauthorized { message },
+            409 => ClientError::Conflict { message },
+            503 => ClientError::Unavailable { status, message },
+            500..=599 => ClientError::Server { status, message },
+            _ => ClientError::BadRequest {
+                status,
+                message,
+                errors,
+            },
+        }
+    }
+
+    pub(crate) fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            ClientError::Timeout(e.to_string())
+        } else if e.is_connect() {
+            ClientError::Connect(e.to_string())
+        } else if e.is_decode() {
+            ClientError::Decode(e.to_string())
+        } else if e.is_builder() {
+            ClientError::Invalid(e.to_string())
+        } else {
+            ClientError::Connect(e.to_string())
+        }
+    }
+}

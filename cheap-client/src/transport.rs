@@ -1,0 +1,157 @@
+//! Sending one request: the in-flight limit, the circuit breaker, retries with backoff and
+//! `Retry-After`, and error mapping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use tokio::sync::Semaphore;
+
+use crate::breaker::CircuitBreaker;
+use crate::config::ClientConfig;
+use crate::error::{ClientError, Result};
+
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    pub(crate) cfg: ClientConfig,
+    breaker: Option<CircuitBreaker>,
+    limit: Arc<Semaphore>,
+}
+
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    // Seconds; an HTTP date is taken as "now", which the backoff then spaces out.
+    v.parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn retryable_status(s: StatusCode) -> bool {
+    matches!(s.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+impl Transport {
+    pub(crate) fn new(cfg: ClientConfig) -> Result<Self> {
+        if !(cfg.base_url.starts_with("http://") || cfg.base_url.starts_with("https://")) {
+            return Err(ClientError::Invalid(format!(
+                "base URL '{}' must start with http:// or https://",
+                cfg.base_url
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.connect_timeout)
+            .pool_max_idle_per_host(cfg.pool_max_idle_per_host)
+            .pool_idle_timeout(cfg.pool_idle_timeout)
+            .tcp_nodelay(true)
+            .user_agent(cfg.user_agent.clone())
+            .build()
+            .map_err(ClientError::from_reqwest)?;
+        Ok(Transport {
+            breaker: cfg.circuit_breaker.clone().map(CircuitBreaker::new),
+            limit: Arc::new(Semaphore::new(cfg.max_in_flight)),
+            http,
+            cfg,
+        })
+    }
+
+    /// Sends a request and returns the status and body of a 2xx answer.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+    ) -> Result<(StatusCode, Vec<u8>)> {
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|_| ClientError::Invalid("client is shut down".into()))?;
+        let url = format!("{}{path}", self.cfg.base_url);
+        let policy = &self.cfg.retry;
+        let may_retry = idempotent || policy.retry_non_idempotent;
+        let mut attempt = 0u32;
+        loop {
+            if let Some(b) = &self.breaker {
+                if !b.allow() {
+                    return Err(ClientError::CircuitOpen);
+                }
+            }
+            let mut req = self.http.request(method.clone(), &url).query(query);
+            if let Some(b) = &body {
+                req = req.header(CONTENT_TYPE, "application/json").body(b.clone());
+            }
+            if let Some(k) = &self.cfg.api_key {
+                req = req.bearer_auth(k);
+            }
+            let (retryable, wait_at_least, err) = match req.send().await {
+                Err(e) => {
+                    let err = ClientError::from_reqwest(e);
+                    self.failure();
+                    (
+                        matches!(err, ClientError::Timeout(_) | ClientError::Connect(_)),
+                        None,
+                        err,
+                    )
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let after = retry_after(resp.headers());
+                    let bytes = match resp.bytes().await {
+                        Ok(b) => b.to_vec(),
+                        Err(e) => {
+                            self.failure();
+                            let err = ClientError::from_reqwest(e);
+                            let retry = matches!(err, ClientError::Timeout(_));
+                            if !(retry && may_retry && attempt < policy.max_retries) {
+                                return Err(err);
+                            }
+                            attempt += 1;
+                            tokio::time::sleep(policy.backoff(attempt)).await;
+                            continue;
+                        }
+                    };
+                    if status.is_success() {
+                        self.success();
+                        return Ok((status, bytes));
+                    }
+                    if status.is_server_error() {
+                        self.failure();
+                    } else {
+                        // A 4xx answer shows a server that works.
+                        self.success();
+                    }
+                    (
+                        retryable_status(status),
+                        after,
+                        ClientError::from_answer(status.as_u16(), &bytes),
+                    )
+                }
+            };
+            if !(retryable && may_retry && attempt < policy.max_retries) {
+                return Err(err);
+            }
+            attempt += 1;
+            let mut wait = policy.backoff(attempt);
+            if let Some(ra) = wait_at_least {
+                wait = wait.max(ra.min(policy.max_retry_after));
+            }
+            tracing::debug!(%url, attempt, ?wait, error = %err, "retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    fn success(&self) {
+        if let Some(b) = &self.breaker {
+            b.success();
+        }
+    }
+
+    fn failure(&self) {
+        if let Some(b) = &self.breaker {
+            b.failure();
+        }
+    }
+}
