@@ -20,6 +20,10 @@ use std::sync::Arc;
 
 pub use cheap_core::*;
 
+/// The REST clients (feature `client`).
+#[cfg(feature = "client")]
+pub use cheap_client as client;
+
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use cheap_db_sqlite as sqlite;

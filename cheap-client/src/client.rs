@@ -617,13 +617,13 @@ impl CheapClient {
     }
 }
 
-/// Runs `f` on every item with at most `max_in_flight` at once and returns one result per
-/// item, in order: a failure does not lose the others.
-pub async fn batch<I, T, R, F, Fut>(items: I, max_in_flight: usize, f: F) -> Vec<Result<R>>
+/// Runs `f` on every item with at most `max_in_flight` at once and returns one output (usually
+/// a `Result`) per item, in order: a failure does not lose the others.
+pub async fn batch<I, T, F, Fut>(items: I, max_in_flight: usize, f: F) -> Vec<Fut::Output>
 where
     I: IntoIterator<Item = T>,
     F: FnMut(T) -> Fut,
-    Fut: std::future::Future<Output = Result<R>>,
+    Fut: std::future::Future,
 {
     stream::iter(items)
         .map(f)

@@ -114,8 +114,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
-            tracing::info!(%bind, store = %store.database_url, "serving");
-            eprintln!("cheap: serving {} on http://{bind}", dao.backend_name());
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            tracing::info!(%addr, store = %store.database_url, "serving");
+            eprintln!("cheap: serving {} on http://{addr}", dao.backend_name());
             cheap_server::serve(
                 listener,
                 cheap_server::router(dao.clone(), config),
