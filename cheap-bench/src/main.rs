@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uuid};
 
 mod baseline;
+mod http;
 
 #[derive(Parser)]
 #[command(about = "cheap-rs benchmarks")]
@@ -38,6 +39,24 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// REST server throughput and latency beside a bare axum handler.
+    Http {
+        /// Seconds per figure.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
+    },
+    /// Client per-request overhead beside raw reqwest.
+    Client {
+        /// Requests per run.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
+    /// (internal) serve the cheap REST API for `http`.
+    #[command(hide = true)]
+    ServeCheap,
+    /// (internal) serve a bare axum handler for `http`.
+    #[command(hide = true)]
+    ServeBare,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -128,5 +147,15 @@ async fn main() -> cheap_core::Result<()> {
             properties,
             runs,
         } => dao_sqlite(aspects, properties, runs.max(1)).await,
+        Command::Http { seconds } => http::run(seconds.max(1)).await,
+        Command::Client { requests } => http::client_overhead(requests.max(1)).await,
+        Command::ServeCheap => {
+            http::cheap_server().await;
+            Ok(())
+        }
+        Command::ServeBare => {
+            http::bare_server().await;
+            Ok(())
+        }
     }
 }
