@@ -11,7 +11,11 @@ use cheap::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uui
 #[tokio::main]
 async fn main() -> cheap::Result<()> {
     // A SQLite file (created with its schema on first use); `memory:` would keep it in process.
+    // The tour starts from an empty store each time.
     let path = std::env::temp_dir().join("cheap-quickstart.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
     let dao: Arc<dyn CheapDao> = cheap::connect(&format!("sqlite://{}", path.display())).await?;
     println!("store: {}", path.display());
 

@@ -50,7 +50,8 @@ pub struct AspectDefBuilder {
 }
 
 impl AspectDefBuilder {
-    /// Sets the global id (a random v4 UUID otherwise).
+    /// Sets the global id (by default it is derived from the name: see
+    /// [`AspectDef::default_id`]).
     pub fn id(mut self, id: Uuid) -> Self {
         self.id = Some(id);
         self
@@ -126,8 +127,9 @@ impl AspectDefBuilder {
             }
             properties.insert(p.name().to_owned(), p);
         }
+        let id = self.id.unwrap_or_else(|| AspectDef::default_id(&self.name));
         Ok(AspectDef {
-            id: self.id.unwrap_or_else(Uuid::new_v4),
+            id,
             name: self.name,
             properties,
             readable: self.readable,
@@ -139,7 +141,17 @@ impl AspectDefBuilder {
 }
 
 impl AspectDef {
-    /// Starts a readable, writable, immutable def with a random id.
+    /// The id a def gets when none is set: a v5 UUID of its name. Aspect def names are global
+    /// (stores keep one def per name), so building the same def in two runs of a program gives
+    /// the same id instead of a conflict. The reference uses random ids.
+    pub fn default_id(name: &str) -> Uuid {
+        Uuid::new_v5(
+            &Uuid::NAMESPACE_OID,
+            format!("cheap-aspect-def:{name}").as_bytes(),
+        )
+    }
+
+    /// Starts a readable, writable, immutable def; its id defaults to [`default_id`](Self::default_id).
     pub fn builder(name: impl Into<String>) -> AspectDefBuilder {
         AspectDefBuilder {
             id: None,
