@@ -22,9 +22,11 @@ pub async fn bare_server() {
     axum::serve(listener, app).await.expect("serve");
 }
 
-/// Runs the cheap server on an in-memory SQLite store until killed; prints its address.
+/// Runs the cheap server on a SQLite file, as `cheap serve` does, until killed; prints its address.
 pub async fn cheap_server() {
-    let dao = cheap_db_sqlite::SqliteDao::connect("sqlite::memory:")
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dao = cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"))
+        .connect()
         .await
         .expect("sqlite");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
