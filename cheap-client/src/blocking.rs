@@ -245,6 +245,10 @@ blocking! {
     fn export_catalog(v id: Uuid => id) -> Catalog;
     /// `POST /api/catalog/import`.
     fn import_catalog(r catalog: &Catalog => catalog.clone()) -> ImportResponse;
+    /// `POST /api/catalog/import?background=true`.
+    fn import_catalog_background(r catalog: &Catalog => catalog.clone()) -> TaskStatus;
+    /// `GET /api/tasks/{id}`.
+    fn task_status(v task: Uuid => task) -> TaskStatus;
     /// `POST /api/catalog/{id}/aspect-defs`.
     fn create_aspect_def(v catalog: Uuid => catalog, r def: &AspectDef => def.clone()) -> CreateAspectDefResponse;
     /// `GET /api/catalog/{id}/aspect-defs?page&size`.

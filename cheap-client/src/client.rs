@@ -223,6 +223,29 @@ impl CheapClient {
         decode(&b)
     }
 
+    /// `POST /api/catalog/import?background=true`: the server answers at once with a task to poll
+    /// with [`task_status`](Self::task_status).
+    pub async fn import_catalog_background(&self, catalog: &Catalog) -> Result<TaskStatus> {
+        let body = catalog.to_json().into_bytes();
+        let query = [("background", "true".to_owned())];
+        let (_, b) = self
+            .t
+            .send(
+                Method::POST,
+                "/api/catalog/import",
+                &query,
+                Some(body),
+                true,
+            )
+            .await?;
+        decode(&b)
+    }
+
+    /// `GET /api/tasks/{id}`.
+    pub async fn task_status(&self, task: Uuid) -> Result<TaskStatus> {
+        self.get(&format!("/api/tasks/{task}"), &[]).await
+    }
+
     /// Every catalog, whole, fetched one page of ids at a time.
     pub fn catalogs(&self, page_size: u64) -> BoxStream<'_, Result<Catalog>> {
         self.catalog_ids(page_size)

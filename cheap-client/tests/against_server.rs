@@ -200,6 +200,22 @@ async fn the_async_client_covers_every_endpoint() {
     c.import_catalog(&copy).await.unwrap();
     let all: Vec<_> = c.catalogs(10).try_collect().await.unwrap();
     assert_eq!(all.len(), 2);
+    let third = cheap_core::json::catalog_from_str(
+        &cheap_core::json::ToJson::to_json(&whole)
+            .replace(&id.to_string(), &Uuid::new_v4().to_string()),
+    )
+    .unwrap();
+    let task = c.import_catalog_background(&third).await.unwrap();
+    let mut status = task.status.clone();
+    for _ in 0..100 {
+        status = c.task_status(task.task_id).await.unwrap().status;
+        if status != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, "succeeded");
+    assert!(c.delete_catalog(third.id()).await.unwrap());
     assert!(c
         .metrics()
         .await
@@ -306,6 +322,8 @@ fn the_blocking_client_covers_every_endpoint() {
     assert!(c.delete_hierarchy(id, "s").unwrap());
     let whole = c.export_catalog(id).unwrap();
     c.import_catalog(&whole).unwrap();
+    let task = c.import_catalog_background(&whole).unwrap();
+    assert_eq!(c.task_status(task.task_id).unwrap().task_id, task.task_id);
     assert!(c.metrics().unwrap().contains("cheap_dao"));
     assert!(c.api_docs().unwrap().is_object());
     assert!(c.delete_catalog(id).unwrap());

@@ -399,3 +399,20 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
+
+/// A background task started by the server (a large import).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TaskStatus {
+    /// The task.
+    pub task_id: Uuid,
+    /// "running", "succeeded" or "failed".
+    pub status: String,
+    /// The catalog the task works on.
+    pub catalog_id: Option<Uuid>,
+    /// The catalog's version after a successful import.
+    pub version: Option<i64>,
+    /// What happened (the error of a failed task).
+    pub message: String,
+}

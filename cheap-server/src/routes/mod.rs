@@ -118,6 +118,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/catalog", post(catalog::create).get(catalog::list))
         .route("/api/catalog/import", post(system::import))
         .route("/api/catalogs/stream", get(system::stream))
+        .route("/api/tasks/{task_id}", get(system::task))
         .route(
             "/api/catalog/{catalog_id}",
             get(catalog::get).delete(catalog::delete),

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use super::catalog::catalog_missing;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{uuid, Body, Params};
+use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
-use cheap_core::rest::{HealthResponse, ImportResponse};
+use cheap_core::rest::{HealthResponse, ImportResponse, TaskStatus};
 use cheap_core::CheapDao;
 
 /// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer.
@@ -80,23 +80,84 @@ pub(crate) async fn export(
         .into_response())
 }
 
-/// Stores a whole cheap-json catalog, replacing one with the same id (an extension).
-#[utoipa::path(post, path = "/api/catalog/import", request_body(content = Object, description = "cheap-json catalog"),
-    responses((status = 201, body = ImportResponse), (status = 400), (status = 409)))]
+/// `?background=true` runs an import as a task.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+pub(crate) struct ImportQuery {
+    /// Answer 202 at once and import in the background (`GET /api/tasks/{id}` reports).
+    background: Option<bool>,
+}
+
+/// Finished tasks kept for `GET /api/tasks/{id}`.
+const TASK_HISTORY: usize = 1000;
+
+/// Stores a whole cheap-json catalog, replacing one with the same id (an extension). With
+/// `?background=true` the answer is 202 with a task to poll.
+#[utoipa::path(post, path = "/api/catalog/import", params(ImportQuery), request_body(content = Object, description = "cheap-json catalog"),
+    responses((status = 201, body = ImportResponse), (status = 202, body = TaskStatus), (status = 400), (status = 409)))]
 pub(crate) async fn import(
     State(state): State<AppState>,
+    Query(q): Query<ImportQuery>,
     Body(body): Body<Value>,
-) -> ApiResult<(StatusCode, Json<ImportResponse>)> {
+) -> ApiResult<Response> {
+    // The document is read before answering, so a bad one is a 400 either way.
     let catalog = json::read::catalog_from_json(&body).map_err(ApiError::from)?;
-    let version = state.dao.save_catalog(&catalog).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ImportResponse {
+    if !q.background.unwrap_or(false) {
+        let version = state.dao.save_catalog(&catalog).await?;
+        let body = ImportResponse {
             catalog_id: catalog.id(),
             version,
             message: "Catalog imported successfully".into(),
-        }),
-    ))
+        };
+        return Ok((StatusCode::CREATED, Json(body)).into_response());
+    }
+    let task = TaskStatus {
+        task_id: uuid::Uuid::new_v4(),
+        status: "running".into(),
+        catalog_id: Some(catalog.id()),
+        version: None,
+        message: "Import running".into(),
+    };
+    {
+        let mut tasks = state.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        while tasks.len() >= TASK_HISTORY {
+            tasks.shift_remove_index(0);
+        }
+        tasks.insert(task.task_id, task.clone());
+    }
+    let (dao, tasks, id) = (state.dao.clone(), state.tasks.clone(), task.task_id);
+    tokio::spawn(async move {
+        let outcome = dao.save_catalog(&catalog).await;
+        let mut tasks = tasks.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = tasks.get_mut(&id) {
+            match outcome {
+                Ok(v) => {
+                    t.status = "succeeded".into();
+                    t.version = Some(v);
+                    t.message = "Catalog imported successfully".into();
+                }
+                Err(e) => {
+                    t.status = "failed".into();
+                    t.message = e.to_string();
+                }
+            }
+        }
+    });
+    Ok((StatusCode::ACCEPTED, Json(task)).into_response())
+}
+
+/// The state of a background task.
+#[utoipa::path(get, path = "/api/tasks/{task_id}", responses((status = 200, body = TaskStatus), (status = 404)))]
+pub(crate) async fn task(
+    State(state): State<AppState>,
+    Params(id): Params<String>,
+) -> ApiResult<Json<TaskStatus>> {
+    let id = uuid(&id, "task id")?;
+    let tasks = state.tasks.lock().unwrap_or_else(|e| e.into_inner());
+    tasks
+        .get(&id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("Task not found: {id}")))
 }
 
 const STREAM_PAGE: u64 = 16;
