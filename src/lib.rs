@@ -24,6 +24,10 @@ pub use cheap_core::*;
 #[cfg(feature = "client")]
 pub use cheap_client as client;
 
+/// The PostgreSQL backend (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use cheap_db_postgres as postgres;
+
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use cheap_db_sqlite as sqlite;
@@ -31,8 +35,9 @@ pub use cheap_db_sqlite as sqlite;
 /// Opens a store by URL and returns it as `Arc<dyn CheapDao>`.
 ///
 /// Schemes: `memory:` (a process-local [`MemoryDao`]); `sqlite://path.db` or `sqlite::memory:`
-/// (feature `sqlite`, on by default; the file and schema are created when missing). The SQL
-/// schemes `postgres:` and `mysql:`/`mariadb:` come with their backend features. A scheme whose
+/// (feature `sqlite`, on by default; the file and schema are created when missing);
+/// `postgres://user@host:5432/db` (feature `postgres`; the schema is created when missing).
+/// `mysql:`/`mariadb:` come with the MariaDB backend. A scheme whose
 /// backend is not compiled in is an [`CheapError::InvalidInput`] naming the feature, never a
 /// panic.
 pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
@@ -47,6 +52,11 @@ pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
         "sqlite" => Ok(Arc::new(cheap_db_sqlite::SqliteDao::connect(url).await?)),
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(not_compiled("sqlite", "sqlite")),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(
+            cheap_db_postgres::PostgresDao::connect(url).await?,
+        )),
+        #[cfg(not(feature = "postgres"))]
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
         "mysql" | "mariadb" => Err(not_compiled("mariadb", "mariadb")),
         _ => Err(CheapError::invalid(format!(

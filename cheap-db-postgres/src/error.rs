@@ -1,0 +1,35 @@
+//! sqlx errors mapped onto the backend-neutral [`CheapError`] kinds.
+
+use cheap_core::CheapError;
+
+/// Maps a sqlx error: lost connections, pool exhaustion, serialization failures and deadlocks
+/// are `Unavailable` (worth retrying), unique and foreign-key violations `Conflict`, check and
+/// not-null violations `InvalidInput`, anything else `Backend`.
+pub fn map_err(e: sqlx::Error) -> CheapError {
+    match &e {
+        sqlx::Error::PoolTimedOut => {
+            CheapError::Unavailable("timed out waiting for a PostgreSQL connection".into())
+        }
+        sqlx::Error::PoolClosed => CheapError::Unavailable("the PostgreSQL pool is closed".into()),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+            CheapError::Unavailable(format!("PostgreSQL is unreachable: {e}"))
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            match code.as_str() {
+                "23505" | "23503" => CheapError::Conflict(db.message().to_owned()),
+                "23514" | "23502" | "22P02" | "22001" => {
+                    CheapError::InvalidInput(db.message().to_owned())
+                }
+                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" => {
+                    CheapError::Unavailable(format!("PostgreSQL: {}", db.message()))
+                }
+                c if c.starts_with("08") => {
+                    CheapError::Unavailable(format!("PostgreSQL connection: {}", db.message()))
+                }
+                _ => CheapError::backend("postgres", e),
+            }
+        }
+        _ => CheapError::backend("postgres", e),
+    }
+}
