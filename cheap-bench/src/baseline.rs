@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cheap_core::CheapDao;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{ConnectOptions, Connection, Row};
 
@@ -146,5 +147,146 @@ pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Du
     if ids.len() != map.len() || rows.len() != values.len() || n == 0 {
         return Err(CheapError::invalid("baseline read back the wrong rows"));
     }
+    Ok((save, load))
+}
+
+/// COPY text field: `\N` for null, backslash escapes for the rest.
+fn copy_field(out: &mut String, v: Option<&str>) {
+    match v {
+        None => out.push_str("\\N"),
+        Some(s) => {
+            for c in s.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\t' => out.push_str("\\t"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+        }
+    }
+}
+
+async fn copy(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    rows: &[Vec<Option<String>>],
+) -> Result<()> {
+    let mut text = String::with_capacity(rows.len() * 120);
+    for r in rows {
+        for (i, v) in r.iter().enumerate() {
+            if i > 0 {
+                text.push('\t');
+            }
+            copy_field(&mut text, v.as_deref());
+        }
+        text.push('\n');
+    }
+    let perr = |e: sqlx::Error| CheapError::backend("postgres", e);
+    let mut c = conn.copy_in_raw(statement).await.map_err(perr)?;
+    c.send(text.into_bytes()).await.map_err(perr)?;
+    c.finish().await.map_err(perr)?;
+    Ok(())
+}
+
+/// Writes the catalog's aspect, map and value rows with COPY in one transaction (in the schema
+/// `schema`), then reads the value rows back with one SELECT. Returns (save, load) times.
+pub async fn postgres(
+    url: &str,
+    schema: &str,
+    cat: &Catalog,
+    def: &AspectDef,
+) -> Result<(Duration, Duration)> {
+    use sqlx::Executor;
+    let perr = |e: sqlx::Error| CheapError::backend("postgres", e);
+    let dao = cheap_db_postgres::PostgresOptions::url(url)
+        .schema(schema)
+        .connect()
+        .await?;
+    let mut conn = dao.pool().acquire().await.map_err(perr)?;
+    let c = cat.id().to_string();
+    let d = def.id().to_string();
+    let map = cat
+        .aspects(def.name())
+        .ok_or_else(|| CheapError::invalid("no map"))?;
+    let (mut aspects, mut order, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, a) in map.iter().enumerate() {
+        let e = a.entity_id().to_string();
+        aspects.push(vec![
+            Some(e.clone()),
+            Some(d.clone()),
+            Some(c.clone()),
+            Some(def.name().to_owned()),
+        ]);
+        order.push(vec![
+            Some(c.clone()),
+            Some(def.name().to_owned()),
+            Some(e.clone()),
+            Some(d.clone()),
+            Some(i.to_string()),
+        ]);
+        for (pi, pd) in def.property_defs().enumerate() {
+            let text = a.stored(pd.name()).and_then(PropertyValue::to_text);
+            values.push(vec![
+                Some(e.clone()),
+                Some(d.clone()),
+                Some(c.clone()),
+                Some(pd.name().to_owned()),
+                Some(pi.to_string()),
+                Some("0".into()),
+                text,
+            ]);
+        }
+    }
+    let t = Instant::now();
+    let mut tx = conn.begin().await.map_err(perr)?;
+    tx.execute(sqlx::query("INSERT INTO catalog (catalog_id, species, version_number) VALUES ($1::uuid, 'SINK', 1)").bind(&c)).await.map_err(perr)?;
+    tx.execute(sqlx::query("INSERT INTO aspect_def (aspect_def_id, name) VALUES ($1::uuid, $2) ON CONFLICT DO NOTHING").bind(&d).bind(def.name())).await.map_err(perr)?;
+    for (i, pd) in def.property_defs().enumerate() {
+        tx.execute(
+            sqlx::query("INSERT INTO property_def (aspect_def_id, name, property_index, property_type) VALUES ($1::uuid, $2, $3, $4) ON CONFLICT DO NOTHING")
+                .bind(&d).bind(pd.name()).bind(i as i32).bind(pd.property_type().code()),
+        )
+        .await
+        .map_err(perr)?;
+    }
+    tx.execute(
+        sqlx::query(
+            "INSERT INTO hierarchy (catalog_id, name, hierarchy_type) VALUES ($1::uuid, $2, 'AM')",
+        )
+        .bind(&c)
+        .bind(def.name()),
+    )
+    .await
+    .map_err(perr)?;
+    copy(
+        &mut tx,
+        "COPY aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name) FROM STDIN",
+        &aspects,
+    )
+    .await?;
+    copy(&mut tx, "COPY hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order) FROM STDIN", &order).await?;
+    copy(&mut tx, "COPY property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text) FROM STDIN", &values).await?;
+    tx.commit().await.map_err(perr)?;
+    let save = t.elapsed();
+
+    let t = Instant::now();
+    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = $1::uuid AND aspect_def_id = $2::uuid ORDER BY entity_id, property_index, value_index")
+        .bind(&c)
+        .bind(&d)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(perr)?;
+    let mut n = 0usize;
+    for r in &rows {
+        n += r.get::<Option<&str>, _>(3).map_or(0, str::len);
+    }
+    let load = t.elapsed();
+    if rows.len() != values.len() || n == 0 {
+        return Err(CheapError::invalid("baseline read back the wrong rows"));
+    }
+    drop(conn);
+    dao.close().await?;
     Ok((save, load))
 }

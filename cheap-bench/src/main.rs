@@ -62,6 +62,7 @@ enum Command {
 #[derive(Clone, Copy, ValueEnum)]
 enum Backend {
     Sqlite,
+    Postgres,
 }
 
 /// A catalog of `n` aspects with `props` properties each (Integer, String, Float cycling).
@@ -138,6 +139,45 @@ async fn dao_sqlite(aspects: usize, props: usize, runs: usize) -> cheap_core::Re
     Ok(())
 }
 
+async fn dao_postgres(aspects: usize, props: usize, runs: usize) -> cheap_core::Result<()> {
+    let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let (cat, def) = big_catalog(aspects, props);
+    let rows = aspects * props;
+    println!("postgres: {aspects} aspects x {props} properties = {rows} value rows; best of {runs} runs ({url})");
+    let (mut save, mut load, mut base_save, mut base_load) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..runs {
+        let schema = format!("cheap_bench_{}", Uuid::new_v4().simple());
+        let dao = cheap_db_postgres::PostgresOptions::url(&url)
+            .schema(&schema)
+            .connect()
+            .await?;
+        let t = Instant::now();
+        dao.save_catalog(&cat).await?;
+        save = save.min(t.elapsed());
+        let t = Instant::now();
+        let loaded = dao.load_catalog(cat.id()).await?;
+        load = load.min(t.elapsed());
+        assert_eq!(loaded.aspects(def.name()).map(|m| m.len()), Some(aspects));
+        let raw_schema = format!("{schema}_raw");
+        let (s, l) = baseline::postgres(&url, &raw_schema, &cat, &def).await?;
+        base_save = base_save.min(s);
+        base_load = base_load.min(l);
+        for sc in [&schema, &raw_schema] {
+            sqlx::query(&format!("DROP SCHEMA {sc} CASCADE"))
+                .execute(dao.pool())
+                .await
+                .map_err(|e| cheap_core::CheapError::backend("postgres", e))?;
+        }
+        dao.close().await?;
+    }
+    report("save", rows, save, base_save);
+    report("load", rows, load, base_load);
+    println!("baseline: the same aspect, map and value rows loaded with COPY in one transaction, and read back with one plain SELECT");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> cheap_core::Result<()> {
     match Cli::parse().command {
@@ -147,6 +187,12 @@ async fn main() -> cheap_core::Result<()> {
             properties,
             runs,
         } => dao_sqlite(aspects, properties, runs.max(1)).await,
+        Command::Dao {
+            backend: Backend::Postgres,
+            aspects,
+            properties,
+            runs,
+        } => dao_postgres(aspects, properties, runs.max(1)).await,
         Command::Http { seconds } => http::run(seconds.max(1)).await,
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
         Command::ServeCheap => {
