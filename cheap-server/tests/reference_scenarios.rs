@@ -3,12 +3,10 @@
 
 mod common;
 
-use common::{fixture, sqlite_server};
+use common::{fixture, postgres_server, sqlite_server};
 use serde_json::{json, Value};
 
-#[tokio::test]
-async fn catalogs_are_created_read_and_listed() {
-    let (s, _dir) = sqlite_server().await;
+async fn catalogs_are_created_read_and_listed(s: &common::TestServer) {
     let (status, body) = s
         .post(
             "/api/catalog",
@@ -60,9 +58,7 @@ async fn catalogs_are_created_read_and_listed() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn aspect_defs_are_created_listed_and_found_by_id_or_name() {
-    let (s, _dir) = sqlite_server().await;
+async fn aspect_defs_are_created_listed_and_found_by_id_or_name(s: &common::TestServer) {
     let id = s
         .create_catalog("http/catalog/create-catalog-request.json")
         .await;
@@ -100,9 +96,7 @@ async fn aspect_defs_are_created_listed_and_found_by_id_or_name() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn aspects_are_upserted_updated_and_queried() {
-    let (s, _dir) = sqlite_server().await;
+async fn aspects_are_upserted_updated_and_queried(s: &common::TestServer) {
     let id = s
         .create_catalog("http/catalog/create-catalog-request.json")
         .await;
@@ -218,9 +212,7 @@ async fn aspects_are_upserted_updated_and_queried() {
     assert_eq!(status, 404);
 }
 
-#[tokio::test]
-async fn hierarchies_of_every_kind() {
-    let (s, _dir) = sqlite_server().await;
+async fn hierarchies_of_every_kind(s: &common::TestServer) {
     let id = s
         .create_catalog("http/hierarchy/create-catalog-with-hierarchies.json")
         .await;
@@ -365,3 +357,35 @@ async fn hierarchies_of_every_kind() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// Each scenario on a SQLite file and, when configured, on PostgreSQL.
+macro_rules! on_every_backend {
+    ($($name:ident),*) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (s, _dir) = super::sqlite_server().await;
+                    super::$name(&s).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some(s) = super::postgres_server().await {
+                        super::$name(&s).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_every_backend!(
+    catalogs_are_created_read_and_listed,
+    aspect_defs_are_created_listed_and_found_by_id_or_name,
+    aspects_are_upserted_updated_and_queried,
+    hierarchies_of_every_kind
+);

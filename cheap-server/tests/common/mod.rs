@@ -100,3 +100,23 @@ impl TestServer {
         body["catalogId"].as_str().unwrap().to_owned()
     }
 }
+
+/// A server on a fresh PostgreSQL schema, or `None` (with a notice) without
+/// `CHEAP_TEST_POSTGRES_URL`; with `CHEAP_TEST_REQUIRE_ALL=1` a missing URL fails.
+pub async fn postgres_server() -> Option<TestServer> {
+    let Ok(url) = std::env::var("CHEAP_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var("CHEAP_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+            "CHEAP_TEST_POSTGRES_URL is not set and CHEAP_TEST_REQUIRE_ALL=1"
+        );
+        eprintln!("skipping the PostgreSQL run: set CHEAP_TEST_POSTGRES_URL");
+        return None;
+    };
+    let schema = format!("cheap_srv_{}", uuid::Uuid::new_v4().simple());
+    let dao = cheap::postgres::PostgresOptions::url(url)
+        .schema(schema)
+        .connect()
+        .await
+        .unwrap();
+    Some(start(Arc::new(dao), ServerConfig::default()).await)
+}
