@@ -47,6 +47,12 @@ pub(crate) fn pg(sql: &str) -> String {
 }
 
 fn values_sql(head: &str, ncols: usize, nrows: usize, tail: &str) -> String {
+    values_sql_cast(head, &vec![String::new(); ncols], nrows, tail)
+}
+
+/// Like `values_sql`, with a cast suffix (such as `::BIGINT`) per column.
+fn values_sql_cast(head: &str, casts: &[String], nrows: usize, tail: &str) -> String {
+    let ncols = casts.len();
     let mut sql = String::with_capacity(head.len() + tail.len() + nrows * ncols * 6 + 16);
     sql.push_str(head);
     sql.push_str(" VALUES ");
@@ -56,13 +62,14 @@ fn values_sql(head: &str, ncols: usize, nrows: usize, tail: &str) -> String {
             sql.push(',');
         }
         sql.push('(');
-        for j in 0..ncols {
+        for (j, cast) in casts.iter().enumerate() {
             if j > 0 {
                 sql.push(',');
             }
             p += 1;
             sql.push('$');
             sql.push_str(&p.to_string());
+            sql.push_str(cast);
         }
         sql.push(')');
     }
@@ -117,3 +124,39 @@ pub(crate) async fn insert<'a, R>(
 
 /// Largest `= ANY(...)` list per statement.
 pub(crate) const IN_CHUNK: usize = 5000;
+
+/// [`insert`] with a cast per column (`casts[i]` follows the i-th placeholder).
+pub(crate) async fn insert_cast<'a, R>(
+    conn: &mut PgConnection,
+    head: &str,
+    casts: &[String],
+    tail: &str,
+    rows: &'a [R],
+    bind: impl Fn(&mut Args<'a>, &'a R),
+) -> Result<u64> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let per = (PARAMS_PER_STATEMENT / casts.len().max(1)).max(1);
+    let mut affected = 0;
+    for chunk in rows.chunks(per) {
+        let sql = values_sql_cast(head, casts, chunk.len(), tail);
+        let mut args = Args {
+            inner: PgArguments::default(),
+            error: None,
+            _rows: std::marker::PhantomData,
+        };
+        for r in chunk {
+            bind(&mut args, r);
+        }
+        if let Some(e) = args.error {
+            return Err(CheapError::invalid(format!("cannot bind a value: {e}")));
+        }
+        affected += sqlx::query_with(&sql, args.inner)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?
+            .rows_affected();
+    }
+    Ok(affected)
+}

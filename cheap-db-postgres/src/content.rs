@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::batch;
 use crate::error::map_err;
+use crate::mapping::{self, Mappings};
 use cheap_core::sql::{encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
 use cheap_core::{
     Aspect, AspectDef, AspectMap, CheapError, EntityDirectory, EntityList, EntitySet, EntityTree,
@@ -142,6 +143,7 @@ pub(crate) async fn insert_aspects(
     cat: Uuid,
     def: &AspectDef,
     items: &[(&Aspect, i32)],
+    with_values: bool,
 ) -> Result<()> {
     let def_id = def.id();
     let name = def.name();
@@ -171,6 +173,9 @@ pub(crate) async fn insert_aspects(
         },
     )
     .await?;
+    if !with_values {
+        return Ok(());
+    }
     // In key order, the value table's indexes grow at their ends (the keys start with random
     // entity ids).
     let mut values: Vec<ValueInsert> = items
@@ -211,7 +216,12 @@ pub(crate) async fn insert_aspects(
 }
 
 /// Writes a whole hierarchy's contents (its `hierarchy` row exists, its contents are empty).
-pub(crate) async fn write_content(conn: &mut PgConnection, cat: Uuid, h: &Hierarchy) -> Result<()> {
+pub(crate) async fn write_content(
+    conn: &mut PgConnection,
+    cat: Uuid,
+    h: &Hierarchy,
+    maps: &Mappings,
+) -> Result<()> {
     let name = h.name();
     match &h.content {
         HierarchyContent::List(l) => {
@@ -230,7 +240,17 @@ pub(crate) async fn write_content(conn: &mut PgConnection, cat: Uuid, h: &Hierar
         }
         HierarchyContent::AspectMap(m) => {
             let items: Vec<(&Aspect, i32)> = m.iter().zip(0..).collect();
-            insert_aspects(conn, cat, m.def(), &items).await?;
+            match maps.get(name) {
+                // Membership and order stay in the aspect map tables; values go to the table.
+                Some(mapping) => {
+                    if mapping.has_entity_id() {
+                        insert_aspects(conn, cat, m.def(), &items, false).await?;
+                    }
+                    let aspects: Vec<&Aspect> = m.iter().collect();
+                    mapping::write(conn, cat, mapping, &aspects).await?;
+                }
+                None => insert_aspects(conn, cat, m.def(), &items, true).await?,
+            }
         }
     }
     Ok(())
@@ -362,10 +382,25 @@ async fn read_aspect_maps(
     conn: &mut PgConnection,
     cat: Uuid,
     defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
     only: Option<&str>,
     w: Window,
     entities: Option<&[Uuid]>,
 ) -> Result<HashMap<String, AspectMap>> {
+    let mut out = HashMap::new();
+    for (name, def) in defs {
+        if let Some(m) = maps.get(name) {
+            if only.is_none_or(|o| o == name) {
+                out.insert(
+                    name.clone(),
+                    mapping::read(conn, cat, m, def, w.offset, w.limit, entities).await?,
+                );
+            }
+        }
+    }
+    if only.is_some_and(|o| maps.contains_key(o)) {
+        return Ok(out);
+    }
     let mut order: HashMap<String, Vec<Uuid>> = match entities {
         Some(list) => {
             let name = only.unwrap_or_default();
@@ -383,8 +418,10 @@ async fn read_aspect_maps(
     if let Some(n) = only {
         order.entry(n.to_owned()).or_default();
     }
-    let mut out = HashMap::new();
     for (name, ids) in order {
+        if maps.contains_key(&name) {
+            continue;
+        }
         let def = defs
             .get(&name)
             .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' of catalog {cat}")))?
@@ -424,6 +461,7 @@ pub(crate) async fn read_hierarchies(
     cat: Uuid,
     hierarchies: &[HierarchyRow],
     defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
     only: Option<&str>,
     w: Window,
 ) -> Result<Vec<Hierarchy>> {
@@ -449,7 +487,7 @@ pub(crate) async fn read_hierarchies(
         HashMap::new()
     };
     let mut maps = if has("AM") {
-        read_aspect_maps(conn, cat, defs, only, w, None).await?
+        read_aspect_maps(conn, cat, defs, maps, only, w, None).await?
     } else {
         HashMap::new()
     };
@@ -487,11 +525,20 @@ pub(crate) async fn read_aspects_of(
     conn: &mut PgConnection,
     cat: Uuid,
     def: Arc<AspectDef>,
+    maps: &Mappings,
     entities: &[Uuid],
 ) -> Result<AspectMap> {
     let name = def.name().to_owned();
     let defs = HashMap::from([(name.clone(), def.clone())]);
-    let mut maps =
-        read_aspect_maps(conn, cat, &defs, Some(&name), Window::ALL, Some(entities)).await?;
+    let mut maps = read_aspect_maps(
+        conn,
+        cat,
+        &defs,
+        maps,
+        Some(&name),
+        Window::ALL,
+        Some(entities),
+    )
+    .await?;
     Ok(maps.remove(&name).unwrap_or_else(|| AspectMap::new(def)))
 }

@@ -12,6 +12,7 @@ use crate::batch::{self, pg};
 use crate::content::{self, HierarchyRow, Window};
 use crate::defs;
 use crate::error::map_err;
+use crate::mapping::{self, Mappings};
 use crate::PostgresDao;
 use cheap_core::dao::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use cheap_core::sql::{flatten_tree, node_path};
@@ -177,7 +178,7 @@ async fn defs_by_name(
         .collect())
 }
 
-async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Catalog> {
+async fn load(conn: &mut PgConnection, id: Uuid, maps: &Mappings) -> Result<Catalog> {
     let info = catalog_info(conn, id)
         .await?
         .ok_or_else(|| missing_catalog(id))?;
@@ -187,7 +188,7 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Catalog> {
     catalog.version = info.version;
     let defs = defs_by_name(conn, cat).await?;
     let rows = hierarchy_rows(conn, cat, None).await?;
-    for h in content::read_hierarchies(conn, cat, &rows, &defs, None, Window::ALL).await? {
+    for h in content::read_hierarchies(conn, cat, &rows, &defs, maps, None, Window::ALL).await? {
         catalog.add_hierarchy(h)?;
     }
     // A linked def without an aspect map still belongs to the catalog.
@@ -199,7 +200,7 @@ async fn load(conn: &mut PgConnection, id: Uuid) -> Result<Catalog> {
     Ok(catalog)
 }
 
-async fn save(conn: &mut PgConnection, catalog: &Catalog) -> Result<i64> {
+async fn save(conn: &mut PgConnection, catalog: &Catalog, maps: &Mappings) -> Result<i64> {
     for h in catalog.hierarchies() {
         if let Some(m) = h.as_aspect_map() {
             for a in m.iter() {
@@ -215,6 +216,7 @@ async fn save(conn: &mut PgConnection, catalog: &Catalog) -> Result<i64> {
         .map(|h| h.name)
         .collect();
     // Replace semantics: everything the catalog held goes, then the new contents are written.
+    clear_mapped(conn, cat, &old_names, maps).await?;
     clear_catalog(conn, cat).await?;
     let version = previous
         .as_ref()
@@ -252,7 +254,7 @@ async fn save(conn: &mut PgConnection, catalog: &Catalog) -> Result<i64> {
     )
     .await?;
     for h in catalog.hierarchies() {
-        content::write_content(conn, cat, h).await?;
+        content::write_content(conn, cat, h, maps).await?;
     }
     sqlx::query(&pg("DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name IN (SELECT name FROM hierarchy WHERE catalog_id = ?)"))
         .bind(cat)
@@ -275,6 +277,20 @@ async fn save(conn: &mut PgConnection, catalog: &Catalog) -> Result<i64> {
 /// Deletes a catalog's contents table by table, children first. Explicit rather than through
 /// cascades, so that databases created without the foreign keys (older reference schemas) are
 /// cleaned as well.
+async fn clear_mapped(
+    conn: &mut PgConnection,
+    cat: Uuid,
+    names: &[String],
+    maps: &Mappings,
+) -> Result<()> {
+    for name in names {
+        if let Some(m) = maps.get(name) {
+            mapping::clear(conn, cat, m).await?;
+        }
+    }
+    Ok(())
+}
+
 async fn clear_catalog(conn: &mut PgConnection, cat: Uuid) -> Result<()> {
     for table in [
         "property_value",
@@ -377,6 +393,12 @@ async fn aspect_def_of(conn: &mut PgConnection, cat: Uuid, name: &str) -> Result
         .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' in catalog {cat}")))
 }
 
+fn no_entity_ids(aspect_def: &str) -> CheapError {
+    CheapError::NotAllowed(format!(
+        "aspect def '{aspect_def}' is mapped to a table without an entity_id column: its aspects can only be saved with the whole catalog"
+    ))
+}
+
 fn touched(n: u64, name: &str) -> Vec<&str> {
     if n > 0 {
         vec![name]
@@ -392,18 +414,22 @@ impl CheapDao for PostgresDao {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
-        write_txn!(self, catalog.id(), conn => save(conn, catalog).await)
+        let maps = self.mappings();
+        write_txn!(self, catalog.id(), conn => save(conn, catalog, &maps).await)
     }
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         // A read transaction gives the load one consistent snapshot.
         let mut tx = self.pool.begin().await.map_err(map_err)?;
-        load(&mut tx, id).await
+        load(&mut tx, id, &self.mappings()).await
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
+        let maps = self.mappings();
         write_txn!(self, id, conn => async {
             let cat = id;
+            let names: Vec<String> = hierarchy_rows(conn, cat, None).await?.into_iter().map(|h| h.name).collect();
+            clear_mapped(conn, cat, &names, &maps).await?;
             clear_catalog(conn, cat).await?;
             let n = sqlx::query(&pg("DELETE FROM catalog WHERE catalog_id = ?"))
                 .bind(cat)
@@ -465,6 +491,7 @@ impl CheapDao for PostgresDao {
     }
 
     async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        let maps = self.mappings();
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         let ids: Vec<(Uuid,)> = sqlx::query_as(&pg(
             "SELECT catalog_id FROM catalog ORDER BY catalog_id LIMIT ? OFFSET ?",
@@ -476,7 +503,7 @@ impl CheapDao for PostgresDao {
         .map_err(map_err)?;
         let mut out = Vec::with_capacity(ids.len());
         for (id,) in ids {
-            out.push(load(&mut tx, id).await?);
+            out.push(load(&mut tx, id, &maps).await?);
         }
         Ok(out)
     }
@@ -563,7 +590,7 @@ impl CheapDao for PostgresDao {
             sqlx::query(&pg("INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order) VALUES (?, ?, ?, 0, (SELECT COALESCE(MAX(hierarchy_order), -1) + 1 FROM hierarchy WHERE catalog_id = ?))"))
                 .bind(cat).bind(&def.name).bind(def.hierarchy_type.code()).bind(cat)
                 .execute(&mut *conn).await.map_err(map_err)?;
-            content::write_content(conn, cat, &empty).await?;
+            content::write_content(conn, cat, &empty, &Mappings::new()).await?;
             bump(conn, catalog, &[def.name.as_str()]).await?;
             Ok(())
         }.await)
@@ -646,7 +673,8 @@ impl CheapDao for PostgresDao {
                 Some(limit as i64)
             },
         };
-        let hierarchy = content::read_hierarchies(&mut tx, cat, &rows, &defs, Some(name), w)
+        let maps = self.mappings();
+        let hierarchy = content::read_hierarchies(&mut tx, cat, &rows, &defs, &maps, Some(name), w)
             .await?
             .pop()
             .ok_or_else(|| {
@@ -659,14 +687,23 @@ impl CheapDao for PostgresDao {
             HierarchyType::EntityTree => "hierarchy_entity_tree_node",
             HierarchyType::AspectMap => "hierarchy_aspect_map",
         };
-        let sql =
-            format!("SELECT COUNT(*) FROM {table} WHERE catalog_id = $1 AND hierarchy_name = $2");
-        let (total,): (i64,) = sqlx::query_as(&sql)
-            .bind(cat)
-            .bind(name)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(map_err)?;
+        let total = match maps.get(name) {
+            Some(m) if t == HierarchyType::AspectMap => {
+                mapping::count(&mut tx, cat, m).await? as i64
+            }
+            _ => {
+                let sql = format!(
+                    "SELECT COUNT(*) FROM {table} WHERE catalog_id = $1 AND hierarchy_name = $2"
+                );
+                let (total,): (i64,) = sqlx::query_as(&sql)
+                    .bind(cat)
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                total
+            }
+        };
         Ok(HierarchySlice {
             hierarchy,
             offset,
@@ -910,6 +947,10 @@ impl CheapDao for PostgresDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
+        let mapping = self.table_mapping(aspect_def);
+        if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+            return Err(no_entity_ids(aspect_def));
+        }
         write_txn!(self, catalog, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
             for a in aspects {
@@ -955,7 +996,13 @@ impl CheapDao for PostgresDao {
                     }
                 })
                 .collect();
-            content::insert_aspects(conn, cat, &def, &items).await?;
+            match &mapping {
+                Some(m) => {
+                    content::insert_aspects(conn, cat, &def, &items, false).await?;
+                    mapping::write(conn, cat, m, &unique).await?;
+                }
+                None => content::insert_aspects(conn, cat, &def, &items, true).await?,
+            }
             bump(conn, catalog, &[aspect_def]).await?;
             Ok(aspects.iter().map(|a| UpsertOutcome { entity_id: a.entity_id(), created: !existing.contains_key(&a.entity_id()) }).collect())
         }.await)
@@ -967,8 +1014,15 @@ impl CheapDao for PostgresDao {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
+        let mapping = self.table_mapping(aspect_def);
+        if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+            return Err(no_entity_ids(aspect_def));
+        }
         write_txn!(self, catalog, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
+            if let Some(m) = &mapping {
+                mapping::delete(conn, catalog, m, entities).await?;
+            }
             let n = sqlx::query("DELETE FROM hierarchy_aspect_map WHERE catalog_id = $1 AND hierarchy_name = $2 AND entity_id = ANY($3)")
                 .bind(catalog).bind(aspect_def).bind(entities)
                 .execute(&mut *conn).await.map_err(map_err)?
@@ -1012,7 +1066,7 @@ impl CheapDao for PostgresDao {
                     .cloned()
                     .unwrap_or_else(|| AspectMap::new(def.clone()))
             } else {
-                content::read_aspects_of(&mut tx, cat, def, entities).await?
+                content::read_aspects_of(&mut tx, cat, def, &self.mappings(), entities).await?
             };
             out.push(map);
         }

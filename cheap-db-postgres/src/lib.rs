@@ -11,8 +11,11 @@ mod content;
 mod dao;
 mod defs;
 mod error;
+mod mapping;
 mod options;
 pub mod schema;
+
+use std::sync::{Arc, RwLock};
 
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
@@ -20,12 +23,15 @@ use sqlx::{Postgres, Transaction};
 pub use error::map_err;
 pub use options::PostgresOptions;
 
-use cheap_core::Result;
+use cheap_core::sql::AspectTableMapping;
+use cheap_core::{AspectMap, Catalog, CatalogSpecies, Result};
+use mapping::Mappings;
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresDao {
     pool: PgPool,
+    mappings: Arc<RwLock<Mappings>>,
 }
 
 impl PostgresDao {
@@ -42,7 +48,10 @@ impl PostgresDao {
 
     /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
     pub fn from_pool(pool: PgPool) -> Self {
-        PostgresDao { pool }
+        PostgresDao {
+            pool,
+            mappings: Arc::default(),
+        }
     }
 
     /// The underlying pool, for queries of your own.
@@ -54,6 +63,71 @@ impl PostgresDao {
     pub async fn init_schema(&self) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
         schema::init_schema(&mut conn).await
+    }
+
+    /// Stores the aspects of `mapping`'s def in its table from now on, in every catalog of this
+    /// store (the registration lives in this process; redo it after a restart). The table must
+    /// exist: see [`create_table`](Self::create_table).
+    pub fn add_table_mapping(&self, mapping: AspectTableMapping) -> Result<()> {
+        mapping.validate()?;
+        let name = mapping.def().name().to_owned();
+        self.mappings
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Arc::new(mapping));
+        Ok(())
+    }
+
+    /// The mapping registered for an aspect def name.
+    pub fn table_mapping(&self, aspect_def: &str) -> Option<Arc<AspectTableMapping>> {
+        self.mappings().get(aspect_def).cloned()
+    }
+
+    /// Creates the mapping's table if it does not exist.
+    pub async fn create_table(&self, mapping: &AspectTableMapping) -> Result<()> {
+        let sql = mapping::create_table_sql(mapping)?;
+        sqlx::query(&sql)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// The tables of the current schema.
+    pub async fn list_tables(&self) -> Result<Vec<String>> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        mapping::list_tables(&mut conn).await
+    }
+
+    /// An existing table's columns as an aspect def named after the table.
+    pub async fn table_def(&self, table: &str) -> Result<cheap_core::AspectDef> {
+        let mut conn = self.pool.acquire().await.map_err(map_err)?;
+        mapping::table_def(&mut conn, table).await
+    }
+
+    /// An existing table's rows (at most `max_rows`) as an aspect map of its def.
+    pub async fn load_table(&self, table: &str, max_rows: Option<u64>) -> Result<AspectMap> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        mapping::load_table(&mut tx, table, max_rows).await
+    }
+
+    /// A SOURCE catalog caching an existing table (its id derived from the table name).
+    pub async fn cache_table(&self, table: &str, max_rows: Option<u64>) -> Result<Catalog> {
+        let map = self.load_table(table, max_rows).await?;
+        let id = cheap_core::sql::row_entity_id(table, "#catalog");
+        let mut catalog = Catalog::with_id(id, CatalogSpecies::Source, None)?;
+        let target = catalog.extend(map.def().clone())?;
+        for a in map.iter() {
+            target.put(a.clone())?;
+        }
+        Ok(catalog)
+    }
+
+    pub(crate) fn mappings(&self) -> Mappings {
+        self.mappings
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
