@@ -131,6 +131,9 @@ pub(crate) async fn insert_tree_rows(
     .await
 }
 
+/// Rows per UNNEST statement.
+const UNNEST_ROWS: usize = 50_000;
+
 struct ValueInsert {
     entity: Uuid,
     row: ValueRow,
@@ -194,24 +197,32 @@ pub(crate) async fn insert_aspects(
             b.row.value_index,
         ))
     });
-    batch::insert(
-        conn,
-        "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text, value_binary)",
-        8,
-        "",
-        &values,
-        |a, v| {
-            a.bind(v.entity)
-                .bind(def_id)
-                .bind(cat)
-                .bind(v.row.property_name.as_str())
-                .bind(v.row.property_index)
-                .bind(v.row.value_index)
-                .bind(v.row.text.as_deref())
-                .bind(v.row.binary.as_deref());
-        },
-    )
-    .await?;
+    // One UNNEST statement per chunk: a handful of array parameters however many rows, so no
+    // parameter limit, and no per-row planning of a huge VALUES list.
+    for chunk in values.chunks(UNNEST_ROWS) {
+        let entities: Vec<Uuid> = chunk.iter().map(|v| v.entity).collect();
+        let names: Vec<&str> = chunk.iter().map(|v| v.row.property_name.as_str()).collect();
+        let pidx: Vec<i32> = chunk.iter().map(|v| v.row.property_index).collect();
+        let vidx: Vec<i32> = chunk.iter().map(|v| v.row.value_index).collect();
+        let texts: Vec<Option<&str>> = chunk.iter().map(|v| v.row.text.as_deref()).collect();
+        let bins: Vec<Option<&[u8]>> = chunk.iter().map(|v| v.row.binary.as_deref()).collect();
+        sqlx::query(
+            "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text, value_binary)
+             SELECT u.e, $2, $3, u.n, u.pi, u.vi, u.t, u.b
+             FROM UNNEST($1::uuid[], $4::text[], $5::int4[], $6::int4[], $7::text[], $8::bytea[]) AS u(e, n, pi, vi, t, b)",
+        )
+        .bind(&entities)
+        .bind(def_id)
+        .bind(cat)
+        .bind(&names)
+        .bind(&pidx)
+        .bind(&vidx)
+        .bind(&texts)
+        .bind(&bins)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    }
     Ok(())
 }
 
