@@ -374,8 +374,9 @@ macro_rules! on_every_backend {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(s) = super::postgres_server().await {
+                    if let Some((s, pg)) = super::postgres_server().await {
                         super::$name(&s).await;
+                        super::common::drop_postgres_schema(&pg).await;
                     }
                 }
             )*

@@ -103,7 +103,7 @@ impl TestServer {
 
 /// A server on a fresh PostgreSQL schema, or `None` (with a notice) without
 /// `CHEAP_TEST_POSTGRES_URL`; with `CHEAP_TEST_REQUIRE_ALL=1` a missing URL fails.
-pub async fn postgres_server() -> Option<TestServer> {
+pub async fn postgres_server() -> Option<(TestServer, cheap::postgres::PostgresDao)> {
     let Ok(url) = std::env::var("CHEAP_TEST_POSTGRES_URL") else {
         assert!(
             std::env::var("CHEAP_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
@@ -118,5 +118,20 @@ pub async fn postgres_server() -> Option<TestServer> {
         .connect()
         .await
         .unwrap();
-    Some(start(Arc::new(dao), ServerConfig::default()).await)
+    Some((
+        start(Arc::new(dao.clone()), ServerConfig::default()).await,
+        dao,
+    ))
+}
+
+/// Drops the schema a [`postgres_server`] worked in.
+pub async fn drop_postgres_schema(dao: &cheap::postgres::PostgresDao) {
+    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+        .fetch_one(dao.pool())
+        .await
+        .unwrap();
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(dao.pool())
+        .await
+        .unwrap();
 }
