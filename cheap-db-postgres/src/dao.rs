@@ -14,6 +14,9 @@ use crate::defs;
 use crate::error::map_err;
 use crate::mapping::{self, Mappings};
 use crate::PostgresDao;
+use cheap_core::dao::rules::{
+    check_upsert, missing_catalog, no_entity_ids, plan_upsert, touched, wrong_kind,
+};
 use cheap_core::dao::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use cheap_core::sql::{flatten_tree, node_path};
 use cheap_core::{
@@ -55,18 +58,6 @@ async fn lock_catalog(conn: &mut PgConnection, catalog: Uuid) -> Result<()> {
 
 /// The rows of the subtree at a node path: binds catalog, hierarchy, then the path three times.
 const SUBTREE: &str = "catalog_id = ? AND hierarchy_name = ? AND (node_path = ? OR substr(node_path, 1, length(?) + 1) = ? || '/')";
-
-fn missing_catalog(id: Uuid) -> CheapError {
-    CheapError::not_found(format!("catalog {id}"))
-}
-
-fn wrong_kind(name: &str, t: HierarchyType, wanted: &str) -> CheapError {
-    CheapError::invalid(format!(
-        "hierarchy '{name}' is {} ({}), not {wanted}",
-        t.java_name(),
-        t.code()
-    ))
-}
 
 async fn catalog_info(conn: &mut PgConnection, id: Uuid) -> Result<Option<CatalogInfo>> {
     let row = sqlx::query(&pg("SELECT species, uri, upstream_catalog_id, version_number FROM catalog WHERE catalog_id = ?"))
@@ -391,20 +382,6 @@ async fn aspect_def_of(conn: &mut PgConnection, cat: Uuid, name: &str) -> Result
         .await?
         .remove(name)
         .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' in catalog {cat}")))
-}
-
-fn no_entity_ids(aspect_def: &str) -> CheapError {
-    CheapError::NotAllowed(format!(
-        "aspect def '{aspect_def}' is mapped to a table without an entity_id column: its aspects can only be saved with the whole catalog"
-    ))
-}
-
-fn touched(n: u64, name: &str) -> Vec<&str> {
-    if n > 0 {
-        vec![name]
-    } else {
-        vec![]
-    }
 }
 
 #[async_trait]
@@ -953,52 +930,32 @@ impl CheapDao for PostgresDao {
         }
         write_txn!(self, catalog, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
-            for a in aspects {
-                if **a.def() != *def {
-                    return Err(CheapError::invalid(format!(
-                        "aspect of entity {} has def '{}' ({}), not the stored def '{aspect_def}'",
-                        a.entity_id(), a.def().name(), a.def().id()
-                    )));
-                }
-                a.check_complete()?;
-            }
+            check_upsert(&def, aspect_def, aspects)?;
             if aspects.is_empty() {
                 return Ok(vec![]);
             }
             let cat = catalog;
-            // The last aspect given for an entity wins, as repeated puts would.
-            let mut last: HashMap<Uuid, usize> = HashMap::new();
-            for (i, a) in aspects.iter().enumerate() {
-                last.insert(a.entity_id(), i);
-            }
-            let unique: Vec<&Aspect> = aspects.iter().enumerate().filter(|(i, a)| last[&a.entity_id()] == *i).map(|(_, a)| a).collect();
-            let ids: Vec<Uuid> = unique.iter().map(|a| a.entity_id()).collect();
-            let mut existing: HashMap<Uuid, i32> = HashMap::new();
+            let ids: Vec<Uuid> = aspects.iter().map(|a| a.entity_id()).collect();
+            let mut existing: HashMap<Uuid, i64> = HashMap::new();
             let rows = sqlx::query("SELECT entity_id, map_order FROM hierarchy_aspect_map WHERE catalog_id = $1 AND hierarchy_name = $2 AND entity_id = ANY($3)")
                 .bind(cat).bind(aspect_def).bind(&ids)
                 .fetch_all(&mut *conn).await.map_err(map_err)?;
             for r in rows {
-                existing.insert(r.get::<Uuid, _>(0), r.get(1));
+                existing.insert(r.get::<Uuid, _>(0), i64::from(r.get::<i32, _>(1)));
             }
             // Replaced aspects keep their position: delete them and write them back in place.
             sqlx::query("DELETE FROM aspect WHERE catalog_id = $1 AND aspect_def_id = $2 AND entity_id = ANY($3)")
                 .bind(cat).bind(def.id()).bind(&ids)
                 .execute(&mut *conn).await.map_err(map_err)?;
-            let next = max_order(conn, "hierarchy_aspect_map", "map_order", cat, aspect_def).await? + 1;
-            let mut fresh = next;
-            let items: Vec<(&Aspect, i32)> = unique
-                .iter()
-                .map(|a| match existing.get(&a.entity_id()) {
-                    Some(o) => (*a, *o),
-                    None => {
-                        fresh += 1;
-                        (*a, fresh - 1)
-                    }
-                })
+            let next = i64::from(max_order(conn, "hierarchy_aspect_map", "map_order", cat, aspect_def).await?) + 1;
+            let items: Vec<(&Aspect, i32)> = plan_upsert(aspects, &existing, next)
+                .into_iter()
+                .map(|(a, o)| (a, o as i32))
                 .collect();
             match &mapping {
                 Some(m) => {
                     content::insert_aspects(conn, cat, &def, &items, false).await?;
+                    let unique: Vec<&Aspect> = items.iter().map(|(a, _)| *a).collect();
                     mapping::write(conn, cat, m, &unique).await?;
                 }
                 None => content::insert_aspects(conn, cat, &def, &items, true).await?,

@@ -13,6 +13,9 @@ use crate::defs::{self, parse_uuid};
 use crate::error::map_err;
 use crate::mapping::{self, Mappings};
 use crate::{batch, SqliteDao};
+use cheap_core::dao::rules::{
+    check_upsert, missing_catalog, no_entity_ids, plan_upsert, touched, wrong_kind,
+};
 use cheap_core::dao::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use cheap_core::sql::{flatten_tree, node_path};
 use cheap_core::{
@@ -41,18 +44,6 @@ macro_rules! write_txn {
 
 /// The rows of the subtree at a node path: binds catalog, hierarchy, then the path three times.
 const SUBTREE: &str = "catalog_id = ? AND hierarchy_name = ? AND (node_path = ? OR substr(node_path, 1, length(?) + 1) = ? || '/')";
-
-fn missing_catalog(id: Uuid) -> CheapError {
-    CheapError::not_found(format!("catalog {id}"))
-}
-
-fn wrong_kind(name: &str, t: HierarchyType, wanted: &str) -> CheapError {
-    CheapError::invalid(format!(
-        "hierarchy '{name}' is {} ({}), not {wanted}",
-        t.java_name(),
-        t.code()
-    ))
-}
 
 async fn catalog_info(conn: &mut SqliteConnection, id: Uuid) -> Result<Option<CatalogInfo>> {
     let row = sqlx::query("SELECT species, uri, upstream_catalog_id, version_number FROM catalog WHERE catalog_id = ?")
@@ -392,20 +383,6 @@ async fn aspect_def_of(
         .await?
         .remove(name)
         .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' in catalog {cat}")))
-}
-
-fn no_entity_ids(aspect_def: &str) -> CheapError {
-    CheapError::NotAllowed(format!(
-        "aspect def '{aspect_def}' is mapped to a table without an entity_id column: its aspects can only be saved with the whole catalog"
-    ))
-}
-
-fn touched(n: u64, name: &str) -> Vec<&str> {
-    if n > 0 {
-        vec![name]
-    } else {
-        vec![]
-    }
 }
 
 #[async_trait]
@@ -957,26 +934,12 @@ impl CheapDao for SqliteDao {
         }
         write_txn!(self, conn => async {
             let def = aspect_def_of(conn, catalog, aspect_def).await?;
-            for a in aspects {
-                if **a.def() != *def {
-                    return Err(CheapError::invalid(format!(
-                        "aspect of entity {} has def '{}' ({}), not the stored def '{aspect_def}'",
-                        a.entity_id(), a.def().name(), a.def().id()
-                    )));
-                }
-                a.check_complete()?;
-            }
+            check_upsert(&def, aspect_def, aspects)?;
             if aspects.is_empty() {
                 return Ok(vec![]);
             }
             let cat = catalog.to_string();
-            // The last aspect given for an entity wins, as repeated puts would.
-            let mut last: HashMap<Uuid, usize> = HashMap::new();
-            for (i, a) in aspects.iter().enumerate() {
-                last.insert(a.entity_id(), i);
-            }
-            let unique: Vec<&Aspect> = aspects.iter().enumerate().filter(|(i, a)| last[&a.entity_id()] == *i).map(|(_, a)| a).collect();
-            let ids: Vec<String> = unique.iter().map(|a| a.entity_id().to_string()).collect();
+            let ids: Vec<String> = aspects.iter().map(|a| a.entity_id().to_string()).collect();
             let mut existing: HashMap<Uuid, i64> = HashMap::new();
             for chunk in ids.chunks(batch::IN_CHUNK) {
                 let sql = format!("SELECT entity_id, map_order FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ? AND entity_id IN ({})", batch::placeholders(chunk.len()));
@@ -999,20 +962,11 @@ impl CheapDao for SqliteDao {
                 q.execute(&mut *conn).await.map_err(map_err)?;
             }
             let next = max_order(conn, "hierarchy_aspect_map", "map_order", &cat, aspect_def).await? + 1;
-            let mut fresh = next;
-            let items: Vec<(&Aspect, i64)> = unique
-                .iter()
-                .map(|a| match existing.get(&a.entity_id()) {
-                    Some(o) => (*a, *o),
-                    None => {
-                        fresh += 1;
-                        (*a, fresh - 1)
-                    }
-                })
-                .collect();
+            let items = plan_upsert(aspects, &existing, next);
             match &mapping {
                 Some(m) => {
                     content::insert_aspects(conn, &cat, &def, &items, false).await?;
+                    let unique: Vec<&Aspect> = items.iter().map(|(a, _)| *a).collect();
                     mapping::write(conn, &cat, m, &unique).await?;
                 }
                 None => content::insert_aspects(conn, &cat, &def, &items, true).await?,

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
+use super::rules::{check_upsert, missing_catalog, missing_hierarchy, wrong_kind};
 use super::{CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -95,26 +96,10 @@ impl MemoryDao {
     }
 }
 
-fn missing_catalog(id: Uuid) -> CheapError {
-    CheapError::not_found(format!("catalog {id}"))
-}
-
-fn missing_hierarchy(cat: Uuid, name: &str) -> CheapError {
-    CheapError::not_found(format!("hierarchy '{name}' in catalog {cat}"))
-}
-
 fn hierarchy_mut<'a>(c: &'a mut Catalog, name: &str) -> Result<&'a mut Hierarchy> {
     let id = c.id();
     c.hierarchy_mut(name)
         .ok_or_else(|| missing_hierarchy(id, name))
-}
-
-fn wrong_kind(name: &str, h: &Hierarchy, wanted: &str) -> CheapError {
-    CheapError::invalid(format!(
-        "hierarchy '{name}' is {} ({}), not {wanted}",
-        h.hierarchy_type().java_name(),
-        h.hierarchy_type().code()
-    ))
 }
 
 /// The def stored under `def`'s name or id by a catalog other than `except`, if it differs.
@@ -379,7 +364,13 @@ impl CheapDao for MemoryDao {
                     ids.len()
                 }
                 HierarchyContent::Set(s) => ids.iter().filter(|id| s.add(**id)).count(),
-                _ => return Err(wrong_kind(hierarchy, h, "an entity list or set")),
+                _ => {
+                    return Err(wrong_kind(
+                        hierarchy,
+                        h.hierarchy_type(),
+                        "an entity list or set",
+                    ))
+                }
             };
             Ok((
                 n as u64,
@@ -402,7 +393,7 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(l) = h.as_list() else {
-                return Err(wrong_kind(hierarchy, h, "an entity list"));
+                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity list"));
             };
             let i = index as usize;
             if i > l.len() {
@@ -431,7 +422,13 @@ impl CheapDao for MemoryDao {
             let n = match &mut h.content {
                 HierarchyContent::List(l) => ids.iter().map(|id| l.remove_all(*id)).sum(),
                 HierarchyContent::Set(s) => ids.iter().filter(|id| s.remove(**id)).count(),
-                _ => return Err(wrong_kind(hierarchy, h, "an entity list or set")),
+                _ => {
+                    return Err(wrong_kind(
+                        hierarchy,
+                        h.hierarchy_type(),
+                        "an entity list or set",
+                    ))
+                }
             };
             Ok((
                 n as u64,
@@ -453,7 +450,11 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             if h.as_directory().is_none() {
-                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+                return Err(wrong_kind(
+                    hierarchy,
+                    h.hierarchy_type(),
+                    "an entity directory",
+                ));
             }
             if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
                 return Err(CheapError::invalid(format!(
@@ -486,7 +487,11 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(d) = h.as_directory_mut() else {
-                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+                return Err(wrong_kind(
+                    hierarchy,
+                    h.hierarchy_type(),
+                    "an entity directory",
+                ));
             };
             let n = keys.iter().filter(|k| d.remove(k).is_some()).count() as u64;
             Ok((
@@ -509,7 +514,11 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(d) = h.as_directory_mut() else {
-                return Err(wrong_kind(hierarchy, h, "an entity directory"));
+                return Err(wrong_kind(
+                    hierarchy,
+                    h.hierarchy_type(),
+                    "an entity directory",
+                ));
             };
             let n = ids.iter().map(|id| d.remove_entity(*id)).sum::<usize>() as u64;
             Ok((
@@ -533,7 +542,7 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(t) = h.as_tree_mut() else {
-                return Err(wrong_kind(hierarchy, h, "an entity tree"));
+                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity tree"));
             };
             // Validate everything first so a bad name adds nothing.
             let mut trial = t.clone();
@@ -562,7 +571,7 @@ impl CheapDao for MemoryDao {
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(t) = h.as_tree_mut() else {
-                return Err(wrong_kind(hierarchy, h, "an entity tree"));
+                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity tree"));
             };
             let mut trial = t.clone();
             let mut n = 0;
@@ -591,17 +600,7 @@ impl CheapDao for MemoryDao {
             let map = c.aspects_mut(aspect_def).ok_or_else(|| {
                 CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
             })?;
-            for a in aspects {
-                if **a.def() != **map.def() {
-                    return Err(CheapError::invalid(format!(
-                        "aspect of entity {} has def '{}' ({}), not the stored def '{aspect_def}'",
-                        a.entity_id(),
-                        a.def().name(),
-                        a.def().id()
-                    )));
-                }
-                a.check_complete()?;
-            }
+            check_upsert(map.def(), aspect_def, aspects)?;
             let mut out = Vec::with_capacity(aspects.len());
             for a in aspects {
                 let mut a = a.clone();

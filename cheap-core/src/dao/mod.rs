@@ -226,3 +226,96 @@ pub trait CheapDao: Send + Sync {
     /// [`Unavailable`](crate::CheapError::Unavailable).
     async fn close(&self) -> Result<()>;
 }
+
+/// Error values and checks every backend reports the same way.
+pub mod rules {
+    use std::collections::HashMap;
+
+    use uuid::Uuid;
+
+    use crate::error::{CheapError, Result};
+    use crate::model::{Aspect, AspectDef, HierarchyType};
+
+    /// NotFound for a catalog.
+    pub fn missing_catalog(id: Uuid) -> CheapError {
+        CheapError::not_found(format!("catalog {id}"))
+    }
+
+    /// NotFound for a hierarchy of a catalog.
+    pub fn missing_hierarchy(catalog: Uuid, name: &str) -> CheapError {
+        CheapError::not_found(format!("hierarchy '{name}' in catalog {catalog}"))
+    }
+
+    /// NotFound for an aspect def of a catalog.
+    pub fn missing_aspect_def(catalog: Uuid, name: &str) -> CheapError {
+        CheapError::not_found(format!("aspect def '{name}' in catalog {catalog}"))
+    }
+
+    /// InvalidInput for an operation on the wrong kind of hierarchy.
+    pub fn wrong_kind(name: &str, t: HierarchyType, wanted: &str) -> CheapError {
+        CheapError::invalid(format!(
+            "hierarchy '{name}' is {} ({}), not {wanted}",
+            t.java_name(),
+            t.code()
+        ))
+    }
+
+    /// NotAllowed for a granular write to an aspect def stored in a table without entity ids.
+    pub fn no_entity_ids(aspect_def: &str) -> CheapError {
+        CheapError::NotAllowed(format!(
+            "aspect def '{aspect_def}' is mapped to a table without an entity_id column: its aspects can only be saved with the whole catalog"
+        ))
+    }
+
+    /// The hierarchies an operation touched: `name` if it changed anything.
+    pub fn touched(changed: u64, name: &str) -> Vec<&str> {
+        if changed > 0 {
+            vec![name]
+        } else {
+            vec![]
+        }
+    }
+
+    /// Checks aspects before an upsert: each has the stored def and every required value.
+    pub fn check_upsert(stored: &AspectDef, aspect_def: &str, aspects: &[Aspect]) -> Result<()> {
+        for a in aspects {
+            if **a.def() != *stored {
+                return Err(CheapError::invalid(format!(
+                    "aspect of entity {} has def '{}' ({}), not the stored def '{aspect_def}'",
+                    a.entity_id(),
+                    a.def().name(),
+                    a.def().id()
+                )));
+            }
+            a.check_complete()?;
+        }
+        Ok(())
+    }
+
+    /// Plans an upsert into an aspect map: the last aspect given for an entity wins (as repeated
+    /// puts would), replaced aspects keep their position, new ones follow from `next_order`.
+    /// Returns each aspect to write with its position.
+    pub fn plan_upsert<'a>(
+        aspects: &'a [Aspect],
+        existing: &HashMap<Uuid, i64>,
+        next_order: i64,
+    ) -> Vec<(&'a Aspect, i64)> {
+        let mut last: HashMap<Uuid, usize> = HashMap::new();
+        for (i, a) in aspects.iter().enumerate() {
+            last.insert(a.entity_id(), i);
+        }
+        let mut fresh = next_order;
+        aspects
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| last.get(&a.entity_id()) == Some(i))
+            .map(|(_, a)| match existing.get(&a.entity_id()) {
+                Some(o) => (a, *o),
+                None => {
+                    fresh += 1;
+                    (a, fresh - 1)
+                }
+            })
+            .collect()
+    }
+}
