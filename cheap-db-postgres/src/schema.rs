@@ -119,78 +119,7 @@ fn ddl() -> Vec<String> {
         "PRIMARY KEY (catalog_id, hierarchy_name, entity_id),
          FOREIGN KEY (entity_id, aspect_def_id, catalog_id) REFERENCES aspect(entity_id, aspect_def_id, catalog_id) ON DELETE CASCADE",
     ));
-    // The indexes our queries and foreign-key checks use (the SQLite backend explains the choice).
-    let indexes: &[(&str, &str, &str)] = &[
-        ("idx_aspect_def_name", "aspect_def", "name"),
-        (
-            "idx_property_def_aspect_def_id",
-            "property_def",
-            "aspect_def_id",
-        ),
-        ("idx_catalog_species", "catalog", "species"),
-        (
-            "idx_catalog_upstream_catalog_id",
-            "catalog",
-            "upstream_catalog_id",
-        ),
-        (
-            "idx_hierarchy_hierarchy_type",
-            "hierarchy",
-            "hierarchy_type",
-        ),
-        ("idx_aspect_aspect_def_id", "aspect", "aspect_def_id"),
-        (
-            "idx_aspect_catalog_hierarchy",
-            "aspect",
-            "catalog_id, hierarchy_name",
-        ),
-        (
-            "idx_property_value_catalog_order",
-            "property_value",
-            "catalog_id, aspect_def_id, entity_id, property_index, value_index",
-        ),
-        (
-            "idx_property_value_property_def",
-            "property_value",
-            "aspect_def_id, property_name",
-        ),
-        (
-            "idx_hierarchy_entity_list_entity_id",
-            "hierarchy_entity_list",
-            "entity_id",
-        ),
-        (
-            "idx_hierarchy_entity_set_entity_id",
-            "hierarchy_entity_set",
-            "entity_id",
-        ),
-        (
-            "idx_hierarchy_entity_directory_entity_id",
-            "hierarchy_entity_directory",
-            "entity_id",
-        ),
-        (
-            "idx_hierarchy_entity_tree_parent_node_id",
-            "hierarchy_entity_tree_node",
-            "parent_node_id",
-        ),
-        (
-            "idx_hierarchy_entity_tree_node_path",
-            "hierarchy_entity_tree_node",
-            "catalog_id, hierarchy_name, node_path",
-        ),
-        (
-            "idx_hierarchy_aspect_map_aspect",
-            "hierarchy_aspect_map",
-            "entity_id, aspect_def_id, catalog_id",
-        ),
-        (
-            "idx_hierarchy_aspect_map_aspect_def_id",
-            "hierarchy_aspect_map",
-            "aspect_def_id",
-        ),
-    ];
-    for (name, table, cols) in indexes {
+    for (name, table, cols) in cheap_core::sql::INDEXES {
         s.push(format!(
             "CREATE INDEX IF NOT EXISTS {name} ON {table}({cols})"
         ));
