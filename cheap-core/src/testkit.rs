@@ -697,6 +697,13 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
         dao.remove_tree_nodes(id, "files", &["/docs".into(), "/".into()]),
         CheapError::InvalidInput(_)
     );
+    let too_deep: String = (0..crate::MAX_TREE_DEPTH)
+        .map(|i| format!("/n{i}"))
+        .collect();
+    rejected!(
+        dao.add_tree_nodes(id, "files", &too_deep, &[("x".into(), None)]),
+        CheapError::InvalidInput(_)
+    );
     rejected!(
         dao.create_hierarchy(id, &HierarchyDef::new("queue", HierarchyType::EntitySet)),
         CheapError::Conflict(_)

@@ -845,6 +845,7 @@ impl CheapDao for SqliteDao {
         for (name, e) in nodes {
             probe.add_node("/", name, *e)?;
         }
+        cheap_core::check_depth(parent_path)?;
         write_txn!(self, conn => async {
             let t = hierarchy_type(conn, catalog, hierarchy).await?;
             if t != HierarchyType::EntityTree {

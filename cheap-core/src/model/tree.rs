@@ -49,6 +49,22 @@ pub struct EntityTree {
     pub root: TreeNode,
 }
 
+/// The deepest a node may be added (the root is depth 0). Trees are built, written and read
+/// recursively, so an unbounded depth could exhaust the stack; 256 levels is far beyond any
+/// real hierarchy.
+pub const MAX_TREE_DEPTH: usize = 256;
+
+/// Checks that a child of the node at `parent_path` would be at most [`MAX_TREE_DEPTH`] deep.
+pub fn check_depth(parent_path: &str) -> Result<()> {
+    let depth = path_segments(parent_path).count() + 1;
+    if depth > MAX_TREE_DEPTH {
+        return Err(CheapError::invalid(format!(
+            "a node under '{parent_path}' would be {depth} levels deep; the limit is {MAX_TREE_DEPTH}"
+        )));
+    }
+    Ok(())
+}
+
 /// Splits a path into its segments; empty segments are skipped, so "/" and "" are the root.
 pub fn path_segments(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
@@ -79,6 +95,7 @@ impl EntityTree {
                 "tree node name '{name}' must be non-empty and contain no '/'"
             )));
         }
+        check_depth(parent_path)?;
         let parent = self
             .node_mut(parent_path)
             .ok_or_else(|| CheapError::not_found(format!("tree path '{parent_path}'")))?;
@@ -134,6 +151,8 @@ mod tests {
         assert_eq!(t.remove_subtree("/docs/reports").unwrap(), 2);
         assert_eq!(t.remove_subtree("/docs/reports").unwrap(), 0);
         assert!(t.remove_subtree("/").is_err());
+        let deep: String = (0..MAX_TREE_DEPTH).map(|i| format!("/n{i}")).collect();
+        assert!(t.add_node(&deep, "x", None).is_err(), "too deep");
         assert_eq!(t.len(), 2);
     }
 }
