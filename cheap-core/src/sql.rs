@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::error::{CheapError, Result};
 use crate::json;
 use crate::model::{
-    path_segments, Aspect, AspectDef, EntityTree, PropertyDef, PropertyType, TreeNode,
+    path_segments, Aspect, AspectDef, AspectMap, Catalog, CatalogSpecies, EntityTree, PropertyDef,
+    PropertyType, TreeNode,
 };
 use crate::value::PropertyValue;
 
@@ -587,4 +588,50 @@ pub fn row_entity_id(table: &str, key: &str) -> Uuid {
         &Uuid::NAMESPACE_OID,
         format!("cheap-table:{table}/{key}").as_bytes(),
     )
+}
+
+/// The table mappings a SQL backend holds, by aspect def name (registered in process, as in
+/// the reference). Cheap to clone; clones share the registry.
+#[derive(Debug, Clone, Default)]
+pub struct MappingRegistry {
+    inner: Arc<std::sync::RwLock<HashMap<String, Arc<AspectTableMapping>>>>,
+}
+
+impl MappingRegistry {
+    /// Registers (or replaces) the mapping of its def's name, after validating it.
+    pub fn add(&self, mapping: AspectTableMapping) -> Result<()> {
+        mapping.validate()?;
+        let name = mapping.def().name().to_owned();
+        self.inner
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name, Arc::new(mapping));
+        Ok(())
+    }
+
+    /// The mapping of an aspect def name.
+    pub fn get(&self, aspect_def: &str) -> Option<Arc<AspectTableMapping>> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(aspect_def)
+            .cloned()
+    }
+
+    /// Every mapping now, for one operation to use throughout.
+    pub fn snapshot(&self) -> HashMap<String, Arc<AspectTableMapping>> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// A SOURCE catalog caching an external table's rows (as read by a backend's `load_table`);
+/// its id is derived from the table name, so caching the same table again gives the same id.
+pub fn table_catalog(table: &str, rows: &AspectMap) -> Result<Catalog> {
+    let id = row_entity_id(table, "#catalog");
+    let mut catalog = Catalog::with_id(id, CatalogSpecies::Source, None)?;
+    let target = catalog.extend(rows.def().clone())?;
+    for a in rows.iter() {
+        target.put(a.clone())?;
+    }
+    Ok(catalog)
 }

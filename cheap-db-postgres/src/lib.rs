@@ -15,7 +15,7 @@ mod mapping;
 mod options;
 pub mod schema;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Transaction};
@@ -23,15 +23,15 @@ use sqlx::{Postgres, Transaction};
 pub use error::map_err;
 pub use options::PostgresOptions;
 
-use cheap_core::sql::AspectTableMapping;
-use cheap_core::{AspectMap, Catalog, CatalogSpecies, Result};
+use cheap_core::sql::{AspectTableMapping, MappingRegistry};
+use cheap_core::{AspectMap, Catalog, Result};
 use mapping::Mappings;
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresDao {
     pool: PgPool,
-    mappings: Arc<RwLock<Mappings>>,
+    mappings: MappingRegistry,
 }
 
 impl PostgresDao {
@@ -50,7 +50,7 @@ impl PostgresDao {
     pub fn from_pool(pool: PgPool) -> Self {
         PostgresDao {
             pool,
-            mappings: Arc::default(),
+            mappings: MappingRegistry::default(),
         }
     }
 
@@ -69,18 +69,12 @@ impl PostgresDao {
     /// store (the registration lives in this process; redo it after a restart). The table must
     /// exist: see [`create_table`](Self::create_table).
     pub fn add_table_mapping(&self, mapping: AspectTableMapping) -> Result<()> {
-        mapping.validate()?;
-        let name = mapping.def().name().to_owned();
-        self.mappings
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, Arc::new(mapping));
-        Ok(())
+        self.mappings.add(mapping)
     }
 
     /// The mapping registered for an aspect def name.
     pub fn table_mapping(&self, aspect_def: &str) -> Option<Arc<AspectTableMapping>> {
-        self.mappings().get(aspect_def).cloned()
+        self.mappings.get(aspect_def)
     }
 
     /// Creates the mapping's table if it does not exist.
@@ -113,21 +107,11 @@ impl PostgresDao {
 
     /// A SOURCE catalog caching an existing table (its id derived from the table name).
     pub async fn cache_table(&self, table: &str, max_rows: Option<u64>) -> Result<Catalog> {
-        let map = self.load_table(table, max_rows).await?;
-        let id = cheap_core::sql::row_entity_id(table, "#catalog");
-        let mut catalog = Catalog::with_id(id, CatalogSpecies::Source, None)?;
-        let target = catalog.extend(map.def().clone())?;
-        for a in map.iter() {
-            target.put(a.clone())?;
-        }
-        Ok(catalog)
+        cheap_core::sql::table_catalog(table, &self.load_table(table, max_rows).await?)
     }
 
     pub(crate) fn mappings(&self) -> Mappings {
-        self.mappings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.mappings.snapshot()
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {

@@ -25,7 +25,7 @@ mod mapping;
 mod options;
 pub mod schema;
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use sqlx::sqlite::SqlitePool;
 use sqlx::{Sqlite, Transaction};
@@ -33,15 +33,15 @@ use sqlx::{Sqlite, Transaction};
 pub use error::map_err;
 pub use options::SqliteOptions;
 
-use cheap_core::sql::AspectTableMapping;
-use cheap_core::{AspectMap, Catalog, CatalogSpecies, Result};
+use cheap_core::sql::{AspectTableMapping, MappingRegistry};
+use cheap_core::{AspectMap, Catalog, Result};
 use mapping::Mappings;
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a SQLite database file or in-memory database.
 #[derive(Debug, Clone)]
 pub struct SqliteDao {
     pool: SqlitePool,
-    mappings: Arc<RwLock<Mappings>>,
+    mappings: MappingRegistry,
 }
 
 impl SqliteDao {
@@ -60,7 +60,7 @@ impl SqliteDao {
     pub fn from_pool(pool: SqlitePool) -> Self {
         SqliteDao {
             pool,
-            mappings: Arc::default(),
+            mappings: MappingRegistry::default(),
         }
     }
 
@@ -80,18 +80,12 @@ impl SqliteDao {
     /// The table must exist: see [`create_table`](Self::create_table). The shapes and how each
     /// finds a catalog's rows are described in [`AspectTableMapping`] and the crate docs.
     pub fn add_table_mapping(&self, mapping: AspectTableMapping) -> Result<()> {
-        mapping.validate()?;
-        let name = mapping.def().name().to_owned();
-        self.mappings
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(name, Arc::new(mapping));
-        Ok(())
+        self.mappings.add(mapping)
     }
 
     /// The mapping registered for an aspect def name.
     pub fn table_mapping(&self, aspect_def: &str) -> Option<Arc<AspectTableMapping>> {
-        self.mappings().get(aspect_def).cloned()
+        self.mappings.get(aspect_def)
     }
 
     /// Creates the mapping's table if it does not exist.
@@ -126,21 +120,11 @@ impl SqliteDao {
     /// A SOURCE catalog caching an existing table: one aspect map holding its rows. The catalog
     /// id is derived from the table name, so caching the same table again gives the same id.
     pub async fn cache_table(&self, table: &str, max_rows: Option<u64>) -> Result<Catalog> {
-        let map = self.load_table(table, max_rows).await?;
-        let id = cheap_core::sql::row_entity_id(table, "#catalog");
-        let mut catalog = Catalog::with_id(id, CatalogSpecies::Source, None)?;
-        let target = catalog.extend(map.def().clone())?;
-        for a in map.iter() {
-            target.put(a.clone())?;
-        }
-        Ok(catalog)
+        cheap_core::sql::table_catalog(table, &self.load_table(table, max_rows).await?)
     }
 
     pub(crate) fn mappings(&self) -> Mappings {
-        self.mappings
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.mappings.snapshot()
     }
 
     /// A write transaction, begun with `BEGIN IMMEDIATE` so that concurrent writers wait on the
