@@ -394,6 +394,27 @@ pub async fn granular_operations(dao: &dyn CheapDao) {
         .map(|h| h.name)
         .collect();
     assert_eq!(names, [def.name(), "list", "set", "dir", "tree"]);
+    let defs: Vec<(String, HierarchyType)> = dao
+        .list_hierarchy_defs(id)
+        .await
+        .expect("hierarchy defs")
+        .into_iter()
+        .map(|d| (d.name, d.hierarchy_type))
+        .collect();
+    assert_eq!(
+        defs,
+        [
+            (def.name().to_owned(), HierarchyType::AspectMap),
+            ("list".into(), HierarchyType::EntityList),
+            ("set".into(), HierarchyType::EntitySet),
+            ("dir".into(), HierarchyType::EntityDirectory),
+            ("tree".into(), HierarchyType::EntityTree),
+        ]
+    );
+    assert!(matches!(
+        dao.list_hierarchy_defs(Uuid::new_v4()).await,
+        Err(CheapError::NotFound(_))
+    ));
 
     let e: Vec<Uuid> = (0..6).map(|_| Uuid::new_v4()).collect();
     assert_eq!(

@@ -591,6 +591,23 @@ impl CheapDao for PostgresDao {
         }.await)
     }
 
+    async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        catalog_info(&mut tx, catalog)
+            .await?
+            .ok_or_else(|| missing_catalog(catalog))?;
+        hierarchy_rows(&mut tx, catalog, None)
+            .await?
+            .into_iter()
+            .map(|h| {
+                Ok(HierarchyDef::new(
+                    h.name,
+                    HierarchyType::from_code(&h.code)?,
+                ))
+            })
+            .collect()
+    }
+
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
         let mut tx = self.pool.begin().await.map_err(map_err)?;
         catalog_info(&mut tx, catalog)

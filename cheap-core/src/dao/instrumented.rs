@@ -254,6 +254,14 @@ impl CheapDao for InstrumentedDao {
         .await
     }
 
+    async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
+        self.run(
+            "list_hierarchy_defs",
+            self.inner.list_hierarchy_defs(catalog),
+        )
+        .await
+    }
+
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
         self.run("list_hierarchies", self.inner.list_hierarchies(catalog))
             .await

@@ -112,6 +112,17 @@ pub trait CheapDao: Send + Sync {
     /// Names, kinds, versions and sizes of a catalog's hierarchies, in order.
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>>;
 
+    /// Names and kinds of a catalog's hierarchies, in order: what `list_hierarchies` gives,
+    /// without counting entries (backends override it with a cheaper query).
+    async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
+        Ok(self
+            .list_hierarchies(catalog)
+            .await?
+            .into_iter()
+            .map(|h| HierarchyDef::new(h.name, h.hierarchy_type))
+            .collect())
+    }
+
     /// One whole hierarchy.
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy>;
 

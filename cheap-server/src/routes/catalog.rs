@@ -197,7 +197,7 @@ pub(crate) async fn get(
     let id = uuid(&id, "catalog id")?;
     let hierarchies = state
         .dao
-        .list_hierarchies(id)
+        .list_hierarchy_defs(id)
         .await
         .map_err(|e| catalog_missing(e, id))?;
     let aspect_defs = state.dao.list_aspect_defs(id).await?;

@@ -51,7 +51,7 @@ pub(crate) async fn create(
     }
     let existing = state
         .dao
-        .list_hierarchies(id)
+        .list_hierarchy_defs(id)
         .await
         .map_err(|e| catalog_missing(e, id))?;
     if let Some(h) = existing.iter().find(|h| h.name == def.name) {
@@ -86,7 +86,7 @@ pub(crate) async fn get(
     let id = uuid(&id, "catalog id")?;
     let kinds = state
         .dao
-        .list_hierarchies(id)
+        .list_hierarchy_defs(id)
         .await
         .map_err(|e| catalog_missing(e, id))?;
     let kind = kinds
