@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use super::rules::{check_upsert, missing_catalog, missing_hierarchy, wrong_kind};
+use super::rules::{check_upsert, missing_catalog, missing_hierarchy, touched, wrong_kind};
 use super::{CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, UpsertOutcome};
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -125,6 +125,11 @@ fn global_def_conflict(
         }
     }
     Ok(())
+}
+
+/// The hierarchies a mutation touched, owned (see [`touched`]).
+fn changed(n: u64, name: &str) -> Vec<String> {
+    touched(n, name).into_iter().map(str::to_owned).collect()
 }
 
 /// A hierarchy holding entries `offset..offset+limit` of `h` (a tree whole).
@@ -372,14 +377,7 @@ impl CheapDao for MemoryDao {
                     ))
                 }
             };
-            Ok((
-                n as u64,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n as u64, changed(n as u64, hierarchy)))
         })
     }
 
@@ -405,14 +403,8 @@ impl CheapDao for MemoryDao {
             if let Some(l) = h.as_list_mut() {
                 l.0.splice(i..i, ids.iter().copied());
             }
-            Ok((
-                ids.len() as u64,
-                if ids.is_empty() {
-                    vec![]
-                } else {
-                    vec![hierarchy.to_owned()]
-                },
-            ))
+            let n = ids.len() as u64;
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -430,14 +422,7 @@ impl CheapDao for MemoryDao {
                     ))
                 }
             };
-            Ok((
-                n as u64,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n as u64, changed(n as u64, hierarchy)))
         })
     }
 
@@ -467,14 +452,7 @@ impl CheapDao for MemoryDao {
                 }
             }
             let n = entries.len() as u64;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -494,14 +472,7 @@ impl CheapDao for MemoryDao {
                 ));
             };
             let n = keys.iter().filter(|k| d.remove(k).is_some()).count() as u64;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -521,14 +492,7 @@ impl CheapDao for MemoryDao {
                 ));
             };
             let n = ids.iter().map(|id| d.remove_entity(*id)).sum::<usize>() as u64;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -551,14 +515,7 @@ impl CheapDao for MemoryDao {
             }
             *t = trial;
             let n = nodes.len() as u64;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -579,14 +536,7 @@ impl CheapDao for MemoryDao {
                 n += trial.remove_subtree(p)? as u64;
             }
             *t = trial;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![hierarchy.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, hierarchy)))
         })
     }
 
@@ -619,11 +569,7 @@ impl CheapDao for MemoryDao {
                 });
                 map.put(a)?;
             }
-            let touched = if out.is_empty() {
-                vec![]
-            } else {
-                vec![aspect_def.to_owned()]
-            };
+            let touched = changed(out.len() as u64, aspect_def);
             Ok((out, touched))
         })
     }
@@ -642,14 +588,7 @@ impl CheapDao for MemoryDao {
                 .iter()
                 .filter(|e| map.remove(**e).is_some())
                 .count() as u64;
-            Ok((
-                n,
-                if n > 0 {
-                    vec![aspect_def.to_owned()]
-                } else {
-                    vec![]
-                },
-            ))
+            Ok((n, changed(n, aspect_def)))
         })
     }
 
