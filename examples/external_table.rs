@@ -5,7 +5,7 @@
 
 use cheap::json::ToJson;
 use cheap::sqlite::SqliteOptions;
-use cheap::CheapDao;
+use cheap::{CheapDao, TableAccess};
 
 #[tokio::main]
 async fn main() -> cheap::Result<()> {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use cheap_client::{CheapClient, ClientError, DirectoryRemoval, HierarchyPage};
 use cheap_core::rest::AspectInput;
 use cheap_core::sql::AspectTableMapping;
+use cheap_core::TableAccess;
 use cheap_core::{
     AspectDef, CatalogDef, CatalogSpecies, CheapDao, HierarchyDef, HierarchyType, PropertyDef,
     PropertyType, Uuid,

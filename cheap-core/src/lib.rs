@@ -20,6 +20,7 @@ pub mod testkit;
 pub mod value;
 
 pub use dao::{CheapDao, MemoryDao};
+pub use sql::TableAccess;
 
 pub use error::{CheapError, Result};
 pub use model::*;

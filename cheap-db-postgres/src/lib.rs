@@ -6,28 +6,27 @@
 //! transaction-scoped advisory lock.
 #![warn(missing_docs)]
 
-mod batch;
-mod content;
-mod dao;
-mod defs;
+mod conn;
 mod error;
-mod mapping;
 mod options;
 pub mod schema;
 
-use std::sync::Arc;
-
+use async_trait::async_trait;
 use sqlx::postgres::PgPool;
-use sqlx::{Postgres, Transaction};
 
+pub use cheap_core::sql::TableAccess;
 pub use error::map_err;
 pub use options::PostgresOptions;
 
-use cheap_core::sql::{AspectTableMapping, MappingRegistry};
-use cheap_core::{AspectMap, Catalog, Result};
-use mapping::Mappings;
+use cheap_core::sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, TxMode};
+use cheap_core::Result;
+use conn::{PgConn, PgDialect};
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
+///
+/// Every operation comes from cheap-core's shared SQL engine ([`SqlBackend`]); table mappings
+/// and table introspection from [`TableAccess`] (mapped columns get native PostgreSQL types;
+/// rows of tables without an entity id are numbered in physical order).
 #[derive(Debug, Clone)]
 pub struct PostgresDao {
     pool: PgPool,
@@ -64,57 +63,34 @@ impl PostgresDao {
         let mut conn = self.pool.acquire().await.map_err(map_err)?;
         schema::init_schema(&mut conn).await
     }
+}
 
-    /// Stores the aspects of `mapping`'s def in its table from now on, in every catalog of this
-    /// store (the registration lives in this process; redo it after a restart). The table must
-    /// exist: see [`create_table`](Self::create_table).
-    pub fn add_table_mapping(&self, mapping: AspectTableMapping) -> Result<()> {
-        self.mappings.add(mapping)
+#[async_trait]
+impl SqlBackend for PostgresDao {
+    fn name(&self) -> &'static str {
+        "postgres"
     }
 
-    /// The mapping registered for an aspect def name.
-    pub fn table_mapping(&self, aspect_def: &str) -> Option<Arc<AspectTableMapping>> {
-        self.mappings.get(aspect_def)
+    fn dialect(&self) -> &dyn Dialect {
+        &PgDialect
     }
 
-    /// Creates the mapping's table if it does not exist.
-    pub async fn create_table(&self, mapping: &AspectTableMapping) -> Result<()> {
-        let sql = mapping::create_table_sql(mapping)?;
-        sqlx::query(&sql)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+    fn mapping_registry(&self) -> &MappingRegistry {
+        &self.mappings
+    }
+
+    async fn connect(&self, mode: TxMode) -> Result<Box<dyn SqlConn>> {
+        let conn = match mode {
+            TxMode::None => PgConn::Plain(self.pool.acquire().await.map_err(map_err)?),
+            // Writers of one catalog are serialized by the engine through the dialect's
+            // advisory lock, taken right after BEGIN.
+            TxMode::Read | TxMode::Write => PgConn::Tx(self.pool.begin().await.map_err(map_err)?),
+        };
+        Ok(Box::new(conn))
+    }
+
+    async fn close_pool(&self) -> Result<()> {
+        self.pool.close().await;
         Ok(())
-    }
-
-    /// The tables of the current schema.
-    pub async fn list_tables(&self) -> Result<Vec<String>> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        mapping::list_tables(&mut conn).await
-    }
-
-    /// An existing table's columns as an aspect def named after the table.
-    pub async fn table_def(&self, table: &str) -> Result<cheap_core::AspectDef> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        mapping::table_def(&mut conn, table).await
-    }
-
-    /// An existing table's rows (at most `max_rows`) as an aspect map of its def.
-    pub async fn load_table(&self, table: &str, max_rows: Option<u64>) -> Result<AspectMap> {
-        let mut tx = self.pool.begin().await.map_err(map_err)?;
-        mapping::load_table(&mut tx, table, max_rows).await
-    }
-
-    /// A SOURCE catalog caching an existing table (its id derived from the table name).
-    pub async fn cache_table(&self, table: &str, max_rows: Option<u64>) -> Result<Catalog> {
-        cheap_core::sql::table_catalog(table, &self.load_table(table, max_rows).await?)
-    }
-
-    pub(crate) fn mappings(&self) -> Mappings {
-        self.mappings.snapshot()
-    }
-
-    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(map_err)
     }
 }

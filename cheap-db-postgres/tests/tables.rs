@@ -8,7 +8,7 @@ use cheap_core::{
     Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapError, PropertyDef, PropertyType,
     PropertyValue, Uuid,
 };
-use cheap_db_postgres::{PostgresDao, PostgresOptions};
+use cheap_db_postgres::{PostgresDao, PostgresOptions, TableAccess};
 
 /// A store in a fresh schema, or `None` without `CHEAP_TEST_POSTGRES_URL` (a failure with
 /// `CHEAP_TEST_REQUIRE_ALL=1`).

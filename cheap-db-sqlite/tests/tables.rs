@@ -8,7 +8,7 @@ use cheap_core::{
     Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapError, PropertyDef, PropertyType,
     PropertyValue, Uuid,
 };
-use cheap_db_sqlite::{SqliteDao, SqliteOptions};
+use cheap_db_sqlite::{SqliteDao, SqliteOptions, TableAccess};
 
 async fn dao(dir: &tempfile::TempDir) -> SqliteDao {
     SqliteOptions::path(dir.path().join("t.db"))

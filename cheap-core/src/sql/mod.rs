@@ -1,6 +1,24 @@
 //! Backend-neutral pieces of the relational mapping (spec/db.md): how values, property defs
 //! and trees become rows of the reference schema and back. Every SQL backend uses these, so the
 //! encodings cannot drift apart between dialects.
+//!
+//! It also holds the one SQL implementation of [`CheapDao`](crate::CheapDao): a backend crate
+//! implements [`SqlBackend`] (connections from its driver's pool, and a [`Dialect`]) and the
+//! engine supplies every operation, so SQLite, PostgreSQL and MariaDB behave alike by
+//! construction.
+
+mod batch;
+mod conn;
+mod content;
+mod defs;
+mod dialect;
+mod engine;
+mod mapping;
+mod tables;
+
+pub use conn::{Arg, Row, SqlBackend, SqlConn, SqlType, TxMode, Value};
+pub use dialect::{read_value, Dialect};
+pub use tables::TableAccess;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,0 +1,653 @@
+//! Writing and reading hierarchy contents: the five content tables, aspects and their values.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::batch::{self, placeholders};
+use super::conn::{Arg, SqlConn};
+use super::dialect::Dialect;
+use super::mapping::{self, Mappings};
+use super::{build_tree, encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
+use crate::error::{CheapError, Result};
+use crate::model::{
+    Aspect, AspectDef, AspectMap, EntityDirectory, EntityList, EntitySet, EntityTree, Hierarchy,
+    HierarchyContent,
+};
+
+/// Appends list entries starting at `first_order`.
+pub(crate) async fn insert_list(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    ids: &[Uuid],
+    first_order: i64,
+) -> Result<u64> {
+    let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(first_order..).collect();
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy_entity_list (catalog_id, hierarchy_name, entity_id, list_order)",
+        4,
+        "",
+        &rows,
+        |a, (e, o)| a.extend([Arg::Uuid(cat), Arg::text(name), Arg::Uuid(*e), Arg::Int(*o)]),
+    )
+    .await
+}
+
+/// Adds set members not yet present, ordered after `first_order`; returns how many were new.
+pub(crate) async fn insert_set(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    ids: &[Uuid],
+    first_order: i64,
+) -> Result<u64> {
+    // A duplicate inside one statement is not a conflict everywhere; keep the first.
+    let mut seen = HashSet::new();
+    let rows: Vec<(Uuid, i64)> = ids
+        .iter()
+        .copied()
+        .filter(|e| seen.insert(*e))
+        .zip(first_order..)
+        .collect();
+    let tail = d.on_conflict(&["catalog_id", "hierarchy_name", "entity_id"], &[]);
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy_entity_set (catalog_id, hierarchy_name, entity_id, set_order)",
+        4,
+        &tail,
+        &rows,
+        |a, (e, o)| a.extend([Arg::Uuid(cat), Arg::text(name), Arg::Uuid(*e), Arg::Int(*o)]),
+    )
+    .await
+}
+
+/// Writes directory entries; existing keys keep their position and take the new entity.
+pub(crate) async fn upsert_directory(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    entries: &[(&str, Uuid)],
+    first_order: i64,
+) -> Result<u64> {
+    // The last entry for a key wins, as repeated puts would (and one statement must not touch
+    // a row twice).
+    let mut last: HashMap<&str, usize> = HashMap::new();
+    for (i, (k, _)) in entries.iter().enumerate() {
+        last.insert(*k, i);
+    }
+    let rows: Vec<(&str, Uuid, i64)> = entries
+        .iter()
+        .enumerate()
+        .filter(|(i, (k, _))| last.get(k) == Some(i))
+        .zip(first_order..)
+        .map(|((_, (k, e)), o)| (*k, *e, o))
+        .collect();
+    let tail = d.on_conflict(
+        &["catalog_id", "hierarchy_name", "entity_key"],
+        &["entity_id"],
+    );
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy_entity_directory (catalog_id, hierarchy_name, entity_key, entity_id, dir_order)",
+        5,
+        &tail,
+        &rows,
+        |a, (k, e, o)| {
+            a.extend([
+                Arg::Uuid(cat),
+                Arg::text(name),
+                Arg::text(k),
+                Arg::Uuid(*e),
+                Arg::Int(*o),
+            ])
+        },
+    )
+    .await
+}
+
+/// Inserts tree node rows (parents before children).
+pub(crate) async fn insert_tree_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    rows: &[TreeRow],
+) -> Result<u64> {
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy_entity_tree_node (node_id, catalog_id, hierarchy_name, parent_node_id, node_key, entity_id, node_path, tree_order)",
+        8,
+        "",
+        rows,
+        |a, t| {
+            a.extend([
+                Arg::Uuid(t.node_id),
+                Arg::Uuid(cat),
+                Arg::text(name),
+                Arg::opt_uuid(t.parent),
+                Arg::text(&t.key),
+                Arg::opt_uuid(t.entity),
+                Arg::text(&t.path),
+                Arg::Int(i64::from(t.order)),
+            ])
+        },
+    )
+    .await
+}
+
+struct ValueInsert {
+    entity: Uuid,
+    row: ValueRow,
+}
+
+/// Rows per UNNEST statement (dialects with array parameters).
+const UNNEST_ROWS: usize = 50_000;
+
+/// Inserts aspects at the given map positions: their `aspect` and `hierarchy_aspect_map` rows
+/// and, `with_values`, their value rows. The entities must have no aspect of this def in the
+/// catalog yet.
+pub(crate) async fn insert_aspects(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: &AspectDef,
+    items: &[(&Aspect, i64)],
+    with_values: bool,
+) -> Result<()> {
+    let def_id = def.id();
+    let name = def.name();
+    // In key order, every index grows at its end instead of at random places (the keys start
+    // with random entity ids).
+    let mut ordered: Vec<(Uuid, i64)> = items.iter().map(|(a, o)| (a.entity_id(), *o)).collect();
+    ordered.sort_unstable();
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name)",
+        4,
+        "",
+        &ordered,
+        |a, (e, _)| {
+            a.extend([
+                Arg::Uuid(*e),
+                Arg::Uuid(def_id),
+                Arg::Uuid(cat),
+                Arg::text(name),
+            ])
+        },
+    )
+    .await?;
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order)",
+        5,
+        "",
+        &ordered,
+        |a, (e, o)| {
+            a.extend([
+                Arg::Uuid(cat),
+                Arg::text(name),
+                Arg::Uuid(*e),
+                Arg::Uuid(def_id),
+                Arg::Int(*o),
+            ])
+        },
+    )
+    .await?;
+    if !with_values {
+        return Ok(());
+    }
+    let mut values: Vec<ValueInsert> = items
+        .iter()
+        .flat_map(|(a, _)| {
+            encode_aspect(a).into_iter().map(move |row| ValueInsert {
+                entity: a.entity_id(),
+                row,
+            })
+        })
+        .collect();
+    values.sort_unstable_by(|a, b| {
+        (a.entity, &a.row.property_name, a.row.value_index).cmp(&(
+            b.entity,
+            &b.row.property_name,
+            b.row.value_index,
+        ))
+    });
+    if d.unnest_values() {
+        // A handful of array parameters however many rows: no parameter limit and no planning
+        // of a huge VALUES list.
+        for chunk in values.chunks(UNNEST_ROWS) {
+            conn.execute(
+                "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text, value_binary)
+                 SELECT u.e, ?, ?, u.n, u.pi, u.vi, u.t, u.b
+                 FROM UNNEST(?::uuid[], ?::text[], ?::int4[], ?::int4[], ?::text[], ?::bytea[]) AS u(e, n, pi, vi, t, b)",
+                &[
+                    Arg::Uuid(def_id),
+                    Arg::Uuid(cat),
+                    Arg::UuidArray(chunk.iter().map(|v| v.entity).collect()),
+                    Arg::TextArray(chunk.iter().map(|v| Some(v.row.property_name.as_str())).collect()),
+                    Arg::IntArray(chunk.iter().map(|v| v.row.property_index).collect()),
+                    Arg::IntArray(chunk.iter().map(|v| v.row.value_index).collect()),
+                    Arg::TextArray(chunk.iter().map(|v| v.row.text.as_deref()).collect()),
+                    Arg::BytesArray(chunk.iter().map(|v| v.row.binary.as_deref()).collect()),
+                ],
+            )
+            .await?;
+        }
+        return Ok(());
+    }
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text, value_binary)",
+        8,
+        "",
+        &values,
+        |a, v| {
+            a.extend([
+                Arg::Uuid(v.entity),
+                Arg::Uuid(def_id),
+                Arg::Uuid(cat),
+                Arg::text(&v.row.property_name),
+                Arg::Int(i64::from(v.row.property_index)),
+                Arg::Int(i64::from(v.row.value_index)),
+                Arg::opt_text(v.row.text.as_deref()),
+                Arg::opt_bytes(v.row.binary.as_deref()),
+            ])
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Writes a whole hierarchy's contents (its `hierarchy` row exists, its contents are empty).
+pub(crate) async fn write_content(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    h: &Hierarchy,
+    maps: &Mappings,
+) -> Result<()> {
+    let name = h.name();
+    match &h.content {
+        HierarchyContent::List(l) => {
+            insert_list(conn, d, cat, name, &l.0, 0).await?;
+        }
+        HierarchyContent::Set(s) => {
+            let ids: Vec<Uuid> = s.iter().collect();
+            insert_set(conn, d, cat, name, &ids, 0).await?;
+        }
+        HierarchyContent::Directory(dir) => {
+            let entries: Vec<(&str, Uuid)> = dir.iter().collect();
+            upsert_directory(conn, d, cat, name, &entries, 0).await?;
+        }
+        HierarchyContent::Tree(t) => {
+            insert_tree_rows(conn, d, cat, name, &flatten_tree(t)).await?;
+        }
+        HierarchyContent::AspectMap(m) => {
+            let aspects: Vec<&Aspect> = m.iter().collect();
+            let items: Vec<(&Aspect, i64)> = m.iter().zip(0..).collect();
+            match maps.get(name) {
+                // Membership and order stay in the aspect map tables; values go to the table.
+                Some(mapping) => {
+                    if mapping.has_entity_id() {
+                        insert_aspects(conn, d, cat, m.def(), &items, false).await?;
+                    }
+                    mapping::write(conn, d, cat, mapping, &aspects).await?;
+                }
+                None => insert_aspects(conn, d, cat, m.def(), &items, true).await?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Which rows of a hierarchy's contents to read.
+#[derive(Clone, Copy)]
+pub(crate) struct Window {
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Window {
+    pub const ALL: Window = Window {
+        offset: 0,
+        limit: i64::MAX,
+    };
+
+    /// A page; a limit past `i64::MAX` means no limit.
+    pub fn page(offset: u64, limit: u64) -> Window {
+        Window {
+            offset: offset.min(i64::MAX as u64) as i64,
+            limit: limit.min(i64::MAX as u64) as i64,
+        }
+    }
+
+    fn is_all(&self) -> bool {
+        self.offset == 0 && self.limit == i64::MAX
+    }
+}
+
+/// Reads entity ids of a list, set or aspect map, grouped by hierarchy name, in order. With
+/// `only`, one hierarchy and the window; otherwise every hierarchy of the catalog.
+async fn read_ids(
+    conn: &mut dyn SqlConn,
+    table: &str,
+    order: &str,
+    cat: Uuid,
+    only: Option<&str>,
+    w: Window,
+) -> Result<HashMap<String, Vec<Uuid>>> {
+    let (sql, args) = match only {
+        Some(n) => (
+            format!("SELECT hierarchy_name, entity_id FROM {table} WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY {order} LIMIT ? OFFSET ?"),
+            vec![Arg::Uuid(cat), Arg::text(n), Arg::Int(w.limit), Arg::Int(w.offset)],
+        ),
+        None => (
+            format!("SELECT hierarchy_name, entity_id FROM {table} WHERE catalog_id = ? ORDER BY hierarchy_name, {order}"),
+            vec![Arg::Uuid(cat)],
+        ),
+    };
+    let mut out: HashMap<String, Vec<Uuid>> = HashMap::new();
+    conn.for_each(&sql, &args, &mut |mut r| {
+        let e = r.uuid(1)?;
+        out.entry(r.string(0)?).or_default().push(e);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+async fn read_directories(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    only: Option<&str>,
+    w: Window,
+) -> Result<HashMap<String, EntityDirectory>> {
+    let (sql, args) = match only {
+        Some(n) => (
+            "SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY dir_order LIMIT ? OFFSET ?",
+            vec![Arg::Uuid(cat), Arg::text(n), Arg::Int(w.limit), Arg::Int(w.offset)],
+        ),
+        None => (
+            "SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? ORDER BY hierarchy_name, dir_order",
+            vec![Arg::Uuid(cat)],
+        ),
+    };
+    let mut out: HashMap<String, EntityDirectory> = HashMap::new();
+    conn.for_each(sql, &args, &mut |mut r| {
+        let e = r.uuid(2)?;
+        let key = r.string(1)?;
+        out.entry(r.string(0)?).or_default().put(key, e);
+        Ok(())
+    })
+    .await?;
+    Ok(out)
+}
+
+async fn read_trees(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    only: Option<&str>,
+) -> Result<HashMap<String, EntityTree>> {
+    const COLS: &str = "SELECT hierarchy_name, node_id, parent_node_id, node_key, entity_id, node_path, tree_order FROM hierarchy_entity_tree_node WHERE catalog_id = ?";
+    let (sql, args) = match only {
+        Some(n) => (
+            format!("{COLS} AND hierarchy_name = ?"),
+            vec![Arg::Uuid(cat), Arg::text(n)],
+        ),
+        None => (COLS.to_owned(), vec![Arg::Uuid(cat)]),
+    };
+    let mut rows_by: HashMap<String, Vec<TreeRow>> = HashMap::new();
+    conn.for_each(&sql, &args, &mut |mut r| {
+        let row = TreeRow {
+            node_id: r.uuid(1)?,
+            parent: r.opt_uuid(2)?,
+            key: r.opt_string(3)?.unwrap_or_default(),
+            entity: r.opt_uuid(4)?,
+            path: r.opt_string(5)?.unwrap_or_default(),
+            order: i32::try_from(r.int(6)?)
+                .map_err(|_| CheapError::invalid("stored tree order is out of range"))?,
+        };
+        rows_by.entry(r.string(0)?).or_default().push(row);
+        Ok(())
+    })
+    .await?;
+    rows_by
+        .into_iter()
+        .map(|(k, rows)| Ok((k, build_tree(rows)?)))
+        .collect()
+}
+
+/// Reads aspect maps: for each AM hierarchy (or just `only`, windowed) its entities in order
+/// and their values in one ordered scan.
+#[allow(clippy::too_many_arguments)]
+async fn read_aspect_maps(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
+    only: Option<&str>,
+    w: Window,
+    entities: Option<&[Uuid]>,
+) -> Result<HashMap<String, AspectMap>> {
+    let mut out = HashMap::new();
+    let mapped: Vec<&String> = defs
+        .keys()
+        .filter(|n| maps.contains_key(*n) && only.is_none_or(|o| o == n.as_str()))
+        .collect();
+    for name in mapped {
+        if let Some(m) = maps.get(name) {
+            out.insert(
+                name.clone(),
+                mapping::read(conn, d, cat, m, &defs[name], w, entities).await?,
+            );
+        }
+    }
+    if only.is_some_and(|o| maps.contains_key(o)) {
+        return Ok(out);
+    }
+    let mut order: HashMap<String, Vec<Uuid>> = HashMap::new();
+    match entities {
+        Some(list) => {
+            let name = only.unwrap_or_default();
+            let mut found = Vec::new();
+            for chunk in list.chunks(d.in_chunk()) {
+                let sql = format!(
+                    "SELECT entity_id FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ? AND entity_id IN ({}) ORDER BY map_order",
+                    placeholders(chunk.len())
+                );
+                let mut args = vec![Arg::Uuid(cat), Arg::text(name)];
+                args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
+                conn.for_each(&sql, &args, &mut |r| {
+                    found.push(r.uuid(0)?);
+                    Ok(())
+                })
+                .await?;
+            }
+            order.insert(name.to_owned(), found);
+        }
+        None => {
+            order = read_ids(conn, "hierarchy_aspect_map", "map_order", cat, only, w).await?;
+            if let Some(n) = only {
+                order.entry(n.to_owned()).or_default();
+            }
+        }
+    }
+    for (name, ids) in order {
+        if maps.contains_key(&name) {
+            continue;
+        }
+        let def = defs
+            .get(&name)
+            .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' of catalog {cat}")))?
+            .clone();
+        let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::with_capacity(ids.len());
+        // One ordered scan of the def's values; a window or entity filter narrows it.
+        let narrowed = only.is_some() && (!w.is_all() || entities.is_some());
+        let cols = "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ?";
+        let order_by = "ORDER BY entity_id, property_index, value_index";
+        if narrowed {
+            for chunk in ids.chunks(d.in_chunk()) {
+                let sql = format!(
+                    "{cols} AND entity_id IN ({}) {order_by}",
+                    placeholders(chunk.len())
+                );
+                let mut args = vec![Arg::Uuid(cat), Arg::Uuid(def.id())];
+                args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
+                scan_values(conn, &sql, &args, &def, &mut asm).await?;
+            }
+        } else {
+            let sql = format!("{cols} {order_by}");
+            scan_values(
+                conn,
+                &sql,
+                &[Arg::Uuid(cat), Arg::Uuid(def.id())],
+                &def,
+                &mut asm,
+            )
+            .await?;
+        }
+        let mut map = AspectMap::new(def.clone());
+        for e in ids {
+            let a = match asm.remove(&e) {
+                Some(a) => a.finish()?,
+                None => Aspect::from_values(def.clone(), e, Vec::<(String, _)>::new())?,
+            };
+            map.put(a)?;
+        }
+        out.insert(name, map);
+    }
+    Ok(out)
+}
+
+async fn scan_values(
+    conn: &mut dyn SqlConn,
+    sql: &str,
+    args: &[Arg<'_>],
+    def: &Arc<AspectDef>,
+    asm: &mut HashMap<Uuid, AspectAssembler>,
+) -> Result<()> {
+    conn.for_each(sql, args, &mut |mut r| {
+        let e = r.uuid(0)?;
+        let index = i32::try_from(r.int(2)?)
+            .map_err(|_| CheapError::invalid("stored value index is out of range"))?;
+        let text = r.opt_string(3)?;
+        let binary = r.opt_bytes(4)?;
+        asm.entry(e)
+            .or_insert_with(|| AspectAssembler::new(def.clone(), e))
+            .push(r.str(1)?, index, text.as_deref(), binary.as_deref())
+    })
+    .await
+}
+
+/// A hierarchy's summary row.
+pub(crate) struct HierarchyRow {
+    pub name: String,
+    pub code: String,
+    pub version: i64,
+}
+
+/// Reads the contents of `hierarchies` (all of a catalog's, or one windowed) into hierarchies.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn read_hierarchies(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    hierarchies: &[HierarchyRow],
+    defs: &HashMap<String, Arc<AspectDef>>,
+    maps: &Mappings,
+    only: Option<&str>,
+    w: Window,
+) -> Result<Vec<Hierarchy>> {
+    let has = |code: &str| hierarchies.iter().any(|h| h.code == code);
+    let mut lists = if has("EL") {
+        read_ids(conn, "hierarchy_entity_list", "list_order", cat, only, w).await?
+    } else {
+        HashMap::new()
+    };
+    let mut sets = if has("ES") {
+        read_ids(conn, "hierarchy_entity_set", "set_order", cat, only, w).await?
+    } else {
+        HashMap::new()
+    };
+    let mut dirs = if has("ED") {
+        read_directories(conn, cat, only, w).await?
+    } else {
+        HashMap::new()
+    };
+    let mut trees = if has("ET") {
+        read_trees(conn, cat, only).await?
+    } else {
+        HashMap::new()
+    };
+    let mut aspect_maps = if has("AM") {
+        read_aspect_maps(conn, d, cat, defs, maps, only, w, None).await?
+    } else {
+        HashMap::new()
+    };
+    hierarchies
+        .iter()
+        .map(|h| {
+            let content = match h.code.as_str() {
+                "EL" => {
+                    HierarchyContent::List(EntityList(lists.remove(&h.name).unwrap_or_default()))
+                }
+                "ES" => HierarchyContent::Set(EntitySet(
+                    sets.remove(&h.name)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect(),
+                )),
+                "ED" => HierarchyContent::Directory(dirs.remove(&h.name).unwrap_or_default()),
+                "ET" => HierarchyContent::Tree(trees.remove(&h.name).unwrap_or_default()),
+                _ => HierarchyContent::AspectMap(match aspect_maps.remove(&h.name) {
+                    Some(m) => m,
+                    None => AspectMap::new(defs.get(&h.name).cloned().ok_or_else(|| {
+                        CheapError::not_found(format!("aspect def '{}' of catalog {cat}", h.name))
+                    })?),
+                }),
+            };
+            let mut out = Hierarchy::with_content(h.name.clone(), content)?;
+            out.version = h.version;
+            Ok(out)
+        })
+        .collect()
+}
+
+/// Aspects of `entities` in one aspect map.
+pub(crate) async fn read_aspects_of(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: Arc<AspectDef>,
+    maps: &Mappings,
+    entities: &[Uuid],
+) -> Result<AspectMap> {
+    let name = def.name().to_owned();
+    let defs = HashMap::from([(name.clone(), def.clone())]);
+    let mut found = read_aspect_maps(
+        conn,
+        d,
+        cat,
+        &defs,
+        maps,
+        Some(&name),
+        Window::ALL,
+        Some(entities),
+    )
+    .await?;
+    Ok(found.remove(&name).unwrap_or_else(|| AspectMap::new(def)))
+}

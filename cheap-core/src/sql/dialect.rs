@@ -1,0 +1,175 @@
+//! The differences between the SQL databases, in one place. The defaults are the SQLite and
+//! PostgreSQL forms (`ON CONFLICT`, double-quoted identifiers); each backend overrides what its
+//! database spells otherwise.
+
+use uuid::Uuid;
+
+use super::conn::{Arg, Value};
+use crate::error::{CheapError, Result};
+use crate::model::{PropertyDef, PropertyType};
+use crate::value::PropertyValue;
+
+/// How one SQL database differs from the others. Every method has the SQLite/PostgreSQL answer
+/// as its default.
+pub trait Dialect: Send + Sync {
+    /// Quotes an identifier (a mapped table or column name).
+    fn quote(&self, ident: &str) -> String {
+        format!("\"{}\"", ident.replace('"', "\"\""))
+    }
+
+    /// The tail of an INSERT that, on a duplicate of `keys`, updates `update` to the new values,
+    /// or keeps the old row when `update` is empty.
+    fn on_conflict(&self, keys: &[&str], update: &[&str]) -> String {
+        if update.is_empty() {
+            return format!("ON CONFLICT ({}) DO NOTHING", keys.join(", "));
+        }
+        let set: Vec<String> = update
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        format!(
+            "ON CONFLICT ({}) DO UPDATE SET {}",
+            keys.join(", "),
+            set.join(", ")
+        )
+    }
+
+    /// Most parameters in one multi-row statement.
+    fn max_params(&self) -> usize {
+        4000
+    }
+
+    /// Most items in one `IN (...)` list.
+    fn in_chunk(&self) -> usize {
+        900
+    }
+
+    /// The ORDER BY of a catalog's hierarchies (their insertion order), over table alias `h`.
+    fn hierarchy_order(&self) -> &'static str {
+        "h.hierarchy_order IS NULL, h.hierarchy_order, h.name"
+    }
+
+    /// A filter for the rows of the subtree at a node path; binds catalog, hierarchy, then the
+    /// path three times.
+    fn subtree(&self) -> &'static str {
+        "catalog_id = ? AND hierarchy_name = ? AND (node_path = ? OR substr(node_path, 1, length(?) + 1) = ? || '/')"
+    }
+
+    /// A statement (and its argument) that serializes the writers of one catalog for the rest
+    /// of the transaction, when beginning a write transaction does not already.
+    fn lock_catalog(&self, catalog: Uuid) -> Option<(&'static str, Arg<'static>)> {
+        let _ = catalog;
+        None
+    }
+
+    /// Whether value rows are written with one array-parameter `UNNEST` statement per chunk
+    /// (PostgreSQL) instead of multi-row VALUES.
+    fn unnest_values(&self) -> bool {
+        false
+    }
+
+    /// The column type of an id column in a mapped table.
+    fn id_type(&self) -> &'static str {
+        "TEXT"
+    }
+
+    /// The column type of a property in a mapped table.
+    fn column_type(&self, t: PropertyType) -> &'static str {
+        match t {
+            PropertyType::Integer | PropertyType::Boolean => "INTEGER",
+            PropertyType::Float => "REAL",
+            PropertyType::Blob => "BLOB",
+            _ => "TEXT",
+        }
+    }
+
+    /// The placeholder of a property value written to a mapped column (PostgreSQL adds a cast).
+    fn value_placeholder(&self, t: PropertyType) -> String {
+        let _ = t;
+        "?".into()
+    }
+
+    /// How a property value is bound for a mapped column.
+    fn bind_value<'a>(&self, t: PropertyType, v: Option<&'a PropertyValue>) -> Arg<'a> {
+        let _ = t;
+        match v {
+            None => Arg::Null,
+            Some(PropertyValue::Integer(i)) => Arg::Int(*i),
+            Some(PropertyValue::Float(f)) => Arg::Real(*f),
+            Some(PropertyValue::Boolean(b)) => Arg::Bool(*b),
+            Some(PropertyValue::Blob(b)) => Arg::Bytes(b.as_slice().into()),
+            Some(other) => other.to_text().map_or(Arg::Null, |t| Arg::Text(t.into())),
+        }
+    }
+
+    /// The select expression reading mapped column `col` (already quoted) of alias `t`.
+    fn select_value(&self, col: &str, t: PropertyType) -> String {
+        let _ = t;
+        format!("t.{col}")
+    }
+
+    /// The column that identifies a row of a table without an entity id column, if the
+    /// database has one (SQLite's `rowid`); otherwise rows are numbered by position.
+    fn row_key(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// The ORDER BY that keeps the rows of an id-less table in a stable order, if any.
+    fn natural_order(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Lists the user tables (one text column, ordered by name).
+    fn list_tables_sql(&self) -> &'static str;
+
+    /// The columns of table `?`: name, declared type, nullable (one row each, in order).
+    fn table_columns_sql(&self) -> &'static str;
+}
+
+/// Converts a stored column value to a value of `pd`'s type, whatever form the database kept it
+/// in (typed, or text to parse).
+pub fn read_value(owner: &str, pd: &PropertyDef, v: Value) -> Result<Option<PropertyValue>> {
+    let t = pd.property_type();
+    let invalid = |message: String| CheapError::InvalidValue {
+        aspect_def: owner.to_owned(),
+        property: pd.name().to_owned(),
+        expected: t.name().to_owned(),
+        message,
+    };
+    let value = match v {
+        Value::Null => return Ok(None),
+        Value::Int(i) => match t {
+            PropertyType::Boolean => PropertyValue::Boolean(i != 0),
+            PropertyType::Integer
+            | PropertyType::Float
+            | PropertyType::BigInteger
+            | PropertyType::BigDecimal => PropertyValue::Integer(i),
+            _ => PropertyValue::String(i.to_string()),
+        },
+        Value::Real(f) => match t {
+            PropertyType::Float | PropertyType::BigDecimal => PropertyValue::Float(f),
+            _ => PropertyValue::String(crate::value::java_double(f)),
+        },
+        Value::Bool(b) => match t {
+            PropertyType::Boolean => PropertyValue::Boolean(b),
+            _ => PropertyValue::String(b.to_string()),
+        },
+        Value::Uuid(u) => match t {
+            PropertyType::Uuid => PropertyValue::Uuid(u),
+            _ => PropertyValue::String(u.to_string()),
+        },
+        Value::Bytes(b) => match t {
+            PropertyType::Blob => PropertyValue::Blob(b),
+            _ => PropertyValue::String(
+                String::from_utf8(b).map_err(|_| invalid("stored bytes are not UTF-8".into()))?,
+            ),
+        },
+        Value::Text(s) => match t {
+            PropertyType::String | PropertyType::Text | PropertyType::Clob => {
+                PropertyValue::String(s)
+            }
+            _ => PropertyValue::from_sql_text(t, &s).map_err(invalid)?,
+        },
+    };
+    pd.coerce(owner, Some(value))
+}

@@ -1,0 +1,213 @@
+//! The shared SQL engine's connection over sqlx's PostgreSQL driver, and PostgreSQL's dialect.
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::{Arguments, PgConnection, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use uuid::Uuid;
+
+use crate::error::map_err;
+use cheap_core::sql::{Arg, Dialect, Row, SqlConn, SqlType, Value};
+use cheap_core::{CheapError, PropertyType, PropertyValue, Result};
+
+/// PostgreSQL's SQL: native ids, typed mapped columns written as text with a cast, advisory
+/// locks per catalog, and value rows written through `UNNEST`.
+pub(crate) struct PgDialect;
+
+fn pg_type(t: PropertyType) -> &'static str {
+    match t {
+        PropertyType::Integer => "BIGINT",
+        PropertyType::Float => "DOUBLE PRECISION",
+        PropertyType::Boolean => "BOOLEAN",
+        PropertyType::DateTime => "TIMESTAMPTZ",
+        PropertyType::Uuid => "UUID",
+        PropertyType::Blob => "BYTEA",
+        _ => "TEXT",
+    }
+}
+
+impl Dialect for PgDialect {
+    fn max_params(&self) -> usize {
+        8000
+    }
+
+    fn in_chunk(&self) -> usize {
+        5000
+    }
+
+    fn lock_catalog(&self, catalog: Uuid) -> Option<(&'static str, Arg<'static>)> {
+        let (hi, lo) = catalog.as_u64_pair();
+        Some((
+            "SELECT pg_advisory_xact_lock(?)",
+            Arg::Int((hi ^ lo) as i64),
+        ))
+    }
+
+    fn unnest_values(&self) -> bool {
+        true
+    }
+
+    fn id_type(&self) -> &'static str {
+        "UUID"
+    }
+
+    fn column_type(&self, t: PropertyType) -> &'static str {
+        pg_type(t)
+    }
+
+    fn value_placeholder(&self, t: PropertyType) -> String {
+        match t {
+            PropertyType::Blob => "?".into(),
+            t => format!("?::{}", pg_type(t)),
+        }
+    }
+
+    fn bind_value<'a>(&self, t: PropertyType, v: Option<&'a PropertyValue>) -> Arg<'a> {
+        // Everything but bytes travels as text and is cast in SQL to the column type.
+        match (t, v) {
+            (PropertyType::Blob, None) => Arg::NullOf(SqlType::Bytes),
+            (_, None) => Arg::NullOf(SqlType::Text),
+            (_, Some(PropertyValue::Blob(b))) => Arg::Bytes(b.as_slice().into()),
+            (_, Some(v)) => v
+                .to_text()
+                .map_or(Arg::NullOf(SqlType::Text), |s| Arg::Text(s.into())),
+        }
+    }
+
+    fn select_value(&self, col: &str, t: PropertyType) -> String {
+        match t {
+            PropertyType::Blob => format!("t.{col}"),
+            // ISO text with the offset, which the DateTime parser reads.
+            PropertyType::DateTime => format!("to_json(t.{col})#>>'{{}}'"),
+            _ => format!("t.{col}::text"),
+        }
+    }
+
+    fn natural_order(&self) -> Option<&'static str> {
+        Some("ctid")
+    }
+
+    fn list_tables_sql(&self) -> &'static str {
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+    }
+
+    fn table_columns_sql(&self) -> &'static str {
+        "SELECT column_name::text, data_type::text, is_nullable = 'YES' FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, ...` (the engine's SQL has no `?` inside literals).
+pub(crate) fn pg(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A pooled connection, in a transaction or not.
+pub(crate) enum PgConn {
+    Tx(Transaction<'static, Postgres>),
+    Plain(PoolConnection<Postgres>),
+}
+
+impl PgConn {
+    fn conn(&mut self) -> &mut PgConnection {
+        match self {
+            PgConn::Tx(tx) => tx,
+            PgConn::Plain(c) => c,
+        }
+    }
+}
+
+fn arguments(args: &[Arg<'_>]) -> Result<PgArguments> {
+    let mut out = PgArguments::default();
+    for a in args {
+        let r = match a {
+            Arg::Null | Arg::NullOf(SqlType::Text) => out.add(None::<String>),
+            Arg::NullOf(SqlType::Uuid) => out.add(None::<Uuid>),
+            Arg::NullOf(SqlType::Bytes) => out.add(None::<Vec<u8>>),
+            Arg::NullOf(SqlType::Bool) => out.add(None::<bool>),
+            Arg::NullOf(SqlType::Real) => out.add(None::<f64>),
+            Arg::NullOf(_) => out.add(None::<i64>),
+            Arg::Int(i) => out.add(*i),
+            Arg::Real(f) => out.add(*f),
+            Arg::Bool(b) => out.add(*b),
+            Arg::Text(s) => out.add(s.as_ref()),
+            Arg::Bytes(b) => out.add(b.as_ref()),
+            Arg::Uuid(u) => out.add(*u),
+            Arg::UuidArray(v) => out.add(v),
+            Arg::TextArray(v) => out.add(v),
+            Arg::IntArray(v) => out.add(v),
+            Arg::BytesArray(v) => out.add(v),
+        };
+        r.map_err(|e| CheapError::invalid(format!("cannot bind a value: {e}")))?;
+    }
+    Ok(out)
+}
+
+fn row(r: &PgRow) -> Result<Row> {
+    let mut out = Vec::with_capacity(r.columns().len());
+    for i in 0..r.columns().len() {
+        let raw = r.try_get_raw(i).map_err(map_err)?;
+        if raw.is_null() {
+            out.push(Value::Null);
+            continue;
+        }
+        let kind = raw.type_info().name().to_owned();
+        out.push(match kind.as_str() {
+            "INT2" => Value::Int(i64::from(r.try_get::<i16, _>(i).map_err(map_err)?)),
+            "INT4" => Value::Int(i64::from(r.try_get::<i32, _>(i).map_err(map_err)?)),
+            "INT8" => Value::Int(r.try_get(i).map_err(map_err)?),
+            "FLOAT4" => Value::Real(f64::from(r.try_get::<f32, _>(i).map_err(map_err)?)),
+            "FLOAT8" => Value::Real(r.try_get(i).map_err(map_err)?),
+            "BOOL" => Value::Bool(r.try_get(i).map_err(map_err)?),
+            "UUID" => Value::Uuid(r.try_get(i).map_err(map_err)?),
+            "BYTEA" => Value::Bytes(r.try_get(i).map_err(map_err)?),
+            _ => Value::Text(r.try_get(i).map_err(map_err)?),
+        });
+    }
+    Ok(Row(out))
+}
+
+#[async_trait]
+impl SqlConn for PgConn {
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        let a = arguments(args)?;
+        Ok(sqlx::query_with(&pg(sql), a)
+            .execute(self.conn())
+            .await
+            .map_err(map_err)?
+            .rows_affected())
+    }
+
+    async fn for_each(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<()> {
+        let a = arguments(args)?;
+        let sql = pg(sql);
+        let mut rows = sqlx::query_with(&sql, a).fetch(self.conn());
+        while let Some(r) = rows.try_next().await.map_err(map_err)? {
+            f(row(&r)?)?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        match *self {
+            PgConn::Tx(tx) => tx.commit().await.map_err(map_err),
+            PgConn::Plain(_) => Ok(()),
+        }
+    }
+}
