@@ -1,0 +1,31 @@
+//! mysql_async errors mapped onto the backend-neutral [`CheapError`] kinds.
+
+use cheap_core::CheapError;
+use mysql_async::{DriverError, Error};
+
+/// Maps a mysql_async error: lost connections, deadlocks, lock waits and an overloaded server
+/// are `Unavailable` (worth retrying), duplicate keys and foreign-key violations `Conflict`,
+/// values the schema refuses (too long, NULL, CHECK) `InvalidInput`, anything else `Backend`.
+pub fn map_err(e: Error) -> CheapError {
+    match &e {
+        Error::Io(_) => CheapError::Unavailable(format!("MariaDB is unreachable: {e}")),
+        Error::Driver(
+            DriverError::ConnectionClosed
+            | DriverError::PoolDisconnected
+            | DriverError::PacketOutOfOrder
+            | DriverError::UnexpectedPacket { .. },
+        ) => CheapError::Unavailable(format!("MariaDB connection lost: {e}")),
+        Error::Server(s) => match s.code {
+            1062 | 1022 | 1451 | 1452 | 1586 => CheapError::Conflict(s.message.clone()),
+            1406 | 1048 | 1364 | 1366 | 1264 | 1292 | 3819 | 4025 => {
+                CheapError::InvalidInput(s.message.clone())
+            }
+            // deadlock, lock wait timeout, too many connections, shutdown, killed, gone away
+            1213 | 1205 | 1040 | 1053 | 1927 | 2006 | 2013 | 1317 => {
+                CheapError::Unavailable(format!("MariaDB: {}", s.message))
+            }
+            _ => CheapError::backend("mariadb", e),
+        },
+        _ => CheapError::backend("mariadb", e),
+    }
+}

@@ -1,0 +1,141 @@
+//! # cheap-db-mariadb
+//!
+//! The MariaDB backend of cheap-rs: [`MariaDbDao`] stores catalogs in the CHEAP reference's
+//! schema (InnoDB, utf8mb4 with binary collation, so keys compare exactly) over a
+//! `mysql_async` pool. Every operation runs in one transaction, rows go in multi-row
+//! statements, and writers of one catalog are serialized by a lock row.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> cheap_core::Result<()> {
+//! use cheap_core::{Catalog, CheapDao};
+//! let dao = cheap_db_mariadb::MariaDbDao::connect("mysql://root@127.0.0.1:3306/test").await?;
+//! let catalog = Catalog::new();
+//! dao.save_catalog(&catalog).await?;
+//! assert_eq!(dao.load_catalog(catalog.id()).await?.id(), catalog.id());
+//! dao.close().await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+mod conn;
+mod error;
+mod options;
+pub mod schema;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use mysql_async::{IsolationLevel, Pool, TxOpts};
+
+pub use cheap_core::sql::TableAccess;
+pub use error::map_err;
+pub use options::MariaDbOptions;
+
+use cheap_core::sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, TxMode};
+use cheap_core::{CheapError, Result};
+use conn::{MariaDbDialect, MyConn};
+
+/// A [`CheapDao`](cheap_core::CheapDao) over a MariaDB (or MySQL) database.
+///
+/// Every operation comes from cheap-core's shared SQL engine ([`SqlBackend`]); table mappings
+/// and table introspection from [`TableAccess`] (mapped DateTime columns are `DATETIME(6)` in
+/// UTC; rows of tables without an entity id are numbered in the order the server returns
+/// them).
+#[derive(Debug, Clone)]
+pub struct MariaDbDao {
+    pool: Pool,
+    acquire_timeout: Duration,
+    mappings: MappingRegistry,
+}
+
+impl MariaDbDao {
+    /// Opens `url` (`mysql://user:password@host:3306/database`, or `mariadb://...`) with the
+    /// default [`MariaDbOptions`], creating the schema when missing.
+    pub async fn connect(url: &str) -> Result<Self> {
+        MariaDbOptions::url(url).connect().await
+    }
+
+    /// Options to tune before connecting.
+    pub fn builder(url: impl AsRef<str>) -> MariaDbOptions {
+        MariaDbOptions::url(url)
+    }
+
+    /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
+    pub fn from_pool(pool: Pool) -> Self {
+        Self::from_parts(pool, Duration::from_secs(5))
+    }
+
+    pub(crate) fn from_parts(pool: Pool, acquire_timeout: Duration) -> Self {
+        MariaDbDao {
+            pool,
+            acquire_timeout,
+            mappings: MappingRegistry::default(),
+        }
+    }
+
+    /// The underlying pool, for queries of your own.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Creates the schema (with foreign keys) if missing (idempotent).
+    pub async fn init_schema(&self) -> Result<()> {
+        let mut conn = self.get_conn().await?;
+        schema::init_schema(&mut conn, true).await
+    }
+
+    /// A connection within the acquire timeout.
+    pub(crate) async fn get_conn(&self) -> Result<mysql_async::Conn> {
+        self.within(self.pool.get_conn()).await
+    }
+
+    async fn within<T>(
+        &self,
+        f: impl std::future::Future<Output = std::result::Result<T, mysql_async::Error>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(self.acquire_timeout, f).await {
+            Ok(r) => r.map_err(map_err),
+            Err(_) => Err(CheapError::Unavailable(format!(
+                "timed out after {:?} waiting for a MariaDB connection",
+                self.acquire_timeout
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl SqlBackend for MariaDbDao {
+    fn name(&self) -> &'static str {
+        "mariadb"
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &MariaDbDialect
+    }
+
+    fn mapping_registry(&self) -> &MappingRegistry {
+        &self.mappings
+    }
+
+    async fn connect(&self, mode: TxMode) -> Result<Box<dyn SqlConn>> {
+        let mut opts = TxOpts::default();
+        let conn = match mode {
+            TxMode::None => MyConn::Plain(self.get_conn().await?),
+            TxMode::Read => {
+                opts.with_consistent_snapshot(true).with_readonly(true);
+                MyConn::Tx(self.within(self.pool.start_transaction(opts)).await?)
+            }
+            TxMode::Write => {
+                // Writers of one catalog are serialized by its lock row; read committed keeps
+                // InnoDB's gap locks from making writers of different catalogs deadlock.
+                opts.with_isolation_level(IsolationLevel::ReadCommitted);
+                MyConn::Tx(self.within(self.pool.start_transaction(opts)).await?)
+            }
+        };
+        Ok(Box::new(conn))
+    }
+
+    async fn close_pool(&self) -> Result<()> {
+        self.pool.clone().disconnect().await.map_err(map_err)
+    }
+}

@@ -1,0 +1,201 @@
+//! Connection and pool options.
+
+use std::time::Duration;
+
+use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
+
+use crate::error::map_err;
+use crate::MariaDbDao;
+use cheap_core::{CheapError, Result};
+
+/// How to reach MariaDB and size the pool. Start from [`MariaDbOptions::url`] or
+/// [`MariaDbOptions::new`] (host, port, database, user, password), tune, then
+/// [`connect`](Self::connect).
+///
+/// ```no_run
+/// # async fn f() -> cheap_core::Result<()> {
+/// use std::time::Duration;
+/// let dao = cheap_db_mariadb::MariaDbOptions::new("127.0.0.1", 3306, "cheap")
+///     .user("cheap_user")
+///     .password("secret")
+///     .max_connections(20)
+///     .acquire_timeout(Duration::from_secs(3))
+///     .connect()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct MariaDbOptions {
+    base: Result<Opts, String>,
+    host: Option<String>,
+    port: Option<u16>,
+    database: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    init_schema: bool,
+    foreign_keys: bool,
+    min_connections: usize,
+    max_connections: usize,
+    acquire_timeout: Duration,
+    idle_timeout: Duration,
+    max_lifetime: Option<Duration>,
+}
+
+impl MariaDbOptions {
+    fn with_base(base: Result<Opts, String>) -> Self {
+        MariaDbOptions {
+            base,
+            host: None,
+            port: None,
+            database: None,
+            user: None,
+            password: None,
+            init_schema: true,
+            foreign_keys: true,
+            min_connections: 1,
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+            max_lifetime: Some(Duration::from_secs(1800)),
+        }
+    }
+
+    /// From a `mysql://user:password@host:3306/database` URL (`mariadb://` is accepted too).
+    /// The URL's own pool parameters are replaced by this builder's.
+    pub fn url(url: impl AsRef<str>) -> Self {
+        let url = url.as_ref();
+        let url = match url.strip_prefix("mariadb://") {
+            Some(rest) => format!("mysql://{rest}"),
+            None => url.to_owned(),
+        };
+        Self::with_base(Opts::from_url(&url).map_err(|e| format!("invalid MariaDB URL: {e}")))
+    }
+
+    /// From a host, port and database (user `root`, no password, until set).
+    pub fn new(host: impl Into<String>, port: u16, database: impl Into<String>) -> Self {
+        let mut o = Self::with_base(Ok(Opts::from(OptsBuilder::default())));
+        o.host = Some(host.into());
+        o.port = Some(port);
+        o.database = Some(database.into());
+        o
+    }
+
+    /// The database (replaces the URL's).
+    pub fn database(mut self, database: impl Into<String>) -> Self {
+        self.database = Some(database.into());
+        self
+    }
+
+    /// The user.
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// The password.
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// Whether [`connect`](Self::connect) creates the schema when missing (default true).
+    pub fn init_schema(mut self, yes: bool) -> Self {
+        self.init_schema = yes;
+        self
+    }
+
+    /// Whether a schema created by this builder has foreign keys (default true). Without them
+    /// writes are a little faster; the backend deletes children explicitly either way.
+    pub fn foreign_keys(mut self, yes: bool) -> Self {
+        self.foreign_keys = yes;
+        self
+    }
+
+    /// Connections kept open when idle (default 1).
+    pub fn min_connections(mut self, n: usize) -> Self {
+        self.min_connections = n;
+        self
+    }
+
+    /// Most connections at once (default 10; MariaDB allows 151 by default for everyone).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long an operation waits for a free connection before failing with `Unavailable`
+    /// (default 5 s). mysql_async itself would wait forever.
+    pub fn acquire_timeout(mut self, d: Duration) -> Self {
+        self.acquire_timeout = d;
+        self
+    }
+
+    /// How long a connection above the minimum may stay idle (default 5 min).
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Replace connections older than this (default 30 min; `None` keeps them).
+    pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
+        self.max_lifetime = d;
+        self
+    }
+
+    /// The mysql_async options this builder produces.
+    pub fn to_opts(&self) -> Result<Opts> {
+        let base = self.base.clone().map_err(CheapError::invalid)?;
+        let constraints = PoolConstraints::new(
+            self.min_connections.min(self.max_connections),
+            self.max_connections,
+        )
+        .ok_or_else(|| CheapError::invalid("min_connections exceeds max_connections"))?;
+        let pool = PoolOpts::default()
+            .with_constraints(constraints)
+            .with_inactive_connection_ttl(self.idle_timeout)
+            .with_abs_conn_ttl(self.max_lifetime)
+            // No COM_RESET_CONNECTION on every return: it would drop the prepared statements.
+            // Connections carry no session state of ours, and an unfinished transaction is
+            // rolled back by the driver when its connection comes back.
+            .with_reset_connection(false);
+        let mut b = OptsBuilder::from_opts(base)
+            .pool_opts(pool)
+            .prefer_socket(false)
+            .stmt_cache_size(64);
+        if let Some(h) = &self.host {
+            b = b.ip_or_hostname(h.clone());
+        }
+        if let Some(p) = self.port {
+            b = b.tcp_port(p);
+        }
+        if let Some(d) = &self.database {
+            b = b.db_name(Some(d.clone()));
+        }
+        if let Some(u) = &self.user {
+            b = b.user(Some(u.clone()));
+        } else if self.host.is_some() {
+            b = b.user(Some("root"));
+        }
+        if let Some(p) = &self.password {
+            b = b.pass(Some(p.clone()));
+        }
+        Ok(Opts::from(b))
+    }
+
+    /// Opens the pool, checks the server answers (within the acquire timeout) and, unless
+    /// disabled, creates the schema.
+    pub async fn connect(self) -> Result<MariaDbDao> {
+        let opts = self.to_opts()?;
+        let pool = Pool::new(opts);
+        let dao = MariaDbDao::from_parts(pool, self.acquire_timeout);
+        let mut conn = dao.get_conn().await?;
+        if self.init_schema {
+            crate::schema::init_schema(&mut conn, self.foreign_keys).await?;
+        } else {
+            use mysql_async::prelude::Queryable;
+            conn.query_drop("SELECT 1").await.map_err(map_err)?;
+        }
+        drop(conn);
+        Ok(dao)
+    }
+}
