@@ -28,6 +28,10 @@ pub use cheap_client as client;
 #[cfg(feature = "postgres")]
 pub use cheap_db_postgres as postgres;
 
+/// The MariaDB backend (feature `mariadb`).
+#[cfg(feature = "mariadb")]
+pub use cheap_db_mariadb as mariadb;
+
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use cheap_db_sqlite as sqlite;
@@ -37,7 +41,8 @@ pub use cheap_db_sqlite as sqlite;
 /// Schemes: `memory:` (a process-local [`MemoryDao`]); `sqlite://path.db` or `sqlite::memory:`
 /// (feature `sqlite`, on by default; the file and schema are created when missing);
 /// `postgres://user@host:5432/db` (feature `postgres`; the schema is created when missing).
-/// `mysql:`/`mariadb:` come with the MariaDB backend. A scheme whose
+/// `mysql://user:password@host:3306/db` or `mariadb://...` (feature `mariadb`; the schema is
+/// created when missing). A scheme whose
 /// backend is not compiled in is an [`CheapError::InvalidInput`] naming the feature, never a
 /// panic.
 pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
@@ -58,6 +63,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
         )),
         #[cfg(not(feature = "postgres"))]
         "postgres" | "postgresql" => Err(not_compiled("postgres", "postgres")),
+        #[cfg(feature = "mariadb")]
+        "mysql" | "mariadb" => Ok(Arc::new(cheap_db_mariadb::MariaDbDao::connect(url).await?)),
+        #[cfg(not(feature = "mariadb"))]
         "mysql" | "mariadb" => Err(not_compiled("mariadb", "mariadb")),
         _ => Err(CheapError::invalid(format!(
             "unknown store URL '{url}': expected memory:, sqlite:, postgres: or mysql:"
@@ -65,6 +73,7 @@ pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
     }
 }
 
+#[cfg(not(all(feature = "sqlite", feature = "postgres", feature = "mariadb")))]
 fn not_compiled(backend: &str, feature: &str) -> CheapError {
     CheapError::invalid(format!(
         "the {backend} backend is not compiled in; enable the `{feature}` feature of the cheap crate"

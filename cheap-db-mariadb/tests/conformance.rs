@@ -126,3 +126,21 @@ async fn killed_connections_are_unavailable_and_the_pool_recovers() {
     killer.close().await.unwrap();
     drop_database(&dao, &db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_passes_the_table_suite() {
+    let Some((dao, db)) = dao().await else {
+        return;
+    };
+    testkit::tables::run_all(
+        &dao,
+        &[
+            "CREATE TABLE test_data (id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC, real_col DOUBLE,
+                text_col TEXT, blob_col BLOB, name VARCHAR(20) NOT NULL, day DATE, flag BOOLEAN)",
+            "INSERT INTO test_data VALUES (1, 1, 1.5, 'one', x'010101010101010101', 'a', '2025-01-01', true),
+                (2, 2, 2.5, 'two', x'020202020202020202', 'b', NULL, false)",
+        ],
+    )
+    .await;
+    drop_database(&dao, &db).await;
+}

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{fixture, postgres_server, sqlite_server};
+use common::{fixture, mariadb_server, postgres_server, sqlite_server};
 use serde_json::{json, Value};
 
 async fn catalogs_are_created_read_and_listed(s: &common::TestServer) {
@@ -358,7 +358,7 @@ async fn hierarchies_of_every_kind(s: &common::TestServer) {
     assert_eq!(status, 404);
 }
 
-/// Each scenario on a SQLite file and, when configured, on PostgreSQL.
+/// Each scenario on a SQLite file and, when configured, on PostgreSQL and MariaDB.
 macro_rules! on_every_backend {
     ($($name:ident),*) => {
         mod sqlite {
@@ -377,6 +377,17 @@ macro_rules! on_every_backend {
                     if let Some((s, pg)) = super::postgres_server().await {
                         super::$name(&s).await;
                         super::common::drop_postgres_schema(&pg).await;
+                    }
+                }
+            )*
+        }
+        mod mariadb {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    if let Some((s, my)) = super::mariadb_server().await {
+                        super::$name(&s).await;
+                        super::common::drop_mariadb_database(&my).await;
                     }
                 }
             )*

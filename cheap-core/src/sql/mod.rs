@@ -568,6 +568,14 @@ impl AspectTableMapping {
 /// The property type for a column's declared SQL type (names from SQLite, PostgreSQL and
 /// MariaDB; parameters such as `(50)` ignored). Unknown types are Text, as in the reference.
 pub fn property_type_for_column(declared: &str) -> PropertyType {
+    // MariaDB reports BOOLEAN columns as tinyint(1); the width is what tells them apart.
+    if declared
+        .trim()
+        .to_ascii_uppercase()
+        .starts_with("TINYINT(1)")
+    {
+        return PropertyType::Boolean;
+    }
     let base = declared
         .split('(')
         .next()
@@ -576,7 +584,7 @@ pub fn property_type_for_column(declared: &str) -> PropertyType {
         .to_ascii_uppercase();
     let base = base.trim_end_matches(" UNSIGNED").trim();
     match base {
-        "TINYINT(1)" | "BOOLEAN" | "BOOL" => PropertyType::Boolean,
+        "BOOLEAN" | "BOOL" => PropertyType::Boolean,
         "INTEGER" | "INT" | "BIGINT" | "SMALLINT" | "TINYINT" | "MEDIUMINT" | "INT2" | "INT4"
         | "INT8" | "SERIAL" | "BIGSERIAL" | "SMALLSERIAL" | "OID" | "YEAR" => PropertyType::Integer,
         "REAL" | "DOUBLE" | "DOUBLE PRECISION" | "FLOAT" | "FLOAT4" | "FLOAT8" | "NUMERIC"

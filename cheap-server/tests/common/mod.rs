@@ -135,3 +135,51 @@ pub async fn drop_postgres_schema(dao: &cheap::postgres::PostgresDao) {
         .await
         .unwrap();
 }
+
+/// A server on a fresh MariaDB database, or `None` (with a notice) without
+/// `CHEAP_TEST_MARIADB_URL`; with `CHEAP_TEST_REQUIRE_ALL=1` a missing URL fails.
+pub async fn mariadb_server() -> Option<(TestServer, cheap::mariadb::MariaDbDao)> {
+    use mysql_async::prelude::Queryable;
+    let Ok(url) = std::env::var("CHEAP_TEST_MARIADB_URL") else {
+        assert!(
+            std::env::var("CHEAP_TEST_REQUIRE_ALL").as_deref() != Ok("1"),
+            "CHEAP_TEST_MARIADB_URL is not set and CHEAP_TEST_REQUIRE_ALL=1"
+        );
+        eprintln!("skipping the MariaDB run: set CHEAP_TEST_MARIADB_URL");
+        return None;
+    };
+    let db = format!("cheap_srv_{}", uuid::Uuid::new_v4().simple());
+    let admin = cheap::mariadb::MariaDbOptions::url(&url)
+        .init_schema(false)
+        .connect()
+        .await
+        .unwrap();
+    admin
+        .pool()
+        .get_conn()
+        .await
+        .unwrap()
+        .query_drop(format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    admin.close().await.unwrap();
+    let dao = cheap::mariadb::MariaDbOptions::url(&url)
+        .database(db)
+        .connect()
+        .await
+        .unwrap();
+    Some((
+        start(Arc::new(dao.clone()), ServerConfig::default()).await,
+        dao,
+    ))
+}
+
+/// Drops the database a [`mariadb_server`] worked in.
+pub async fn drop_mariadb_database(dao: &cheap::mariadb::MariaDbDao) {
+    use mysql_async::prelude::Queryable;
+    let mut conn = dao.pool().get_conn().await.unwrap();
+    let db: Option<String> = conn.query_first("SELECT DATABASE()").await.unwrap();
+    conn.query_drop(format!("DROP DATABASE {}", db.unwrap()))
+        .await
+        .unwrap();
+}

@@ -5,6 +5,8 @@
 //! catalogs with fresh random ids and share no state, so a backend may run them on one store.
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
+pub mod tables;
+
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -19,9 +21,10 @@ use crate::{
 };
 
 /// The reference's canonical round-trip fixture (`full-catalog.json`, pretty).
-pub const FULL_CATALOG_JSON: &str = include_str!("../tests/data/json/full-catalog.json");
+pub const FULL_CATALOG_JSON: &str = include_str!("../../tests/data/json/full-catalog.json");
 /// The reference's multivalued fixture (`multivalued-properties.json`, pretty).
-pub const MULTIVALUED_JSON: &str = include_str!("../tests/data/json/multivalued-properties.json");
+pub const MULTIVALUED_JSON: &str =
+    include_str!("../../tests/data/json/multivalued-properties.json");
 
 fn suffix() -> String {
     Uuid::new_v4().simple().to_string()[..8].to_owned()

@@ -1,0 +1,330 @@
+//! The table-mapping and introspection suite every SQL backend runs: aspect defs stored in plain
+//! tables (the four shapes), and existing tables read as aspects. Raw SQL goes through the
+//! backend's own [`SqlConn`](crate::sql::SqlConn), so one suite serves every dialect.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::assert_same;
+use crate::sql::{AspectTableMapping, SqlBackend, TableAccess, TxMode};
+use crate::{
+    Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapError, PropertyDef, PropertyType,
+    PropertyValue,
+};
+
+fn def(name: &str) -> Arc<AspectDef> {
+    AspectDef::builder(name)
+        .property(PropertyDef::new("string_col", PropertyType::String))
+        .property(PropertyDef::new("integer_col", PropertyType::Integer).nullable(false))
+        .property(PropertyDef::new("when", PropertyType::DateTime))
+        .build()
+        .expect("a valid def")
+        .into_arc()
+}
+
+fn catalog_with(def: &Arc<AspectDef>, n: i64) -> Catalog {
+    let mut c = Catalog::new();
+    let map = c.extend(def.clone()).expect("extend");
+    for i in 0..n {
+        map.put(
+            Aspect::builder(def.clone(), Uuid::new_v4())
+                .set("string_col", format!("row {i}"))
+                .set("integer_col", i)
+                .set("when", "2025-01-15T10:30:15.120+02:00")
+                .build()
+                .expect("a valid aspect"),
+        )
+        .expect("put");
+    }
+    c.create_entity_list("other")
+        .expect("list")
+        .add(Uuid::new_v4());
+    c
+}
+
+/// Runs statements of the test's own.
+pub async fn exec<B: SqlBackend>(dao: &B, statements: &[&str]) {
+    let mut conn = dao.connect(TxMode::None).await.expect("a connection");
+    for s in statements {
+        conn.execute(s, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+async fn rows<B: SqlBackend>(dao: &B, table: &str) -> i64 {
+    let mut conn = dao.connect(TxMode::None).await.expect("a connection");
+    conn.fetch_int(
+        &format!("SELECT COUNT(*) FROM {}", dao.dialect().quote(table)),
+        &[],
+    )
+    .await
+    .expect("count")
+}
+
+/// The aspects' values, ordered by `integer_col`. A typed date-time column may keep the
+/// instant, not the offset; `PropertyValue` equality compares instants.
+fn values(c: &Catalog, def: &str) -> Vec<Vec<(String, PropertyValue)>> {
+    let mut v: Vec<Vec<(String, PropertyValue)>> = c
+        .aspects(def)
+        .expect("the aspect map")
+        .iter()
+        .map(|a| a.values().map(|(k, v)| (k.to_owned(), v.clone())).collect())
+        .collect();
+    v.sort_by_key(|row| {
+        row.iter()
+            .find(|(k, _)| k == "integer_col")
+            .and_then(|(_, v)| v.as_i64())
+    });
+    v
+}
+
+/// Tables with an entity id column (with and without a catalog id) keep everything, serve the
+/// granular operations, and leave other catalogs' rows alone.
+pub async fn tables_with_entity_ids<B: SqlBackend>(dao: &B) {
+    for catalog_id in [false, true] {
+        let d = def(&format!(
+            "{}_{}",
+            if catalog_id {
+                "with_both_ids"
+            } else {
+                "with_entity_id"
+            },
+            &Uuid::new_v4().simple().to_string()[..8]
+        ));
+        let m = AspectTableMapping::new(d.clone(), d.name()).with_catalog_id(catalog_id);
+        dao.create_table(&m).await.expect("create table");
+        dao.add_table_mapping(m).expect("mapping");
+
+        let mut a = catalog_with(&d, 3);
+        let b = catalog_with(&d, 2);
+        dao.save_catalog(&a).await.expect("save a");
+        dao.save_catalog(&b).await.expect("save b");
+        assert_eq!(rows(dao, d.name()).await, 5, "one row per aspect");
+        let eav = {
+            let mut conn = dao.connect(TxMode::None).await.expect("a connection");
+            conn.fetch_int(
+                "SELECT COUNT(*) FROM property_value WHERE aspect_def_id = ?",
+                &[crate::sql::Arg::Uuid(d.id())],
+            )
+            .await
+            .expect("count")
+        };
+        assert_eq!(eav, 0, "nothing in the EAV tables");
+        assert_same(
+            &dao.load_catalog(a.id()).await.expect("load a"),
+            &a,
+            "mapped catalog a",
+        );
+
+        // Re-saving a with fewer aspects leaves b's rows alone (the reference wipes them).
+        let gone = a
+            .aspects(d.name())
+            .and_then(|m| m.iter().next().map(|x| x.entity_id()))
+            .expect("an aspect");
+        a.aspects_mut(d.name()).expect("map").remove(gone);
+        dao.save_catalog(&a).await.expect("re-save a");
+        assert_eq!(rows(dao, d.name()).await, 4);
+        assert_same(
+            &dao.load_catalog(a.id()).await.expect("load"),
+            &a,
+            "a after re-save",
+        );
+        assert_same(
+            &dao.load_catalog(b.id()).await.expect("load"),
+            &b,
+            "b untouched",
+        );
+
+        // Granular operations go to the table.
+        let e = Uuid::new_v4();
+        let new = Aspect::builder(d.clone(), e)
+            .set("integer_col", 42)
+            .build()
+            .expect("aspect");
+        dao.upsert_aspects(a.id(), d.name(), std::slice::from_ref(&new))
+            .await
+            .expect("upsert");
+        let got = dao.query_aspects(a.id(), &[e], &[]).await.expect("query");
+        assert_eq!(got[0].get(e), Some(&new));
+        assert_eq!(
+            dao.read_hierarchy_page(a.id(), d.name(), 0, 10)
+                .await
+                .expect("page")
+                .total,
+            3
+        );
+        dao.delete_aspects(a.id(), d.name(), &[e])
+            .await
+            .expect("delete");
+        assert_same(
+            &dao.load_catalog(a.id()).await.expect("load"),
+            &a,
+            "a after upsert and delete",
+        );
+
+        assert!(dao.delete_catalog(a.id()).await.expect("delete a"));
+        assert_eq!(rows(dao, d.name()).await, 2, "only b's rows remain");
+        assert_same(
+            &dao.load_catalog(b.id()).await.expect("load"),
+            &b,
+            "b after deleting a",
+        );
+    }
+}
+
+/// Tables without an entity id keep values under derived, stable ids, refuse granular writes,
+/// and (without any id) belong to one catalog: a second is refused and loses nothing.
+pub async fn tables_without_entity_ids<B: SqlBackend>(dao: &B) {
+    let suffix = Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let d = def(&format!("with_cat_id_{suffix}"));
+    let m = AspectTableMapping::new(d.clone(), d.name())
+        .with_catalog_id(true)
+        .with_entity_id(false);
+    dao.create_table(&m).await.expect("create table");
+    dao.add_table_mapping(m).expect("mapping");
+    let a = catalog_with(&d, 3);
+    let b = catalog_with(&d, 2);
+    dao.save_catalog(&a).await.expect("save");
+    dao.save_catalog(&b).await.expect("save");
+    dao.save_catalog(&a).await.expect("save");
+    assert_eq!(rows(dao, d.name()).await, 5);
+    let loaded = dao.load_catalog(a.id()).await.expect("load");
+    assert_eq!(values(&loaded, d.name()), values(&a, d.name()));
+    let again = dao.load_catalog(a.id()).await.expect("load");
+    let ids = |c: &Catalog| -> Vec<Uuid> {
+        c.aspects(d.name())
+            .map(|m| m.iter().map(|x| x.entity_id()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        ids(&loaded),
+        ids(&again),
+        "derived ids are stable between loads"
+    );
+    let one = Aspect::builder(d.clone(), Uuid::new_v4())
+        .set("integer_col", 1)
+        .build()
+        .expect("aspect");
+    assert!(matches!(
+        dao.upsert_aspects(a.id(), d.name(), &[one]).await,
+        Err(CheapError::NotAllowed(_))
+    ));
+
+    let d = def(&format!("no_key_{suffix}"));
+    let m = AspectTableMapping::new(d.clone(), d.name()).with_entity_id(false);
+    dao.create_table(&m).await.expect("create table");
+    dao.add_table_mapping(m).expect("mapping");
+    let owner = catalog_with(&d, 2);
+    dao.save_catalog(&owner).await.expect("save");
+    dao.save_catalog(&owner).await.expect("save");
+    assert_eq!(rows(dao, d.name()).await, 2, "a re-save replaces the rows");
+    let before = dao.load_catalog(b.id()).await.expect("load");
+    let mut intruder = before.clone();
+    intruder.extend(d.clone()).expect("extend");
+    let err = dao
+        .save_catalog(&intruder)
+        .await
+        .expect_err("a second owner");
+    assert!(matches!(err, CheapError::Conflict(_)), "{err:?}");
+    assert_eq!(rows(dao, d.name()).await, 2, "the owner's rows survive");
+    assert_eq!(
+        values(&dao.load_catalog(owner.id()).await.expect("load"), d.name()),
+        values(&owner, d.name())
+    );
+    assert_same(
+        &dao.load_catalog(b.id()).await.expect("load"),
+        &before,
+        "the refused catalog is intact",
+    );
+}
+
+/// An existing table `test_data`, created by `setup` (the backend's DDL and two rows: `(1, 1,
+/// 1.5, 'one', nine bytes of 1, 'a', 2025-01-01, true)` and `(2, 2, 2.5, 'two', nine bytes of
+/// 2, 'b', NULL, false)` into columns `id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC,
+/// real_col <double>, text_col TEXT, blob_col <bytes>, name VARCHAR(20) NOT NULL, day DATE,
+/// flag BOOLEAN`), is read as a def, as aspects and as a SOURCE catalog.
+pub async fn existing_table_is_read<B: SqlBackend>(dao: &B, setup: &[&str]) {
+    exec(dao, setup).await;
+    assert!(dao
+        .list_tables()
+        .await
+        .expect("tables")
+        .contains(&"test_data".to_owned()));
+    let def = dao.table_def("test_data").await.expect("def");
+    let types: Vec<(&str, PropertyType, bool)> = def
+        .property_defs()
+        .map(|p| (p.name(), p.property_type(), p.is_nullable()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("id", PropertyType::Integer, false),
+            ("numeric_col", PropertyType::Float, true),
+            ("real_col", PropertyType::Float, true),
+            ("text_col", PropertyType::Text, true),
+            ("blob_col", PropertyType::Blob, true),
+            ("name", PropertyType::String, false),
+            ("day", PropertyType::DateTime, true),
+            ("flag", PropertyType::Boolean, true),
+        ]
+    );
+    let map = dao.load_table("test_data", None).await.expect("rows");
+    assert_eq!(map.len(), 2);
+    let first = map.iter().next().expect("a row");
+    assert_eq!(first.get("numeric_col"), Some(&PropertyValue::Float(1.0)));
+    assert_eq!(first.get("real_col"), Some(&PropertyValue::Float(1.5)));
+    assert_eq!(first.get("text_col"), Some(&PropertyValue::from("one")));
+    assert_eq!(
+        first.get("blob_col"),
+        Some(&PropertyValue::Blob(vec![1; 9]))
+    );
+    assert_eq!(
+        first.get("day").map(|d| d.to_string()),
+        Some("2025-01-01T00:00Z".into())
+    );
+    assert_eq!(first.get("flag"), Some(&PropertyValue::Boolean(true)));
+    assert_eq!(
+        dao.load_table("test_data", Some(1))
+            .await
+            .expect("rows")
+            .len(),
+        1
+    );
+    assert_eq!(
+        dao.load_table("test_data", Some(0))
+            .await
+            .expect("rows")
+            .len(),
+        0
+    );
+    assert!(matches!(
+        dao.table_def("no_such_table").await,
+        Err(CheapError::NotFound(_))
+    ));
+
+    let cached = dao.cache_table("test_data", None).await.expect("cache");
+    assert_eq!(cached.species(), CatalogSpecies::Source);
+    assert_eq!(
+        cached.id(),
+        dao.cache_table("test_data", None)
+            .await
+            .expect("cache")
+            .id(),
+        "stable id"
+    );
+    dao.save_catalog(&cached).await.expect("save");
+    assert_same(
+        &dao.load_catalog(cached.id()).await.expect("load"),
+        &cached,
+        "cached table",
+    );
+}
+
+/// Runs the three table tests (`setup` as for [`existing_table_is_read`]).
+pub async fn run_all<B: SqlBackend>(dao: &B, setup: &[&str]) {
+    tables_with_entity_ids(dao).await;
+    tables_without_entity_ids(dao).await;
+    existing_table_is_read(dao, setup).await;
+}
