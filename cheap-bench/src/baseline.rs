@@ -290,3 +290,137 @@ pub async fn postgres(
     dao.close().await?;
     Ok((save, load))
 }
+
+/// Writes the catalog's aspect, map and value rows with plain multi-row INSERTs (1,000 rows a
+/// statement) in one transaction through mysql_async, into the database of `dao`, then reads
+/// the value rows back with one SELECT. Returns (save, load) times.
+pub async fn mariadb(
+    dao: &cheap_db_mariadb::MariaDbDao,
+    cat: &Catalog,
+    def: &AspectDef,
+) -> Result<(Duration, Duration)> {
+    use mysql_async::prelude::Queryable;
+    use mysql_async::{TxOpts, Value};
+    let merr = |e: mysql_async::Error| CheapError::backend("mariadb", e);
+    let c = cat.id().to_string();
+    let d = def.id().to_string();
+    let map = cat
+        .aspects(def.name())
+        .ok_or_else(|| CheapError::invalid("no map"))?;
+    let text = |s: &str| Value::Bytes(s.as_bytes().to_vec());
+    let (mut aspects, mut order, mut values) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, a) in map.iter().enumerate() {
+        let e = a.entity_id().to_string();
+        aspects.push(vec![text(&e), text(&d), text(&c), text(def.name())]);
+        order.push(vec![
+            text(&c),
+            text(def.name()),
+            text(&e),
+            text(&d),
+            Value::Int(i as i64),
+        ]);
+        for (pi, pd) in def.property_defs().enumerate() {
+            let v = a
+                .stored(pd.name())
+                .and_then(PropertyValue::to_text)
+                .map_or(Value::NULL, |s| text(&s));
+            values.push(vec![
+                text(&e),
+                text(&d),
+                text(&c),
+                text(pd.name()),
+                Value::Int(pi as i64),
+                Value::Int(0),
+                v,
+            ]);
+        }
+    }
+    async fn insert(
+        tx: &mut mysql_async::Transaction<'_>,
+        head: &str,
+        rows: &[Vec<Value>],
+    ) -> std::result::Result<(), mysql_async::Error> {
+        let ncols = rows.first().map_or(1, Vec::len);
+        let one = format!("({})", vec!["?"; ncols].join(","));
+        for chunk in rows.chunks(1000) {
+            let sql = format!(
+                "{head} VALUES {}",
+                vec![one.as_str(); chunk.len()].join(",")
+            );
+            let params: Vec<Value> = chunk.iter().flatten().cloned().collect();
+            tx.exec_drop(sql, params).await?;
+        }
+        Ok(())
+    }
+    // In key order, as cheap-rs writes them: InnoDB's clustered keys start with random entity
+    // ids, and random-order inserts were several times slower.
+    let key = |r: &Vec<Value>, cols: &[usize]| -> Vec<Vec<u8>> {
+        cols.iter()
+            .map(|&i| match &r[i] {
+                Value::Bytes(b) => b.clone(),
+                Value::Int(n) => n.to_be_bytes().to_vec(),
+                _ => Vec::new(),
+            })
+            .collect()
+    };
+    aspects.sort_by_cached_key(|r| key(r, &[0]));
+    order.sort_by_cached_key(|r| key(r, &[2]));
+    values.sort_by_cached_key(|r| key(r, &[0, 3]));
+    let mut conn = dao.pool().get_conn().await.map_err(merr)?;
+    let t = Instant::now();
+    let mut tx = conn
+        .start_transaction(TxOpts::default())
+        .await
+        .map_err(merr)?;
+    tx.exec_drop(
+        "INSERT INTO catalog (catalog_id, species, version_number) VALUES (?, 'SINK', 1)",
+        (c.as_str(),),
+    )
+    .await
+    .map_err(merr)?;
+    tx.exec_drop(
+        "INSERT INTO aspect_def (aspect_def_id, name) VALUES (?, ?)",
+        (d.as_str(), def.name()),
+    )
+    .await
+    .map_err(merr)?;
+    for (i, pd) in def.property_defs().enumerate() {
+        tx.exec_drop(
+            "INSERT INTO property_def (aspect_def_id, name, property_index, property_type) VALUES (?, ?, ?, ?)",
+            (d.as_str(), pd.name(), i as i64, pd.property_type().code()),
+        )
+        .await
+        .map_err(merr)?;
+    }
+    tx.exec_drop(
+        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type) VALUES (?, ?, 'AM')",
+        (c.as_str(), def.name()),
+    )
+    .await
+    .map_err(merr)?;
+    insert(
+        &mut tx,
+        "INSERT INTO aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name)",
+        &aspects,
+    )
+    .await
+    .map_err(merr)?;
+    insert(&mut tx, "INSERT INTO hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order)", &order).await.map_err(merr)?;
+    insert(&mut tx, "INSERT INTO property_value (entity_id, aspect_def_id, catalog_id, property_name, property_index, value_index, value_text)", &values).await.map_err(merr)?;
+    tx.commit().await.map_err(merr)?;
+    let save = t.elapsed();
+
+    let t = Instant::now();
+    let rows: Vec<mysql_async::Row> = conn
+        .exec(
+            "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_index, value_index",
+            (c.as_str(), d.as_str()),
+        )
+        .await
+        .map_err(merr)?;
+    let load = t.elapsed();
+    if rows.len() != values.len() {
+        return Err(CheapError::invalid("baseline read back the wrong rows"));
+    }
+    Ok((save, load))
+}

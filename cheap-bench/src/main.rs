@@ -63,6 +63,7 @@ enum Command {
 enum Backend {
     Sqlite,
     Postgres,
+    Mariadb,
 }
 
 /// A catalog of `n` aspects with `props` properties each (Integer, String, Float cycling).
@@ -178,6 +179,62 @@ async fn dao_postgres(aspects: usize, props: usize, runs: usize) -> cheap_core::
     Ok(())
 }
 
+async fn dao_mariadb(aspects: usize, props: usize, runs: usize) -> cheap_core::Result<()> {
+    use mysql_async::prelude::Queryable;
+    let url = std::env::var("CHEAP_TEST_MARIADB_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+    let (cat, def) = big_catalog(aspects, props);
+    let rows = aspects * props;
+    println!("mariadb: {aspects} aspects x {props} properties = {rows} value rows; best of {runs} runs ({url})");
+    let merr = |e: mysql_async::Error| cheap_core::CheapError::backend("mariadb", e);
+    let admin = cheap_db_mariadb::MariaDbOptions::url(&url)
+        .init_schema(false)
+        .connect()
+        .await?;
+    let (mut save, mut load, mut base_save, mut base_load) =
+        (Duration::MAX, Duration::MAX, Duration::MAX, Duration::MAX);
+    for _ in 0..runs {
+        let db = format!("cheap_bench_{}", Uuid::new_v4().simple());
+        let raw = format!("{db}_raw");
+        let mut conn = admin.pool().get_conn().await.map_err(merr)?;
+        for d in [&db, &raw] {
+            conn.query_drop(format!("CREATE DATABASE {d}"))
+                .await
+                .map_err(merr)?;
+        }
+        let dao = cheap_db_mariadb::MariaDbOptions::url(&url)
+            .database(&db)
+            .connect()
+            .await?;
+        let t = Instant::now();
+        dao.save_catalog(&cat).await?;
+        save = save.min(t.elapsed());
+        let t = Instant::now();
+        let loaded = dao.load_catalog(cat.id()).await?;
+        load = load.min(t.elapsed());
+        assert_eq!(loaded.aspects(def.name()).map(|m| m.len()), Some(aspects));
+        dao.close().await?;
+        let base = cheap_db_mariadb::MariaDbOptions::url(&url)
+            .database(&raw)
+            .connect()
+            .await?;
+        let (s, l) = baseline::mariadb(&base, &cat, &def).await?;
+        base.close().await?;
+        base_save = base_save.min(s);
+        base_load = base_load.min(l);
+        for d in [&db, &raw] {
+            conn.query_drop(format!("DROP DATABASE {d}"))
+                .await
+                .map_err(merr)?;
+        }
+    }
+    admin.close().await?;
+    report("save", rows, save, base_save);
+    report("load", rows, load, base_load);
+    println!("baseline: the same aspect, map and value rows written with plain multi-row INSERTs (1,000 rows a statement) in one transaction through mysql_async, and read back with one plain SELECT");
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> cheap_core::Result<()> {
     match Cli::parse().command {
@@ -193,6 +250,12 @@ async fn main() -> cheap_core::Result<()> {
             properties,
             runs,
         } => dao_postgres(aspects, properties, runs.max(1)).await,
+        Command::Dao {
+            backend: Backend::Mariadb,
+            aspects,
+            properties,
+            runs,
+        } => dao_mariadb(aspects, properties, runs.max(1)).await,
         Command::Http { seconds } => http::run(seconds.max(1)).await,
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
         Command::ServeCheap => {

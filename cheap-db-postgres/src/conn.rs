@@ -162,8 +162,8 @@ fn row(r: &PgRow) -> Result<Row> {
             out.push(Value::Null);
             continue;
         }
-        let kind = raw.type_info().name().to_owned();
-        out.push(match kind.as_str() {
+        let kind = raw.type_info();
+        out.push(match kind.name() {
             "INT2" => Value::Int(i64::from(r.try_get::<i16, _>(i).map_err(map_err)?)),
             "INT4" => Value::Int(i64::from(r.try_get::<i32, _>(i).map_err(map_err)?)),
             "INT8" => Value::Int(r.try_get(i).map_err(map_err)?),

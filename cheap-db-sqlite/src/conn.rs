@@ -78,8 +78,8 @@ fn row(r: &SqliteRow) -> Result<Row> {
             out.push(Value::Null);
             continue;
         }
-        let kind = raw.type_info().name().to_owned();
-        out.push(match kind.as_str() {
+        let kind = raw.type_info();
+        out.push(match kind.name() {
             "INTEGER" | "BOOLEAN" => Value::Int(r.try_get(i).map_err(map_err)?),
             "REAL" => Value::Real(r.try_get(i).map_err(map_err)?),
             "BLOB" => Value::Bytes(r.try_get(i).map_err(map_err)?),
