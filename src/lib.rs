@@ -14,7 +14,7 @@
 //! assert!(dao.catalog_exists(catalog.id()).await?);
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::sync::Arc;
 
@@ -31,6 +31,10 @@ pub use cheap_db_postgres as postgres;
 /// The MariaDB backend (feature `mariadb`).
 #[cfg(feature = "mariadb")]
 pub use cheap_db_mariadb as mariadb;
+
+/// The REST server: `cheap::server::router(dao, config)` and `serve` (feature `server`).
+#[cfg(feature = "server")]
+pub use cheap_server as server;
 
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]

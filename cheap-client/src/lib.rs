@@ -18,7 +18,7 @@
 //! let def = client.get_catalog(created.catalog_id).await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod blocking;
 mod breaker;

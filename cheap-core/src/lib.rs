@@ -6,7 +6,7 @@
 //! complete in-process backend.
 //!
 //! Feature `testkit` adds [`testkit`], the conformance suite every backend runs.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod dao;
 mod error;

@@ -15,7 +15,7 @@
 //! dao.close().await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod conn;
 mod error;

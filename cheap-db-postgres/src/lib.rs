@@ -4,7 +4,7 @@
 //! schema (native `uuid`, `boolean`, `bytea`) over a sqlx pool, writing rows with multi-row
 //! statements in one transaction per operation. Writers of one catalog are serialized with a
 //! transaction-scoped advisory lock.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod conn;
 mod error;

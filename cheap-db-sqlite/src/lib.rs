@@ -14,7 +14,7 @@
 //! dao.close().await?;
 //! # Ok(()) }
 //! ```
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod conn;
 mod error;

@@ -18,7 +18,7 @@
 //! Where the reference answers 500 for a client's mistake (malformed JSON, unknown fields,
 //! non-UUID ids, bad species), this server answers 400; other deliberate differences are listed
 //! on the handlers.
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod error;
 mod extract;

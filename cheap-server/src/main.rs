@@ -6,10 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod store;
+
 use clap::{Parser, Subcommand};
 
-use cheap::json::{self, ToJson};
-use cheap::Uuid;
+use cheap_core::json::{self, ToJson};
+use cheap_core::Uuid;
 use cheap_server::ServerConfig;
 
 #[derive(Parser)]
@@ -90,7 +92,7 @@ enum Command {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let open = |url: String| async move {
-        cheap::connect(&url)
+        store::open(&url)
             .await
             .map_err(|e| format!("cannot open {url}: {e}"))
     };
