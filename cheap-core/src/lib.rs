@@ -15,6 +15,7 @@ pub mod json;
 pub mod model;
 pub mod rest;
 pub mod sql;
+pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod value;

@@ -180,6 +180,32 @@ pub fn ddl(fk: bool) -> Vec<String> {
         r("FOREIGN KEY (catalog_id) REFERENCES catalog(catalog_id) ON DELETE CASCADE")
     ));
     s.push(format!(
+        "CREATE TABLE IF NOT EXISTS cheap_hierarchy_rewrite (
+            catalog_id {ID} NOT NULL,
+            name {NAME} NOT NULL,
+            version_number BIGINT NOT NULL,
+            PRIMARY KEY (catalog_id, name){}) {TABLE}",
+        r("FOREIGN KEY (catalog_id) REFERENCES catalog(catalog_id) ON DELETE CASCADE")
+    ));
+    s.push(format!(
+        "CREATE TABLE IF NOT EXISTS cheap_aspect_change (
+            catalog_id {ID} NOT NULL,
+            hierarchy_name {NAME} NOT NULL,
+            entity_id {ID} NOT NULL,
+            version_number BIGINT NOT NULL,
+            removed BOOLEAN NOT NULL,
+            PRIMARY KEY (catalog_id, hierarchy_name, entity_id){}) {TABLE}",
+        r("FOREIGN KEY (catalog_id) REFERENCES catalog(catalog_id) ON DELETE CASCADE")
+    ));
+    s.push(format!(
+        "CREATE TABLE IF NOT EXISTS cheap_sync_mark (
+            catalog_id {ID} NOT NULL PRIMARY KEY,
+            upstream_version BIGINT NOT NULL,
+            local_version BIGINT NOT NULL,
+            synced_at_ms BIGINT NOT NULL{}) {TABLE}",
+        r("FOREIGN KEY (catalog_id) REFERENCES catalog(catalog_id) ON DELETE CASCADE")
+    ));
+    s.push(format!(
         "CREATE TABLE IF NOT EXISTS cheap_catalog_lock (
             catalog_id {ID} NOT NULL PRIMARY KEY,
             writes BIGINT NOT NULL DEFAULT 0) {TABLE}"

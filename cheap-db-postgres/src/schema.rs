@@ -132,6 +132,32 @@ fn ddl() -> Vec<String> {
             .into(),
     );
     s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_hierarchy_rewrite (
+            catalog_id UUID NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version_number BIGINT NOT NULL,
+            PRIMARY KEY (catalog_id, name))"
+            .into(),
+    );
+    s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_aspect_change (
+            catalog_id UUID NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            hierarchy_name TEXT NOT NULL,
+            entity_id UUID NOT NULL,
+            version_number BIGINT NOT NULL,
+            removed BOOLEAN NOT NULL,
+            PRIMARY KEY (catalog_id, hierarchy_name, entity_id))"
+            .into(),
+    );
+    s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_sync_mark (
+            catalog_id UUID PRIMARY KEY REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            upstream_version BIGINT NOT NULL,
+            local_version BIGINT NOT NULL,
+            synced_at_ms BIGINT NOT NULL)"
+            .into(),
+    );
+    s.push(
         "CREATE TABLE IF NOT EXISTS cheap_hierarchy_tombstone (
             catalog_id UUID NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
             name TEXT NOT NULL,

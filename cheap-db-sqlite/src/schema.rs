@@ -136,6 +136,32 @@ fn ddl() -> Vec<String> {
             .into(),
     );
     s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_hierarchy_rewrite (
+            catalog_id TEXT NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            version_number INTEGER NOT NULL,
+            PRIMARY KEY (catalog_id, name))"
+            .into(),
+    );
+    s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_aspect_change (
+            catalog_id TEXT NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            hierarchy_name TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            version_number INTEGER NOT NULL,
+            removed INTEGER NOT NULL CHECK (removed IN (0, 1)),
+            PRIMARY KEY (catalog_id, hierarchy_name, entity_id))"
+            .into(),
+    );
+    s.push(
+        "CREATE TABLE IF NOT EXISTS cheap_sync_mark (
+            catalog_id TEXT PRIMARY KEY REFERENCES catalog(catalog_id) ON DELETE CASCADE,
+            upstream_version INTEGER NOT NULL,
+            local_version INTEGER NOT NULL,
+            synced_at_ms INTEGER NOT NULL)"
+            .into(),
+    );
+    s.push(
         "CREATE TABLE IF NOT EXISTS cheap_hierarchy_tombstone (
             catalog_id TEXT NOT NULL REFERENCES catalog(catalog_id) ON DELETE CASCADE,
             name TEXT NOT NULL,

@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 use uuid::Uuid;
 
-use super::{CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, UpsertOutcome};
+use super::{
+    AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
+    UpsertOutcome,
+};
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
 
@@ -426,6 +429,29 @@ impl CheapDao for InstrumentedDao {
 
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {
         self.run("changes_since", self.inner.changes_since(catalog, version))
+            .await
+    }
+
+    async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        version: i64,
+    ) -> Result<AspectChanges> {
+        self.run(
+            "aspect_changes_since",
+            self.inner
+                .aspect_changes_since(catalog, aspect_def, version),
+        )
+        .await
+    }
+
+    async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
+        self.run("sync_mark", self.inner.sync_mark(catalog)).await
+    }
+
+    async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
+        self.run("set_sync_mark", self.inner.set_sync_mark(catalog, mark))
             .await
     }
 

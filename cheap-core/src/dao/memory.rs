@@ -1,6 +1,6 @@
 //! A complete in-process backend.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use async_trait::async_trait;
@@ -8,7 +8,10 @@ use indexmap::IndexMap;
 use uuid::Uuid;
 
 use super::rules::{check_upsert, missing_catalog, missing_hierarchy, touched, wrong_kind};
-use super::{CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, UpsertOutcome};
+use super::{
+    AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
+    UpsertOutcome,
+};
 use crate::error::{CheapError, Result};
 use crate::model::{
     Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyContent, HierarchyDef,
@@ -19,6 +22,21 @@ struct Stored {
     catalog: Catalog,
     /// Removed hierarchy name -> the version that removed it.
     tombstones: IndexMap<String, i64>,
+    /// Aspect map name -> the version that last rewrote it whole.
+    rewrites: HashMap<String, i64>,
+    /// Aspect map name -> entity -> (version of its last write, whether that was a delete).
+    aspect_log: HashMap<String, HashMap<Uuid, (i64, bool)>>,
+    /// The replica's sync mark.
+    mark: Option<SyncMark>,
+}
+
+/// What a mutation did to aspect maps, for [`CheapDao::aspect_changes_since`].
+#[derive(Default)]
+struct Log {
+    /// Aspect maps written whole.
+    rewritten: Vec<String>,
+    /// (map, entity, deleted) per aspect written or deleted.
+    aspects: Vec<(String, Uuid, bool)>,
 }
 
 #[derive(Debug, Default)]
@@ -71,10 +89,21 @@ impl MemoryDao {
         id: Uuid,
         f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>)>,
     ) -> Result<R> {
+        self.mutate_logged(id, |c, others| {
+            f(c, others).map(|(r, touched)| (r, touched, Log::default()))
+        })
+    }
+
+    /// [`mutate`](Self::mutate), also recording what happened to aspect maps.
+    fn mutate_logged<R>(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>, Log)>,
+    ) -> Result<R> {
         let mut g = self.write()?;
         let mut stored = g.catalogs.remove(&id).ok_or_else(|| missing_catalog(id))?;
         let outcome = f(&mut stored.catalog, &g.catalogs);
-        if let Ok((_, touched)) = &outcome {
+        if let Ok((_, touched, log)) = &outcome {
             if !touched.is_empty() {
                 let v = stored.catalog.version + 1;
                 stored.catalog.version = v;
@@ -86,13 +115,26 @@ impl MemoryDao {
                         }
                         None => {
                             stored.tombstones.insert(name.clone(), v);
+                            stored.rewrites.remove(name);
+                            stored.aspect_log.remove(name);
                         }
                     }
+                }
+                for name in &log.rewritten {
+                    stored.rewrites.insert(name.clone(), v);
+                    stored.aspect_log.remove(name);
+                }
+                for (name, e, deleted) in &log.aspects {
+                    stored
+                        .aspect_log
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(*e, (v, *deleted));
                 }
             }
         }
         g.catalogs.insert(id, stored);
-        outcome.map(|(r, _)| r)
+        outcome.map(|(r, _, _)| r)
     }
 }
 
@@ -196,6 +238,11 @@ impl CheapDao for MemoryDao {
             .as_ref()
             .map(|s| s.tombstones.clone())
             .unwrap_or_default();
+        let mut rewrites = old.as_ref().map(|s| s.rewrites.clone()).unwrap_or_default();
+        let mut aspect_log = old
+            .as_ref()
+            .map(|s| s.aspect_log.clone())
+            .unwrap_or_default();
         for h in new.hierarchies_mut() {
             // An unchanged hierarchy keeps its version, so syncing skips it.
             let same = old
@@ -203,12 +250,18 @@ impl CheapDao for MemoryDao {
                 .and_then(|s| s.catalog.hierarchy(h.name()))
                 .filter(|o| o.content == h.content);
             h.version = same.map_or(v, |o| o.version);
+            if same.is_none() {
+                rewrites.insert(h.name().to_owned(), v);
+                aspect_log.remove(h.name());
+            }
             tombstones.shift_remove(h.name());
         }
         if let Some(old) = &old {
             for h in old.catalog.hierarchies() {
                 if new.hierarchy(h.name()).is_none() {
                     tombstones.insert(h.name().to_owned(), v);
+                    rewrites.remove(h.name());
+                    aspect_log.remove(h.name());
                 }
             }
         }
@@ -217,6 +270,9 @@ impl CheapDao for MemoryDao {
             Stored {
                 catalog: new,
                 tombstones,
+                rewrites,
+                aspect_log,
+                mark: old.as_ref().and_then(|s| s.mark),
             },
         );
         Ok(v)
@@ -269,11 +325,11 @@ impl CheapDao for MemoryDao {
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
-        self.mutate(catalog, |c, others| {
+        self.mutate_logged(catalog, |c, others| {
             global_def_conflict(others, catalog, def)?;
             match c.hierarchy(def.name()) {
                 Some(h) => match h.as_aspect_map() {
-                    Some(m) if **m.def() == *def => Ok((false, vec![])),
+                    Some(m) if **m.def() == *def => Ok((false, vec![], Log::default())),
                     _ => Err(CheapError::conflict(format!(
                         "catalog {catalog} already has a different hierarchy or aspect def named '{}'",
                         def.name()
@@ -281,7 +337,12 @@ impl CheapDao for MemoryDao {
                 },
                 None => {
                     c.extend(Arc::new(def.clone()))?;
-                    Ok((true, vec![def.name().to_owned()]))
+                    let name = def.name().to_owned();
+                    let log = Log {
+                        rewritten: vec![name.clone()],
+                        ..Log::default()
+                    };
+                    Ok((true, vec![name], log))
                 }
             }
         })
@@ -546,7 +607,7 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
-        self.mutate(catalog, |c, _| {
+        self.mutate_logged(catalog, |c, _| {
             let map = c.aspects_mut(aspect_def).ok_or_else(|| {
                 CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
             })?;
@@ -570,7 +631,14 @@ impl CheapDao for MemoryDao {
                 map.put(a)?;
             }
             let touched = changed(out.len() as u64, aspect_def);
-            Ok((out, touched))
+            let log = Log {
+                aspects: out
+                    .iter()
+                    .map(|o| (aspect_def.to_owned(), o.entity_id, false))
+                    .collect(),
+                ..Log::default()
+            };
+            Ok((out, touched, log))
         })
     }
 
@@ -580,15 +648,24 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
-        self.mutate(catalog, |c, _| {
+        self.mutate_logged(catalog, |c, _| {
             let map = c.aspects_mut(aspect_def).ok_or_else(|| {
                 CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
             })?;
-            let n = entities
+            let gone: Vec<Uuid> = entities
                 .iter()
-                .filter(|e| map.remove(**e).is_some())
-                .count() as u64;
-            Ok((n, changed(n, aspect_def)))
+                .copied()
+                .filter(|e| map.remove(*e).is_some())
+                .collect();
+            let n = gone.len() as u64;
+            let log = Log {
+                aspects: gone
+                    .into_iter()
+                    .map(|e| (aspect_def.to_owned(), e, true))
+                    .collect(),
+                ..Log::default()
+            };
+            Ok((n, changed(n, aspect_def), log))
         })
     }
 
@@ -631,6 +708,63 @@ impl CheapDao for MemoryDao {
                 })
                 .collect()
         })
+    }
+
+    async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        version: i64,
+    ) -> Result<AspectChanges> {
+        let g = self.read()?;
+        let s = g
+            .catalogs
+            .get(&catalog)
+            .ok_or_else(|| missing_catalog(catalog))?;
+        let mut out = AspectChanges {
+            version: s.catalog.version,
+            ..AspectChanges::default()
+        };
+        if s.catalog.aspects(aspect_def).is_none() {
+            // Removed after `version` (or never there): a replica drops or refetches it whole.
+            out.rewritten = s.tombstones.get(aspect_def).is_some_and(|v| *v > version);
+            if out.rewritten {
+                return Ok(out);
+            }
+            return Err(CheapError::not_found(format!(
+                "aspect def '{aspect_def}' in catalog {catalog}"
+            )));
+        }
+        out.rewritten = s.rewrites.get(aspect_def).is_some_and(|v| *v > version);
+        for (e, (v, deleted)) in s.aspect_log.get(aspect_def).into_iter().flatten() {
+            if *v > version {
+                if *deleted {
+                    out.removed.push(*e);
+                } else {
+                    out.changed.push(*e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
+        let g = self.read()?;
+        let s = g
+            .catalogs
+            .get(&catalog)
+            .ok_or_else(|| missing_catalog(catalog))?;
+        Ok(s.mark)
+    }
+
+    async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
+        let mut g = self.write()?;
+        let s = g
+            .catalogs
+            .get_mut(&catalog)
+            .ok_or_else(|| missing_catalog(catalog))?;
+        s.mark = Some(mark);
+        Ok(())
     }
 
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {

@@ -14,7 +14,9 @@ use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDe
 
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
-pub use types::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
+pub use types::{
+    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+};
 
 /// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
 ///
@@ -227,6 +229,44 @@ pub trait CheapDao: Send + Sync {
     /// What changed in a catalog after `version`: its current version, the hierarchies whose
     /// version is newer, and the hierarchies removed since.
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes>;
+
+    /// Which aspects of the aspect map `aspect_def` changed after `version`, so a replica can
+    /// copy only those. This default reports the whole map as rewritten when it changed at all
+    /// (correct, not incremental); the SQL backends and [`MemoryDao`] track single aspects.
+    async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        version: i64,
+    ) -> Result<AspectChanges> {
+        let changes = self.changes_since(catalog, version).await?;
+        let rewritten = changes.changed.iter().any(|h| h.name == aspect_def)
+            || changes.removed.iter().any(|n| n == aspect_def);
+        Ok(AspectChanges {
+            version: changes.version,
+            rewritten,
+            ..AspectChanges::default()
+        })
+    }
+
+    /// The sync mark stored with a replica catalog (None before its first sync).
+    async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
+        let _ = catalog;
+        Err(crate::CheapError::NotAllowed(format!(
+            "the {} backend keeps no sync marks",
+            self.backend_name()
+        )))
+    }
+
+    /// Stores a replica catalog's sync mark (the catalog must exist). Not a mutation of the
+    /// catalog: its version stays.
+    async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
+        let _ = (catalog, mark);
+        Err(crate::CheapError::NotAllowed(format!(
+            "the {} backend keeps no sync marks",
+            self.backend_name()
+        )))
+    }
 
     // ---- lifecycle ----
 

@@ -86,3 +86,29 @@ pub struct Changes {
     /// Names of hierarchies removed after the version asked for (and not re-created).
     pub removed: Vec<String>,
 }
+
+/// Which aspects of one aspect map changed after some version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct AspectChanges {
+    /// The catalog's current version.
+    pub version: i64,
+    /// True when the map was rewritten as a whole after the version asked for (a save, or the
+    /// def re-created): `changed` and `removed` do not cover that, and a replica must fetch the
+    /// whole map.
+    pub rewritten: bool,
+    /// Entities whose aspect was written after the version, in no particular order.
+    pub changed: Vec<Uuid>,
+    /// Entities whose aspect was deleted after the version.
+    pub removed: Vec<Uuid>,
+}
+
+/// Where a replica catalog stands against its upstream, stored with the replica.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncMark {
+    /// The upstream catalog's version the replica last matched.
+    pub upstream_version: i64,
+    /// The replica's own version right after that sync (changes after it are local ones).
+    pub local_version: i64,
+    /// When the sync happened, in milliseconds since the Unix epoch.
+    pub synced_at_ms: i64,
+}

@@ -19,7 +19,9 @@ use super::{flatten_tree, node_path};
 use crate::dao::rules::{
     check_upsert, missing_catalog, no_entity_ids, plan_upsert, touched, wrong_kind,
 };
-use crate::dao::{CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome};
+use crate::dao::{
+    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+};
 use crate::error::{CheapError, Result};
 use crate::model::{
     check_depth, Aspect, AspectDef, AspectMap, Catalog, CatalogSpecies, EntityTree, Hierarchy,
@@ -272,6 +274,18 @@ async fn save(
     for h in catalog.hierarchies() {
         content::write_content(conn, d, cat, h, maps).await?;
     }
+    // Every hierarchy was written whole: a replica refetches them rather than following
+    // single aspects.
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO cheap_hierarchy_rewrite (catalog_id, name, version_number)",
+        3,
+        "",
+        &hs,
+        |a, (_, h)| a.extend([Arg::Uuid(cat), Arg::text(h.name()), Arg::Int(version)]),
+    )
+    .await?;
     conn.execute(
         "DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name IN (SELECT name FROM hierarchy WHERE catalog_id = ?)",
         &[Arg::Uuid(cat), Arg::Uuid(cat)],
@@ -320,6 +334,8 @@ async fn clear_catalog(conn: &mut dyn SqlConn, cat: Uuid) -> Result<()> {
         "hierarchy_entity_tree_node",
         "hierarchy",
         "catalog_aspect_def",
+        "cheap_aspect_change",
+        "cheap_hierarchy_rewrite",
     ] {
         conn.execute(
             &format!("DELETE FROM {table} WHERE catalog_id = ?"),
@@ -485,6 +501,7 @@ impl<B: SqlBackend> CheapDao for B {
             clear_mapped(conn, d, id, &names, &maps).await?;
             clear_catalog(conn, id).await?;
             conn.execute("DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
+            conn.execute("DELETE FROM cheap_sync_mark WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
             let n = conn.execute("DELETE FROM catalog WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
             Ok(n > 0)
         }.await)
@@ -573,7 +590,9 @@ impl<B: SqlBackend> CheapDao for B {
                 Err(e) if not_a_hierarchy(&e) => {
                     defs::store_def(conn, d, catalog, def).await?;
                     insert_hierarchy_row(conn, catalog, def.name(), HierarchyType::AspectMap).await?;
-                    bump(conn, d, catalog, &[def.name()]).await?;
+                    let v = bump(conn, d, catalog, &[def.name()]).await?;
+                    forget_changes(conn, catalog, def.name()).await?;
+                    record_rewrite(conn, d, catalog, def.name(), v).await?;
                     Ok(true)
                 }
                 Err(e) => Err(e),
@@ -610,6 +629,7 @@ impl<B: SqlBackend> CheapDao for B {
                 Err(e) => return Err(e),
             }
             remove_aspect_map(conn, d, catalog, name, &maps).await?;
+            forget_changes(conn, catalog, name).await?;
             bump(conn, d, catalog, &[name]).await?;
             Ok(true)
         }.await)
@@ -631,7 +651,8 @@ impl<B: SqlBackend> CheapDao for B {
             }
             insert_hierarchy_row(conn, catalog, &def.name, def.hierarchy_type).await?;
             content::write_content(conn, d, catalog, &empty, &Mappings::new()).await?;
-            bump(conn, d, catalog, &[def.name.as_str()]).await?;
+            let v = bump(conn, d, catalog, &[def.name.as_str()]).await?;
+            record_rewrite(conn, d, catalog, &def.name, v).await?;
             Ok(())
         }.await)
     }
@@ -652,6 +673,7 @@ impl<B: SqlBackend> CheapDao for B {
                 conn.execute(&format!("DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?", content_table(t)), &args).await?;
                 conn.execute("DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?", &args).await?;
             }
+            forget_changes(conn, catalog, name).await?;
             bump(conn, d, catalog, &[name]).await?;
             Ok(true)
         }.await)
@@ -1028,7 +1050,8 @@ impl<B: SqlBackend> CheapDao for B {
                 }
                 None => content::insert_aspects(conn, d, catalog, &def, &items, true).await?,
             }
-            bump(conn, d, catalog, &[aspect_def]).await?;
+            let v = bump(conn, d, catalog, &[aspect_def]).await?;
+            record_aspect_changes(conn, d, catalog, aspect_def, &ids, v, false).await?;
             Ok(aspects.iter().map(|a| UpsertOutcome { entity_id: a.entity_id(), created: !existing.contains_key(&a.entity_id()) }).collect())
         }.await)
     }
@@ -1052,7 +1075,11 @@ impl<B: SqlBackend> CheapDao for B {
             let ids = uuid_args(entities);
             let n = delete_in(conn, d, "hierarchy_aspect_map", "entity_id", catalog, aspect_def, &ids).await?;
             delete_aspect_rows(conn, d, catalog, def.id(), &ids).await?;
-            bump(conn, d, catalog, &touched(n, aspect_def)).await.map(|_| n)
+            let v = bump(conn, d, catalog, &touched(n, aspect_def)).await?;
+            if n > 0 {
+                record_aspect_changes(conn, d, catalog, aspect_def, entities, v, true).await?;
+            }
+            Ok(n)
         }.await)
     }
 
@@ -1130,6 +1157,98 @@ impl<B: SqlBackend> CheapDao for B {
         })
     }
 
+    async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        version: i64,
+    ) -> Result<AspectChanges> {
+        let mut conn = self.connect(TxMode::Read).await?;
+        let conn: &mut dyn SqlConn = &mut *conn;
+        let info = require_catalog(conn, catalog).await?;
+        let mut out = AspectChanges {
+            version: info.version,
+            ..AspectChanges::default()
+        };
+        let (cat, name) = (Arg::Uuid(catalog), Arg::text(aspect_def));
+        match hierarchy_type(conn, catalog, aspect_def).await {
+            Ok(HierarchyType::AspectMap) => {}
+            Ok(t) => return Err(wrong_kind(aspect_def, t, "an aspect map")),
+            Err(e) if not_a_hierarchy(&e) => {
+                // Removed after `version`: a replica drops it whole.
+                let gone = conn
+                    .fetch_optional(
+                        "SELECT version_number FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name = ?",
+                        &[cat.clone(), name.clone()],
+                    )
+                    .await?;
+                return match gone {
+                    Some(r) if r.int(0)? > version => {
+                        out.rewritten = true;
+                        Ok(out)
+                    }
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        out.rewritten = conn
+            .fetch_optional(
+                "SELECT version_number FROM cheap_hierarchy_rewrite WHERE catalog_id = ? AND name = ?",
+                &[cat.clone(), name.clone()],
+            )
+            .await?
+            .map(|r| r.int(0))
+            .transpose()?
+            .is_some_and(|v| v > version);
+        conn.for_each(
+            "SELECT entity_id, removed FROM cheap_aspect_change WHERE catalog_id = ? AND hierarchy_name = ? AND version_number > ?",
+            &[cat, name, Arg::Int(version)],
+            &mut |r| {
+                let e = r.uuid(0)?;
+                if r.bool(1)? {
+                    out.removed.push(e);
+                } else {
+                    out.changed.push(e);
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(out)
+    }
+
+    async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
+        let mut conn = self.connect(TxMode::Read).await?;
+        require_catalog(&mut *conn, catalog).await?;
+        conn.fetch_optional(
+            "SELECT upstream_version, local_version, synced_at_ms FROM cheap_sync_mark WHERE catalog_id = ?",
+            &[Arg::Uuid(catalog)],
+        )
+        .await?
+        .map(|r| {
+            Ok(SyncMark {
+                upstream_version: r.int(0)?,
+                local_version: r.int(1)?,
+                synced_at_ms: r.int(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
+        let d = self.dialect();
+        write_txn!(self, catalog, conn => async {
+            require_catalog(conn, catalog).await?;
+            let upsert = d.on_conflict(&["catalog_id"], &["upstream_version", "local_version", "synced_at_ms"]);
+            conn.execute(
+                &format!("INSERT INTO cheap_sync_mark (catalog_id, upstream_version, local_version, synced_at_ms) VALUES (?, ?, ?, ?) {upsert}"),
+                &[Arg::Uuid(catalog), Arg::Int(mark.upstream_version), Arg::Int(mark.local_version), Arg::Int(mark.synced_at_ms)],
+            ).await?;
+            Ok(())
+        }.await)
+    }
+
     async fn health_check(&self) -> Result<()> {
         let mut conn = self.connect(TxMode::None).await?;
         conn.fetch_one("SELECT 1", &[]).await?;
@@ -1200,5 +1319,77 @@ async fn remove_aspect_map(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Drops the per-aspect change records and rewrite mark of a hierarchy that goes away.
+async fn forget_changes(conn: &mut dyn SqlConn, catalog: Uuid, name: &str) -> Result<()> {
+    let args = [Arg::Uuid(catalog), Arg::text(name)];
+    conn.execute(
+        "DELETE FROM cheap_aspect_change WHERE catalog_id = ? AND hierarchy_name = ?",
+        &args,
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM cheap_hierarchy_rewrite WHERE catalog_id = ? AND name = ?",
+        &args,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes that hierarchy `name` was written whole at version `v`.
+async fn record_rewrite(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    v: i64,
+) -> Result<()> {
+    let upsert = d.on_conflict(&["catalog_id", "name"], &["version_number"]);
+    conn.execute(
+        &format!("INSERT INTO cheap_hierarchy_rewrite (catalog_id, name, version_number) VALUES (?, ?, ?) {upsert}"),
+        &[Arg::Uuid(catalog), Arg::text(name), Arg::Int(v)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes that the aspects of `entities` in map `name` were written (or deleted) at version `v`.
+async fn record_aspect_changes(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    entities: &[Uuid],
+    v: i64,
+    removed: bool,
+) -> Result<()> {
+    // One row per entity (a statement must not touch a row twice).
+    let mut unique: Vec<Uuid> = entities.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let tail = d.on_conflict(
+        &["catalog_id", "hierarchy_name", "entity_id"],
+        &["version_number", "removed"],
+    );
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO cheap_aspect_change (catalog_id, hierarchy_name, entity_id, version_number, removed)",
+        5,
+        &tail,
+        &unique,
+        |a, e| {
+            a.extend([
+                Arg::Uuid(catalog),
+                Arg::text(name),
+                Arg::Uuid(*e),
+                Arg::Int(v),
+                Arg::Bool(removed),
+            ])
+        },
+    )
+    .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! catalogs with fresh random ids and share no state, so a backend may run them on one store.
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
+pub mod sync;
 pub mod tables;
 
 use std::str::FromStr;
@@ -14,6 +15,7 @@ use bigdecimal::BigDecimal;
 use num_bigint::BigInt;
 use uuid::Uuid;
 
+use crate::dao::SyncMark;
 use crate::json::{self, ToJson};
 use crate::{
     Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapDateTime, CheapError, Hierarchy,
@@ -852,6 +854,116 @@ pub async fn concurrent_writers(dao: &dyn CheapDao) {
     }
 }
 
+/// Per-aspect change tracking and sync marks: what a replica needs to copy only what changed.
+pub async fn change_tracking(dao: &dyn CheapDao) {
+    let def = AspectDef::builder(format!("test.changes.{}", suffix()))
+        .property(PropertyDef::new("n", PropertyType::Integer))
+        .build()
+        .expect("def")
+        .into_arc();
+    let name = def.name().to_owned();
+    let aspect = |e: Uuid, n: i64| {
+        Aspect::builder(def.clone(), e)
+            .set("n", n)
+            .build()
+            .expect("aspect")
+    };
+    let e: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+    let mut cat = Catalog::new();
+    let id = cat.id();
+    let map = cat.extend(def.clone()).expect("extend");
+    for (i, x) in e.iter().take(3).enumerate() {
+        map.put(aspect(*x, i as i64)).expect("put");
+    }
+    let v1 = dao.save_catalog(&cat).await.expect("save");
+    let since0 = dao
+        .aspect_changes_since(id, &name, 0)
+        .await
+        .expect("since 0");
+    assert!(since0.rewritten, "a saved map counts as rewritten");
+    let since1 = dao
+        .aspect_changes_since(id, &name, v1)
+        .await
+        .expect("since v1");
+    assert!(!since1.rewritten && since1.changed.is_empty() && since1.removed.is_empty());
+    assert_eq!(since1.version, v1);
+
+    dao.upsert_aspects(id, &name, &[aspect(e[0], 10), aspect(e[3], 13)])
+        .await
+        .expect("upsert");
+    let v2 = version(dao, id).await;
+    let mut c = dao
+        .aspect_changes_since(id, &name, v1)
+        .await
+        .expect("since v1");
+    c.changed.sort();
+    let mut want = vec![e[0], e[3]];
+    want.sort();
+    assert!(!c.rewritten);
+    assert_eq!(c.changed, want, "the upserted entities, and only they");
+    assert!(c.removed.is_empty());
+
+    assert_eq!(
+        dao.delete_aspects(id, &name, &[e[0]])
+            .await
+            .expect("delete"),
+        1
+    );
+    let c = dao
+        .aspect_changes_since(id, &name, v2)
+        .await
+        .expect("since v2");
+    assert_eq!((c.changed, c.removed), (vec![], vec![e[0]]));
+    let c = dao
+        .aspect_changes_since(id, &name, v1)
+        .await
+        .expect("since v1");
+    assert_eq!(
+        c.changed,
+        vec![e[3]],
+        "a written-then-deleted aspect is only removed"
+    );
+    assert_eq!(c.removed, vec![e[0]]);
+
+    assert!(matches!(
+        dao.aspect_changes_since(id, "no.such.map", 0).await,
+        Err(CheapError::NotFound(_))
+    ));
+    assert!(matches!(
+        dao.aspect_changes_since(Uuid::new_v4(), &name, 0).await,
+        Err(CheapError::NotFound(_))
+    ));
+
+    // Sync marks live beside the catalog and are not mutations of it.
+    assert_eq!(dao.sync_mark(id).await.expect("mark"), None);
+    let before = version(dao, id).await;
+    let mark = SyncMark {
+        upstream_version: 41,
+        local_version: before,
+        synced_at_ms: 1_700_000_000_000,
+    };
+    dao.set_sync_mark(id, mark).await.expect("set mark");
+    assert_eq!(dao.sync_mark(id).await.expect("mark"), Some(mark));
+    assert_eq!(version(dao, id).await, before, "a mark is not a mutation");
+    assert!(matches!(
+        dao.set_sync_mark(Uuid::new_v4(), mark).await,
+        Err(CheapError::NotFound(_))
+    ));
+
+    let v3 = version(dao, id).await;
+    assert!(dao.delete_aspect_def(id, &name).await.expect("delete def"));
+    let c = dao
+        .aspect_changes_since(id, &name, v3)
+        .await
+        .expect("after removal");
+    assert!(c.rewritten, "a removed map tells the replica to drop it");
+    assert!(dao.delete_catalog(id).await.expect("delete catalog"));
+    assert!(
+        dao.sync_mark(id).await.is_err(),
+        "the mark goes with the catalog"
+    );
+}
+
 /// Runs the whole suite.
 pub async fn run_all(dao: &dyn CheapDao) {
     dao.health_check().await.expect("health check");
@@ -862,4 +974,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     granular_operations(dao).await;
     rejections_lose_nothing(dao).await;
     concurrent_writers(dao).await;
+    change_tracking(dao).await;
 }
