@@ -283,4 +283,22 @@ blocking! {
     fn add_tree_nodes(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r parent_path: &str => parent_path.to_owned(), r nodes: &IndexMap<String, Option<Uuid>> => nodes.clone()) -> TreeOperationResponse;
     /// `DELETE .../nodes`.
     fn remove_tree_nodes(v catalog: Uuid => catalog, r name: &str => name.to_owned(), r paths: &[String] => paths.to_vec()) -> TreeOperationResponse;
+    /// `GET /api/catalog/{id}/info` (an extension).
+    fn catalog_info(v catalog: Uuid => catalog) -> CatalogInfoResponse;
+    /// `GET /api/catalog/{id}/hierarchies` (an extension).
+    fn list_hierarchies(v catalog: Uuid => catalog) -> Vec<HierarchyInfoResponse>;
+    /// `GET /api/catalog/{id}/changes?since=N` (an extension).
+    fn changes_since(v catalog: Uuid => catalog, v since: i64 => since) -> ChangesResponse;
+    /// `GET /api/catalog/{id}/aspects/{def}/changes?since=N` (an extension).
+    fn aspect_changes_since(v catalog: Uuid => catalog, r aspect_def: &str => aspect_def.to_owned(), v since: i64 => since) -> AspectChangesResponse;
+    /// `DELETE /api/catalog/{id}/aspects/{def}` (an extension).
+    fn delete_aspects(v catalog: Uuid => catalog, r aspect_def: &str => aspect_def.to_owned(), r ids: &[Uuid] => ids.to_vec()) -> OperationResponse;
+    /// `POST .../entities` with an index (an extension).
+    fn insert_entities(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v index: u64 => index, r ids: &[Uuid] => ids.to_vec()) -> OperationResponse;
+    /// `GET /api/catalog/{id}/sync-mark` (an extension).
+    fn sync_mark(v catalog: Uuid => catalog) -> Option<SyncMarkBody>;
+    /// `PUT /api/catalog/{id}/sync-mark` (an extension).
+    fn set_sync_mark(v catalog: Uuid => catalog, r mark: &SyncMarkBody => *mark) -> ();
+    /// `GET .../hierarchies/{name}/slice` (an extension).
+    fn hierarchy_slice(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v offset: u64 => offset, v limit: u64 => limit) -> HierarchySliceResponse;
 }

@@ -330,8 +330,19 @@ impl CheapClient {
         aspect_def: &str,
         aspects: &[AspectInput],
     ) -> Result<UpsertAspectsResponse> {
+        self.send_upsert(catalog, aspect_def, aspects, false).await
+    }
+
+    async fn send_upsert(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        aspects: &[AspectInput],
+        replace: bool,
+    ) -> Result<UpsertAspectsResponse> {
         let req = UpsertAspectsRequest {
             aspects: aspects.to_vec(),
+            replace,
         };
         self.call(
             Method::POST,
@@ -343,7 +354,8 @@ impl CheapClient {
         .await
     }
 
-    /// Upserts model aspects (all of one def): each is sent with all its values.
+    /// Upserts model aspects (all of one def): each replaces the stored aspect of its entity
+    /// whole, as `CheapDao::upsert_aspects` does.
     pub async fn upsert(&self, catalog: Uuid, aspects: &[Aspect]) -> Result<UpsertAspectsResponse> {
         let Some(first) = aspects.first() else {
             return Err(ClientError::Invalid("no aspects to upsert".into()));
@@ -367,7 +379,7 @@ impl CheapClient {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.upsert_aspects(catalog, &def, &inputs).await
+        self.send_upsert(catalog, &def, &inputs, true).await
     }
 
     /// `POST /api/catalog/{id}/aspects/query` (read-only, so retried like a GET).
@@ -496,6 +508,7 @@ impl CheapClient {
         ids: &[Uuid],
     ) -> Result<OperationResponse> {
         let req = EntityIdsRequest {
+            index: None,
             entity_ids: ids.to_vec(),
         };
         self.call(
@@ -516,6 +529,7 @@ impl CheapClient {
         ids: &[Uuid],
     ) -> Result<OperationResponse> {
         let req = EntityIdsRequest {
+            index: None,
             entity_ids: ids.to_vec(),
         };
         self.call(
@@ -615,6 +629,122 @@ impl CheapClient {
             true,
         )
         .await
+    }
+
+    /// `GET /api/catalog/{id}/info` (an extension): metadata and version.
+    pub async fn catalog_info(&self, catalog: Uuid) -> Result<CatalogInfoResponse> {
+        self.get(&format!("/api/catalog/{catalog}/info"), &[]).await
+    }
+
+    /// `GET /api/catalog/{id}/hierarchies` (an extension): every hierarchy with its kind,
+    /// version and size.
+    pub async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfoResponse>> {
+        self.get(&format!("/api/catalog/{catalog}/hierarchies"), &[])
+            .await
+    }
+
+    /// `GET /api/catalog/{id}/changes?since=N` (an extension).
+    pub async fn changes_since(&self, catalog: Uuid, since: i64) -> Result<ChangesResponse> {
+        self.get(
+            &format!("/api/catalog/{catalog}/changes"),
+            &[("since", since.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /api/catalog/{id}/aspects/{def}/changes?since=N` (an extension).
+    pub async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        since: i64,
+    ) -> Result<AspectChangesResponse> {
+        self.get(
+            &format!("/api/catalog/{catalog}/aspects/{}/changes", enc(aspect_def)),
+            &[("since", since.to_string())],
+        )
+        .await
+    }
+
+    /// `DELETE /api/catalog/{id}/aspects/{def}` (an extension): deletes these entities'
+    /// aspects; `count` is how many there were.
+    pub async fn delete_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        ids: &[Uuid],
+    ) -> Result<OperationResponse> {
+        let req = EntityIdsRequest {
+            index: None,
+            entity_ids: ids.to_vec(),
+        };
+        self.call(
+            Method::DELETE,
+            &format!("/api/catalog/{catalog}/aspects/{}", enc(aspect_def)),
+            &[],
+            Some(&req),
+            true,
+        )
+        .await
+    }
+
+    /// `POST .../entities` with an index (an extension): insert into a list at a position.
+    pub async fn insert_entities(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        index: u64,
+        ids: &[Uuid],
+    ) -> Result<OperationResponse> {
+        let req = EntityIdsRequest {
+            index: Some(index),
+            entity_ids: ids.to_vec(),
+        };
+        self.call(
+            Method::POST,
+            &format!("/api/catalog/{catalog}/hierarchies/{}/entities", enc(name)),
+            &[],
+            Some(&req),
+            false,
+        )
+        .await
+    }
+
+    /// `GET .../hierarchies/{name}/slice?offset&limit` (an extension): a page of any hierarchy
+    /// as cheap-json.
+    pub async fn hierarchy_slice(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<HierarchySliceResponse> {
+        self.get(
+            &format!("/api/catalog/{catalog}/hierarchies/{}/slice", enc(name)),
+            &[("offset", offset.to_string()), ("limit", limit.to_string())],
+        )
+        .await
+    }
+
+    /// `GET /api/catalog/{id}/sync-mark` (an extension).
+    pub async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMarkBody>> {
+        self.get(&format!("/api/catalog/{catalog}/sync-mark"), &[])
+            .await
+    }
+
+    /// `PUT /api/catalog/{id}/sync-mark` (an extension).
+    pub async fn set_sync_mark(&self, catalog: Uuid, mark: &SyncMarkBody) -> Result<()> {
+        let (_, _) = self
+            .t
+            .send(
+                Method::PUT,
+                &format!("/api/catalog/{catalog}/sync-mark"),
+                &[],
+                Some(serde_json::to_vec(mark).map_err(|e| ClientError::Invalid(e.to_string()))?),
+                true,
+            )
+            .await?;
+        Ok(())
     }
 
     /// Items of consecutive pages until a short page.

@@ -25,8 +25,12 @@ mod breaker;
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "remote")]
+mod remote;
 mod transport;
 
 pub use client::{batch, CheapClient, DirectoryRemoval, HierarchyPage};
 pub use config::{CircuitBreakerConfig, ClientConfig, RetryPolicy};
 pub use error::{ClientError, Result};
+#[cfg(feature = "remote")]
+pub use remote::{to_cheap, RemoteDao};

@@ -122,6 +122,10 @@ pub struct AspectInput {
 pub struct UpsertAspectsRequest {
     /// The aspects.
     pub aspects: Vec<AspectInput>,
+    /// Replace each stored aspect with the item as sent, instead of keeping the stored values
+    /// of the properties an item leaves out (an extension; default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
 }
 
 /// The outcome for one upserted aspect.
@@ -274,6 +278,9 @@ pub struct AspectMapResponse {
 pub struct EntityIdsRequest {
     /// The entities.
     pub entity_ids: Vec<Uuid>,
+    /// Adding to a list: insert at this position instead of appending (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// Directory entries to add.
@@ -415,4 +422,95 @@ pub struct TaskStatus {
     pub version: Option<i64>,
     /// What happened (the error of a failed task).
     pub message: String,
+}
+
+/// `GET /api/catalog/{id}/info` (an extension): a catalog's metadata and version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogInfoResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// Its species, upper case.
+    pub species: String,
+    /// Its URI.
+    pub uri: Option<String>,
+    /// Its upstream catalog.
+    pub upstream: Option<Uuid>,
+    /// Its version.
+    pub version: i64,
+}
+
+/// One hierarchy in `GET /api/catalog/{id}/hierarchies` and in change lists (an extension).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HierarchyInfoResponse {
+    /// Name.
+    pub name: String,
+    /// Kind, as the schema code (`EL`, `ES`, `ED`, `ET`, `AM`).
+    #[serde(rename = "type")]
+    pub hierarchy_type: String,
+    /// Version.
+    pub version: i64,
+    /// Entries (tree: nodes).
+    pub size: u64,
+}
+
+/// `GET /api/catalog/{id}/changes?since=N` (an extension).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesResponse {
+    /// The catalog's current version.
+    pub version: i64,
+    /// Hierarchies changed after `since`.
+    pub changed: Vec<HierarchyInfoResponse>,
+    /// Hierarchies removed after `since`.
+    pub removed: Vec<String>,
+}
+
+/// `GET /api/catalog/{id}/aspects/{def}/changes?since=N` (an extension).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AspectChangesResponse {
+    /// The catalog's current version.
+    pub version: i64,
+    /// The map was rewritten whole after `since`.
+    pub rewritten: bool,
+    /// Entities whose aspect was written after `since`.
+    pub changed: Vec<Uuid>,
+    /// Entities whose aspect was deleted after `since`.
+    pub removed: Vec<Uuid>,
+}
+
+/// `GET /api/catalog/{id}/hierarchies/{name}/slice?offset&limit` (an extension): a page of a
+/// hierarchy as cheap-json, for clients that rebuild the model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct HierarchySliceResponse {
+    /// Offset of the first entry.
+    pub offset: u64,
+    /// Entries in the whole hierarchy.
+    pub total: u64,
+    /// The hierarchy's version (cheap-json does not carry it).
+    pub version: i64,
+    /// The page as a cheap-json hierarchy.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub hierarchy: Value,
+}
+
+/// `GET`/`PUT /api/catalog/{id}/sync-mark` (an extension): where a replica stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncMarkBody {
+    /// The upstream version the replica last matched.
+    pub upstream_version: i64,
+    /// The replica's version right after that sync.
+    pub local_version: i64,
+    /// When, in milliseconds since the Unix epoch.
+    pub synced_at_ms: i64,
 }

@@ -103,8 +103,8 @@ async fn upsert(
     };
     // A repeated entity keeps its last item, at the place of its first.
     let mut items: IndexMap<Uuid, AspectInput> = IndexMap::new();
-    for a in req.aspects {
-        items.insert(a.entity_id, a);
+    for a in &req.aspects {
+        items.insert(a.entity_id, a.clone());
     }
     let ids: Vec<Uuid> = items.keys().copied().collect();
     let existing: HashMap<Uuid, Aspect> = if ids.is_empty() {
@@ -122,7 +122,12 @@ async fn upsert(
     let mut results = Vec::with_capacity(items.len());
     let mut valid = Vec::new();
     for input in items.values() {
-        match apply(&def, existing.get(&input.entity_id), input) {
+        let base = if req.replace {
+            None
+        } else {
+            existing.get(&input.entity_id)
+        };
+        match apply(&def, base, input) {
             Ok(a) => valid.push(a),
             Err(message) => results.push(AspectResult {
                 entity_id: input.entity_id,

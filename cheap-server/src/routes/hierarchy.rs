@@ -197,10 +197,20 @@ pub(crate) async fn add_entities(
     Body(req): Body<EntityIdsRequest>,
 ) -> ApiResult<Json<OperationResponse>> {
     let id = uuid(&id, "catalog id")?;
-    if let Err(e) = state.dao.add_entities(id, &name, &req.entity_ids).await {
-        return Err(hierarchy_missing(&state, e, id, &name).await);
-    }
-    let n = req.entity_ids.len() as u64;
+    let done = match req.index {
+        Some(i) => {
+            state
+                .dao
+                .insert_entities(id, &name, i, &req.entity_ids)
+                .await
+        }
+        None => state.dao.add_entities(id, &name, &req.entity_ids).await,
+    };
+    // The count is what the store added (a set skips members it already has).
+    let n = match done {
+        Ok(n) => n,
+        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+    };
     let message = format!("Added {n} entity ID(s) to hierarchy '{name}'");
     Ok(op(id, name, "add", n, message))
 }

@@ -4,6 +4,7 @@ pub(crate) mod aspect;
 pub(crate) mod aspect_def;
 pub(crate) mod catalog;
 pub(crate) mod hierarchy;
+pub(crate) mod replica;
 pub(crate) mod system;
 
 use axum::extract::{Request, State};
@@ -124,6 +125,20 @@ pub(crate) fn build(state: AppState) -> Router {
             get(catalog::get).delete(catalog::delete),
         )
         .route("/api/catalog/{catalog_id}/export", get(system::export))
+        .route("/api/catalog/{catalog_id}/info", get(replica::catalog_info))
+        .route("/api/catalog/{catalog_id}/changes", get(replica::changes))
+        .route(
+            "/api/catalog/{catalog_id}/sync-mark",
+            get(replica::get_sync_mark).put(replica::put_sync_mark),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/aspects/{aspect_def}/changes",
+            get(replica::aspect_changes),
+        )
+        .route(
+            "/api/catalog/{catalog_id}/hierarchies/{name}/slice",
+            get(replica::slice),
+        )
         .route(
             "/api/catalog/{catalog_id}/aspect-defs",
             post(aspect_def::create).get(aspect_def::list),
@@ -134,11 +149,11 @@ pub(crate) fn build(state: AppState) -> Router {
         )
         .route(
             "/api/catalog/{catalog_id}/aspects/{aspect_def}",
-            post(aspect::upsert_or_query),
+            post(aspect::upsert_or_query).delete(replica::delete_aspects),
         )
         .route(
             "/api/catalog/{catalog_id}/hierarchies",
-            post(hierarchy::create),
+            post(hierarchy::create).get(replica::list_hierarchies),
         )
         .route(
             "/api/catalog/{catalog_id}/hierarchies/{name}",
