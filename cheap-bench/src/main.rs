@@ -39,6 +39,15 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
+    /// Incremental sync: a pull after changing 1% of a catalog, beside a full copy of it.
+    Sync {
+        /// Aspects in the catalog.
+        #[arg(long, default_value_t = 100_000)]
+        aspects: usize,
+        /// Runs; the best is reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
     /// REST server throughput and latency beside a bare axum handler.
     Http {
         /// Seconds per figure.
@@ -235,6 +244,47 @@ async fn dao_mariadb(aspects: usize, props: usize, runs: usize) -> cheap_core::R
     Ok(())
 }
 
+/// Upstream and local SQLite files: a checkout (full copy) of an `n`-aspect catalog, then a pull
+/// after 1% of its aspects changed upstream.
+async fn sync(aspects: usize, runs: usize) -> cheap_core::Result<()> {
+    use cheap_core::sync::Replica;
+    let (cat, def) = big_catalog(aspects, 5);
+    println!("sync: {aspects} aspects x 5 properties, 1% changed upstream; best of {runs} runs (SQLite files)");
+    let (mut full, mut pull, mut moved) = (Duration::MAX, Duration::MAX, 0);
+    for _ in 0..runs {
+        let dir = tempfile::tempdir().map_err(|e| cheap_core::CheapError::backend("bench", e))?;
+        let open =
+            |name: &str| cheap_db_sqlite::SqliteOptions::path(dir.path().join(name)).connect();
+        let upstream: Arc<dyn CheapDao> = Arc::new(open("upstream.db").await?);
+        let local: Arc<dyn CheapDao> = Arc::new(open("local.db").await?);
+        upstream.save_catalog(&cat).await?;
+        let replica = Replica::new(local.clone(), upstream.clone(), cat.id());
+        let t = Instant::now();
+        replica.checkout(cheap_core::CatalogSpecies::Mirror).await?;
+        full = full.min(t.elapsed());
+        let changed: Vec<cheap_core::Aspect> = cat
+            .aspects(def.name())
+            .map(|m| m.iter().step_by(100).cloned().collect())
+            .unwrap_or_default();
+        upstream
+            .upsert_aspects(cat.id(), def.name(), &changed)
+            .await?;
+        let t = Instant::now();
+        let report = replica.pull().await?;
+        pull = pull.min(t.elapsed());
+        moved = report.aspects_copied;
+        upstream.close().await?;
+        local.close().await?;
+    }
+    println!(
+        "full copy {:>9.3} s   incremental pull {:>9.3} s ({moved} aspects moved)   pull/full ratio {:.3}",
+        full.as_secs_f64(),
+        pull.as_secs_f64(),
+        pull.as_secs_f64() / full.as_secs_f64()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> cheap_core::Result<()> {
     match Cli::parse().command {
@@ -256,6 +306,7 @@ async fn main() -> cheap_core::Result<()> {
             properties,
             runs,
         } => dao_mariadb(aspects, properties, runs.max(1)).await,
+        Command::Sync { aspects, runs } => sync(aspects, runs.max(1)).await,
         Command::Http { seconds } => http::run(seconds.max(1)).await,
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
         Command::ServeCheap => {

@@ -79,6 +79,22 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+    /// Sync one catalog with its upstream, by the local copy's species: a MIRROR or CACHE
+    /// pulls what changed, a CLONE pushes its changes (reporting conflicts), and a catalog not
+    /// yet held locally is checked out as `--species`.
+    Sync {
+        /// The local store URL.
+        #[arg(long)]
+        local: String,
+        /// The upstream store URL (a store URL, or a `cheap serve` base URL http://...).
+        #[arg(long)]
+        upstream: String,
+        /// Species of a first checkout: mirror, cache or clone.
+        #[arg(long, default_value = "mirror")]
+        species: String,
+        /// The catalog id.
+        catalog: Uuid,
+    },
     /// Copy every catalog from one store to another.
     Copy {
         /// Source store URL.
@@ -167,6 +183,22 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             dao.close().await.map_err(|e| e.to_string())
         }
+        Command::Sync {
+            local,
+            upstream,
+            species,
+            catalog,
+        } => {
+            let species: cheap_core::CatalogSpecies = species
+                .to_ascii_uppercase()
+                .parse()
+                .map_err(|e| format!("{e}"))?;
+            let (l, u) = (open(local).await?, open(upstream).await?);
+            let outcome = sync_one(l.clone(), u.clone(), catalog, species).await;
+            l.close().await.map_err(|e| e.to_string())?;
+            u.close().await.map_err(|e| e.to_string())?;
+            outcome
+        }
         Command::Copy { from, to } => {
             use futures::TryStreamExt;
             let (src, dst) = (open(from).await?, open(to).await?);
@@ -192,6 +224,74 @@ async fn run(cli: Cli) -> Result<(), String> {
             dst.close().await.map_err(|e| e.to_string())
         }
     }
+}
+
+/// One `cheap sync`: checkout, pull or push, with a line of progress per step.
+async fn sync_one(
+    local: std::sync::Arc<dyn cheap_core::CheapDao>,
+    upstream: std::sync::Arc<dyn cheap_core::CheapDao>,
+    catalog: Uuid,
+    species: cheap_core::CatalogSpecies,
+) -> Result<(), String> {
+    use cheap_core::sync::Replica;
+    use cheap_core::CatalogSpecies;
+    let replica = Replica::new(local.clone(), upstream, catalog);
+    let held = match local.catalog_info(catalog).await {
+        Ok(i) => Some(i.species),
+        Err(cheap_core::CheapError::NotFound(_)) => None,
+        Err(e) => return Err(e.to_string()),
+    };
+    let pull = |r: cheap_core::sync::PullReport| {
+        eprintln!(
+            "cheap: {} catalog {catalog} at upstream version {}: {} aspect(s) copied, {} removed, {} hierarchy(ies) copied whole, {} removed",
+            if r.full { "checked out" } else { "pulled" },
+            r.upstream_version,
+            r.aspects_copied,
+            r.aspects_removed,
+            r.replaced.len(),
+            r.removed.len()
+        );
+    };
+    match held {
+        None => {
+            eprintln!(
+                "cheap: checking out catalog {catalog} as a {}",
+                species.as_upper()
+            );
+            pull(replica.checkout(species).await.map_err(|e| e.to_string())?);
+        }
+        Some(CatalogSpecies::Mirror | CatalogSpecies::Cache) => {
+            eprintln!("cheap: pulling catalog {catalog}");
+            pull(replica.pull().await.map_err(|e| e.to_string())?);
+        }
+        Some(CatalogSpecies::Clone) => {
+            eprintln!("cheap: pushing catalog {catalog}");
+            let r = replica.push().await.map_err(|e| e.to_string())?;
+            if !r.conflicts.is_empty() {
+                for c in &r.conflicts {
+                    eprintln!("cheap: conflict: {c:?}");
+                }
+                return Err(format!(
+                    "{} conflict(s): the upstream changed the same items; nothing was pushed",
+                    r.conflicts.len()
+                ));
+            }
+            eprintln!(
+                "cheap: pushed {} aspect(s), {} removed, {} hierarchy(ies) whole; upstream at version {}",
+                r.aspects_pushed,
+                r.aspects_removed,
+                r.replaced.len(),
+                r.upstream_version
+            );
+        }
+        Some(other) => {
+            return Err(format!(
+                "catalog {catalog} is a {}: only a MIRROR, CACHE or CLONE syncs",
+                other.as_upper()
+            ))
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]

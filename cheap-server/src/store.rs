@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use cheap_core::{CheapDao, CheapError, MemoryDao, Result};
 
-/// Opens `memory:`, `sqlite:...`, `postgres://...` or `mysql://`/`mariadb://...`, creating the
-/// schema when missing.
+/// Opens `memory:`, `sqlite:...`, `postgres://...`, `mysql://`/`mariadb://...` (creating the
+/// schema when missing) or `http(s)://...` (a remote `cheap serve`).
 pub async fn open(url: &str) -> Result<Arc<dyn CheapDao>> {
     let scheme = url
         .split(':')
@@ -19,9 +19,11 @@ pub async fn open(url: &str) -> Result<Arc<dyn CheapDao>> {
         "sqlite" => Arc::new(cheap_db_sqlite::SqliteDao::connect(url).await?),
         "postgres" | "postgresql" => Arc::new(cheap_db_postgres::PostgresDao::connect(url).await?),
         "mysql" | "mariadb" => Arc::new(cheap_db_mariadb::MariaDbDao::connect(url).await?),
+        // A `cheap serve` elsewhere, through the REST client.
+        "http" | "https" => Arc::new(cheap_client::RemoteDao::connect(url)?),
         _ => {
             return Err(CheapError::invalid(format!(
-                "unknown store URL '{url}': expected memory:, sqlite:, postgres: or mysql:"
+                "unknown store URL '{url}': expected memory:, sqlite:, postgres:, mysql: or http:"
             )))
         }
     })
