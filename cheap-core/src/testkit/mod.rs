@@ -964,6 +964,135 @@ pub async fn change_tracking(dao: &dyn CheapDao) {
     );
 }
 
+/// Text that breaks naive SQL, URL or path handling: quotes, comment and statement markers,
+/// LIKE wildcards, placeholders, backslashes, unicode and padding.
+pub const HOSTILE_TEXT: &[&str] = &[
+    "'; DROP TABLE catalog; --",
+    "\" OR \"1\"=\"1",
+    "a'b\"c`d",
+    "back\\slash\\",
+    "100%_like",
+    "?$1:name @x",
+    "ünïcødé ✓ 日本語",
+    "  spaced  ",
+    "semi;colon/*comment*/",
+    "tab\tnew\nline",
+];
+
+/// Every name, key and value that takes text stores hostile text verbatim, through whole saves
+/// and granular operations, and no other data is touched.
+pub async fn hostile_text(dao: &dyn CheapDao) {
+    let bystander = every_type_catalog();
+    dao.save_catalog(&bystander).await.expect("save bystander");
+    let bystander = dao.load_catalog(bystander.id()).await.expect("load");
+    let tag = suffix();
+    let mut cat = Catalog::new();
+    let id = cat.id();
+    let mut defs = Vec::new();
+    for (i, t) in HOSTILE_TEXT.iter().enumerate() {
+        let def = AspectDef::builder(format!("{t}.{tag}.{i}"))
+            .property(PropertyDef::new(*t, PropertyType::String))
+            .property(PropertyDef::new(format!("{t}#2"), PropertyType::Text))
+            .build()
+            .expect("a def with a hostile name")
+            .into_arc();
+        let e = Uuid::new_v4();
+        cat.extend(def.clone())
+            .expect("extend")
+            .put(
+                Aspect::builder(def.clone(), e)
+                    .set(*t, *t)
+                    .set(format!("{t}#2"), t.repeat(3))
+                    .build()
+                    .expect("aspect"),
+            )
+            .expect("put");
+        defs.push((def, e));
+        cat.create_entity_list(&format!("list {t}"))
+            .expect("list")
+            .add(e);
+        cat.create_entity_directory(&format!("dir {t}"))
+            .expect("dir")
+            .put(*t, e);
+    }
+    let tree_names: Vec<&str> = HOSTILE_TEXT
+        .iter()
+        .copied()
+        .filter(|t| !t.contains('/'))
+        .collect();
+    let tree = cat.create_entity_tree("tree").expect("tree");
+    for t in &tree_names {
+        tree.add_node("/", t, Some(Uuid::new_v4()))
+            .expect("a hostile node name");
+    }
+    dao.save_catalog(&cat).await.expect("save hostile catalog");
+    assert_same(
+        &dao.load_catalog(id).await.expect("load"),
+        &cat,
+        "hostile text through a save",
+    );
+
+    // Granular operations with the same text.
+    for (i, t) in HOSTILE_TEXT.iter().enumerate() {
+        let (def, e) = &defs[i];
+        let e2 = Uuid::new_v4();
+        dao.add_entities(id, &format!("list {t}"), &[e2])
+            .await
+            .expect("add to a hostile list");
+        dao.put_directory_entries(id, &format!("dir {t}"), &[(format!("{t}{t}"), e2)])
+            .await
+            .expect("hostile key");
+        let a = Aspect::builder(def.clone(), *e)
+            .set(*t, format!("{t}!"))
+            .build()
+            .expect("aspect");
+        dao.upsert_aspects(id, def.name(), std::slice::from_ref(&a))
+            .await
+            .expect("upsert hostile value");
+        let got = dao
+            .query_aspects(id, &[*e], &[def.name().to_owned()])
+            .await
+            .expect("query");
+        assert_eq!(got[0].get(*e), Some(&a), "hostile value {t:?} verbatim");
+        let dir = dao
+            .get_hierarchy(id, &format!("dir {t}"))
+            .await
+            .expect("directory");
+        let dir = dir.as_directory().expect("a directory");
+        assert_eq!(dir.get(t), Some(*e));
+        assert_eq!(dir.get(&format!("{t}{t}")), Some(e2));
+        assert_eq!(
+            dao.get_aspect_def(id, def.name())
+                .await
+                .expect("def")
+                .name(),
+            def.name()
+        );
+    }
+    for t in &tree_names {
+        dao.add_tree_nodes(id, "tree", &format!("/{t}"), &[(t.to_string(), None)])
+            .await
+            .expect("a hostile child");
+    }
+    let tree = dao.get_hierarchy(id, "tree").await.expect("tree");
+    let tree = tree.as_tree().expect("a tree");
+    for t in &tree_names {
+        assert!(
+            tree.root
+                .children
+                .get(*t)
+                .is_some_and(|n| n.children.contains_key(*t)),
+            "tree node {t:?} and its child"
+        );
+    }
+    assert_same(
+        &dao.load_catalog(bystander.id()).await.expect("load"),
+        &bystander,
+        "the bystander catalog after hostile text",
+    );
+    assert!(dao.delete_catalog(id).await.expect("delete"));
+}
+
 /// Runs the whole suite.
 pub async fn run_all(dao: &dyn CheapDao) {
     dao.health_check().await.expect("health check");
@@ -975,4 +1104,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     rejections_lose_nothing(dao).await;
     concurrent_writers(dao).await;
     change_tracking(dao).await;
+    hostile_text(dao).await;
 }
