@@ -88,5 +88,40 @@ struct ApiDoc;
 
 /// The OpenAPI 3 document as JSON.
 pub fn openapi_json() -> String {
-    ApiDoc::openapi().to_json().unwrap_or_else(|_| "{}".into())
+    let mut doc = ApiDoc::openapi();
+    declare_path_parameters(&mut doc);
+    doc.to_json().unwrap_or_else(|_| "{}".into())
+}
+
+/// Declares every `{name}` segment of every path as a required string path parameter, once,
+/// instead of repeating it on each handler (tools that generate requests from the document,
+/// such as schemathesis, need them).
+fn declare_path_parameters(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{KnownFormat, ObjectBuilder, Required, SchemaFormat, Type};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let mut params = item.parameters.take().unwrap_or_default();
+        for name in path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        {
+            if !params.iter().any(|p| p.name == name) {
+                let mut schema = ObjectBuilder::new().schema_type(Type::String);
+                if name.ends_with("_id") {
+                    schema = schema.format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+                }
+                params.push(
+                    ParameterBuilder::new()
+                        .name(name)
+                        .parameter_in(ParameterIn::Path)
+                        .required(Required::True)
+                        .schema(Some(schema))
+                        .build(),
+                );
+            }
+        }
+        if !params.is_empty() {
+            item.parameters = Some(params);
+        }
+    }
 }
