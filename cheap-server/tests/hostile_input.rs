@@ -80,6 +80,37 @@ async fn malformed_requests_are_4xx_and_lose_nothing() {
 }
 
 #[tokio::test]
+async fn deeply_nested_json_is_400_not_a_crash() {
+    let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
+    let s = start(dao, Default::default()).await;
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(50_000), "}".repeat(50_000));
+    for path in [
+        "/api/catalog",
+        "/api/catalog/import",
+        "/api/catalog/00000000-0000-0000-0000-000000000001/aspects/x",
+    ] {
+        for body in [&deep, &deep_object] {
+            let r = s
+                .http
+                .post(s.url(path))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                r.status().is_client_error(),
+                "{path}: {} for nested JSON",
+                r.status()
+            );
+        }
+    }
+    assert_eq!(s.dao.catalog_count().await.unwrap(), 0);
+    assert_eq!(s.get("/health").await.0, 200, "the server is still up");
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_413() {
     let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
     let config = cheap_server::ServerConfig {
