@@ -143,7 +143,10 @@ impl SqliteOptions {
             // 64 MiB of page cache per connection: big saves and loads otherwise thrash the
             // default 2 MiB cache on the value table's indexes.
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Reads through a memory map: a connection with a cold page cache (a load on another
+            // connection than the save) reads pages without a pread and a copy each.
+            .pragma("mmap_size", "268435456");
         // An in-memory database lives in SQLite's shared cache, whose table locks fail at once
         // ("database is deadlocked") instead of waiting on the busy timeout; one connection,
         // kept for the pool's lifetime, serializes access and keeps the data alive.
