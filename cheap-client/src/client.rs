@@ -507,8 +507,18 @@ impl CheapClient {
         name: &str,
         ids: &[Uuid],
     ) -> Result<OperationResponse> {
+        self.post_entities(catalog, name, None, ids).await
+    }
+
+    async fn post_entities(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        index: Option<u64>,
+        ids: &[Uuid],
+    ) -> Result<OperationResponse> {
         let req = EntityIdsRequest {
-            index: None,
+            index,
             entity_ids: ids.to_vec(),
         };
         self.call(
@@ -696,18 +706,7 @@ impl CheapClient {
         index: u64,
         ids: &[Uuid],
     ) -> Result<OperationResponse> {
-        let req = EntityIdsRequest {
-            index: Some(index),
-            entity_ids: ids.to_vec(),
-        };
-        self.call(
-            Method::POST,
-            &format!("/api/catalog/{catalog}/hierarchies/{}/entities", enc(name)),
-            &[],
-            Some(&req),
-            false,
-        )
-        .await
+        self.post_entities(catalog, name, Some(index), ids).await
     }
 
     /// `GET .../hierarchies/{name}/slice?offset&limit` (an extension): a page of any hierarchy

@@ -87,6 +87,24 @@ pub(crate) async fn catalog_defs(
     .collect())
 }
 
+/// The def named `name` linked to a catalog, if any (one def's rows, not the catalog's all).
+pub(crate) async fn catalog_def(
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    name: &str,
+) -> Result<Option<Arc<AspectDef>>> {
+    Ok(load_defs(
+        conn,
+        "JOIN catalog_aspect_def l ON l.aspect_def_id = d.aspect_def_id",
+        "l.catalog_id = ? AND d.name = ?",
+        &[Arg::Uuid(catalog), Arg::text(name)],
+    )
+    .await?
+    .into_iter()
+    .next()
+    .map(Arc::new))
+}
+
 /// Makes `def` the stored def of its name for `catalog`. A stored def of the same name or id
 /// that differs is replaced when no other catalog links it, and is a conflict otherwise.
 /// Call after removing this catalog's own values of the def.

@@ -421,15 +421,29 @@ async fn delete_aspect_rows(
     Ok(())
 }
 
+/// Fails unless hierarchy `name` exists and is of kind `kind` (`what` names it in the error).
+async fn require_kind(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+    kind: HierarchyType,
+    what: &str,
+) -> Result<()> {
+    let t = hierarchy_type(conn, cat, name).await?;
+    if t != kind {
+        return Err(wrong_kind(name, t, what));
+    }
+    Ok(())
+}
+
 async fn aspect_def_of(conn: &mut dyn SqlConn, cat: Uuid, name: &str) -> Result<Arc<AspectDef>> {
     if hierarchy_type(conn, cat, name).await? != HierarchyType::AspectMap {
         return Err(CheapError::not_found(format!(
             "aspect def '{name}' in catalog {cat}"
         )));
     }
-    defs::catalog_defs(conn, cat)
+    defs::catalog_def(conn, cat, name)
         .await?
-        .remove(name)
         .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' in catalog {cat}")))
 }
 
@@ -580,7 +594,7 @@ impl<B: SqlBackend> CheapDao for B {
         write_txn!(self, catalog, conn => async {
             match hierarchy_type(conn, catalog, def.name()).await {
                 Ok(HierarchyType::AspectMap) => {
-                    let stored = defs::catalog_defs(conn, catalog).await?.remove(def.name());
+                    let stored = defs::catalog_def(conn, catalog, def.name()).await?;
                     if stored.as_deref() == Some(def) {
                         return Ok(false);
                     }
@@ -742,7 +756,12 @@ impl<B: SqlBackend> CheapDao for B {
         let t = hierarchy_type(conn, catalog, name).await?;
         let rows = hierarchy_rows(conn, d, catalog, Some(name)).await?;
         let defs = if t == HierarchyType::AspectMap {
-            defs::catalog_defs(conn, catalog).await?
+            // Only this map's def, not every def of the catalog.
+            defs::catalog_def(conn, catalog, name)
+                .await?
+                .into_iter()
+                .map(|d| (name.to_owned(), d))
+                .collect()
         } else {
             HashMap::new()
         };
@@ -805,10 +824,7 @@ impl<B: SqlBackend> CheapDao for B {
     ) -> Result<u64> {
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityList {
-                return Err(wrong_kind(hierarchy, t, "an entity list"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityList, "an entity list").await?;
             let mut list = read_list(conn, catalog, hierarchy).await?;
             let i = usize::try_from(index).unwrap_or(usize::MAX);
             if i > list.len() {
@@ -862,10 +878,7 @@ impl<B: SqlBackend> CheapDao for B {
         }
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityDirectory {
-                return Err(wrong_kind(hierarchy, t, "an entity directory"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
             let next = max_order(conn, "hierarchy_entity_directory", "dir_order", catalog, hierarchy).await? + 1;
             let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
             content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
@@ -885,10 +898,7 @@ impl<B: SqlBackend> CheapDao for B {
     ) -> Result<u64> {
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityDirectory {
-                return Err(wrong_kind(hierarchy, t, "an entity directory"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
             let args: Vec<Arg> = keys.iter().map(|k| Arg::text(k)).collect();
             let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_key", catalog, hierarchy, &args).await?;
             if n > 0 {
@@ -906,10 +916,7 @@ impl<B: SqlBackend> CheapDao for B {
     ) -> Result<u64> {
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityDirectory {
-                return Err(wrong_kind(hierarchy, t, "an entity directory"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
             let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_id", catalog, hierarchy, &uuid_args(ids)).await?;
             if n > 0 {
                 bump(conn, d, catalog, &[hierarchy]).await?;
@@ -933,10 +940,7 @@ impl<B: SqlBackend> CheapDao for B {
         check_depth(parent_path)?;
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityTree {
-                return Err(wrong_kind(hierarchy, t, "an entity tree"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
             let parent = node_path(parent_path);
             let row = conn.fetch_optional(
                 "SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? ORDER BY parent_node_id IS NULL LIMIT 1",
@@ -985,10 +989,7 @@ impl<B: SqlBackend> CheapDao for B {
         }
         let d = self.dialect();
         write_txn!(self, catalog, conn => async {
-            let t = hierarchy_type(conn, catalog, hierarchy).await?;
-            if t != HierarchyType::EntityTree {
-                return Err(wrong_kind(hierarchy, t, "an entity tree"));
-            }
+            require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
             let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
             let delete = format!("DELETE FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
             let mut n = 0;
@@ -1288,7 +1289,7 @@ async fn remove_aspect_map(
     name: &str,
     maps: &Mappings,
 ) -> Result<()> {
-    let def = defs::catalog_defs(conn, catalog).await?.remove(name);
+    let def = defs::catalog_def(conn, catalog, name).await?;
     if let Some(m) = maps.get(name) {
         mapping::clear(conn, d, catalog, m).await?;
     }
