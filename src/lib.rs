@@ -36,6 +36,15 @@ pub use cheap_db_mariadb as mariadb;
 #[cfg(feature = "server")]
 pub use cheap_server as server;
 
+/// The SQL engine every SQL backend runs on (with any of the features `sqlite`, `postgres`,
+/// `mariadb`).
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mariadb"))]
+pub use cheap_sql as sql;
+
+/// Table mappings and introspection of the SQL backends.
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mariadb"))]
+pub use cheap_sql::TableAccess;
+
 /// The SQLite backend (feature `sqlite`).
 #[cfg(feature = "sqlite")]
 pub use cheap_db_sqlite as sqlite;
@@ -71,8 +80,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn CheapDao>> {
         "mysql" | "mariadb" => Ok(Arc::new(cheap_db_mariadb::MariaDbDao::connect(url).await?)),
         #[cfg(not(feature = "mariadb"))]
         "mysql" | "mariadb" => Err(not_compiled("mariadb", "mariadb")),
+        // Only the scheme: the rest of the URL may hold a password.
         _ => Err(CheapError::invalid(format!(
-            "unknown store URL '{url}': expected memory:, sqlite:, postgres: or mysql:"
+            "unknown store URL scheme '{scheme}': expected memory:, sqlite:, postgres: or mysql:"
         ))),
     }
 }

@@ -41,6 +41,12 @@ async fn insert_rows(
 /// Writes the catalog's aspect, map and value rows with plain multi-row INSERTs in one
 /// transaction, then reads the value rows back with one SELECT. Returns (save, load) times.
 pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Duration, Duration)> {
+    // The same schema as ours, created by our DAO before the raw connection opens.
+    cheap_db_sqlite::SqliteOptions::path(&path)
+        .connect()
+        .await?
+        .close()
+        .await?;
     let mut conn = SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true)
@@ -51,7 +57,6 @@ pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Du
         .connect()
         .await
         .map_err(err)?;
-    cheap_db_sqlite::schema::init_schema(&mut conn).await?;
     let c = cat.id().to_string();
     let d = def.id().to_string();
     let map = cat

@@ -15,6 +15,8 @@ pub enum ClientError {
     NotFound {
         /// The server's message.
         message: String,
+        /// What was not found, when the server says (cheap-rs servers do).
+        missing: Option<cheap_core::NotFound>,
     },
     /// 400 (and other 4xx but 401, 404, 409): the request was refused; `errors` names fields.
     #[error("bad request ({status}): {message}")]
@@ -92,9 +94,11 @@ impl ClientError {
             .as_ref()
             .map(|b| b.message.clone())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
-        let errors = parsed.map(|b| b.errors).unwrap_or_default();
+        let (errors, missing) = parsed
+            .map(|b| (b.errors, b.missing.map(cheap_core::NotFound::from)))
+            .unwrap_or_default();
         match status {
-            404 => ClientError::NotFound { message },
+            404 => ClientError::NotFound { message, missing },
             401 => ClientError::Unauthorized { message },
             409 => ClientError::Conflict { message },
             503 => ClientError::Unavailable { status, message },

@@ -18,7 +18,7 @@ use cheap_core::json;
 use cheap_core::rest::HierarchyInfoResponse;
 use cheap_core::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogSpecies, CheapDao, CheapError, Hierarchy,
-    HierarchyDef, HierarchyType, Result,
+    HierarchyDef, HierarchyType, NotFound, Result,
 };
 
 /// Catalogs per request when listing.
@@ -66,14 +66,16 @@ impl RemoteDao {
 /// Maps a client error onto the backend-neutral kinds.
 pub fn to_cheap(e: ClientError) -> CheapError {
     match e {
-        ClientError::NotFound { message } => CheapError::NotFound(message),
+        ClientError::NotFound { message, missing } => {
+            CheapError::NotFound(missing.unwrap_or(NotFound::Other { what: message }))
+        }
         ClientError::BadRequest {
             status: 405 | 403,
             message,
             ..
         } => CheapError::NotAllowed(message),
         ClientError::BadRequest { message, .. } => CheapError::InvalidInput(message),
-        ClientError::Conflict { message } => CheapError::Conflict(message),
+        ClientError::Conflict { message } => CheapError::conflict(message),
         ClientError::Timeout(m) => CheapError::Timeout(m),
         ClientError::Unavailable { message, .. } => CheapError::Unavailable(message),
         ClientError::Connect(m) => CheapError::Unavailable(m),
@@ -425,7 +427,7 @@ impl CheapDao for RemoteDao {
         // The endpoint skips the root; the DAO contract refuses the whole call.
         if paths
             .iter()
-            .any(|p| cheap_core::sql::node_path(p).is_empty())
+            .any(|p| cheap_core::model::node_path(p).is_empty())
         {
             return Err(CheapError::invalid("the root of a tree cannot be removed"));
         }
@@ -510,11 +512,7 @@ impl CheapDao for RemoteDao {
             let h = self.get_hierarchy(catalog, &n).await?;
             match h.as_aspect_map() {
                 Some(m) => out.push(m.clone()),
-                None => {
-                    return Err(CheapError::not_found(format!(
-                        "aspect def '{n}' in catalog {catalog}"
-                    )))
-                }
+                None => return Err(CheapError::NotFound(NotFound::aspect_def(catalog, n))),
             }
         }
         Ok(out)

@@ -7,12 +7,11 @@ use std::sync::Arc;
 
 use cheap_client::{CheapClient, ClientError, DirectoryRemoval, HierarchyPage};
 use cheap_core::rest::AspectInput;
-use cheap_core::sql::{AspectTableMapping, SqlBackend, TxMode};
-use cheap_core::TableAccess;
 use cheap_core::{
     AspectDef, CatalogDef, CatalogSpecies, CheapDao, HierarchyDef, HierarchyType, PropertyDef,
     PropertyType, Uuid,
 };
+use cheap_sql::{AspectTableMapping, SqlBackend, SqlDao, TableAccess, TxMode};
 use indexmap::IndexMap;
 use mysql_async::prelude::Queryable;
 use serde_json::json;
@@ -83,7 +82,7 @@ const MARIADB_TABLE: fn() -> CustomTable = || CustomTable {
 };
 
 /// Serves `dao` on 127.0.0.1 with `table` mapped, as the reference's test servers do.
-async fn serve<B: SqlBackend + Clone>(dao: &B, table: &CustomTable) -> CheapClient {
+async fn serve<B: SqlBackend + Clone>(dao: &SqlDao<B>, table: &CustomTable) -> CheapClient {
     let mapping = AspectTableMapping::new(Arc::new(def(table.name, &table.props)), table.name);
     dao.create_table(&mapping).await.unwrap();
     dao.add_table_mapping(mapping).unwrap();
@@ -471,7 +470,7 @@ async fn twelve_scenarios(c: &CheapClient) {
 
 /// `customTableMapping`: the client's def (another id than the server's mapping def) is routed
 /// to the mapped table by name; the rows land there and read back.
-async fn custom_table<B: SqlBackend>(c: &CheapClient, dao: &B, table: &CustomTable) {
+async fn custom_table<B: SqlBackend>(c: &CheapClient, dao: &SqlDao<B>, table: &CustomTable) {
     let local = def(table.name, &table.props);
     let o = c
         .create_catalog_with(
@@ -528,18 +527,18 @@ async fn custom_table<B: SqlBackend>(c: &CheapClient, dao: &B, table: &CustomTab
 async fn sqlite_runs_the_reference_scenarios() {
     let (dao, _dir) = sqlite().await;
     let table = SQLITE_TABLE();
-    let c = serve(&dao, &table).await;
+    let c = serve(dao.engine(), &table).await;
     twelve_scenarios(&c).await;
-    custom_table(&c, &dao, &table).await;
+    custom_table(&c, dao.engine(), &table).await;
 }
 
 #[tokio::test]
 async fn postgres_runs_the_reference_scenarios() {
     let Some(dao) = postgres().await else { return };
     let table = POSTGRES_TABLE();
-    let c = serve(&dao, &table).await;
+    let c = serve(dao.engine(), &table).await;
     twelve_scenarios(&c).await;
-    custom_table(&c, &dao, &table).await;
+    custom_table(&c, dao.engine(), &table).await;
     drop_postgres(&dao).await;
 }
 
@@ -547,9 +546,9 @@ async fn postgres_runs_the_reference_scenarios() {
 async fn mariadb_runs_the_reference_scenarios() {
     let Some(dao) = mariadb().await else { return };
     let table = MARIADB_TABLE();
-    let c = serve(&dao, &table).await;
+    let c = serve(dao.engine(), &table).await;
     twelve_scenarios(&c).await;
-    custom_table(&c, &dao, &table).await;
+    custom_table(&c, dao.engine(), &table).await;
     // foreignKeyConstraints: an aspect upserted into a catalog whose def exists is stored
     // under the foreign keys and queried back.
     let data = def("test_aspect", &[("value", PropertyType::String)]);
@@ -584,9 +583,9 @@ async fn the_three_databases_answer_alike() {
     };
     let (lite, _dir) = sqlite().await;
     let clients = [
-        serve(&lite, &SQLITE_TABLE()).await,
-        serve(&pg, &POSTGRES_TABLE()).await,
-        serve(&my, &MARIADB_TABLE()).await,
+        serve(lite.engine(), &SQLITE_TABLE()).await,
+        serve(pg.engine(), &POSTGRES_TABLE()).await,
+        serve(my.engine(), &MARIADB_TABLE()).await,
     ];
     let person = def(
         "person",

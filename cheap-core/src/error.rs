@@ -1,6 +1,9 @@
 //! The one error type of cheap-rs, with backend-neutral kinds.
 
 use std::error::Error as StdError;
+use std::fmt;
+
+use uuid::Uuid;
 
 /// Result alias used throughout cheap-rs.
 pub type Result<T, E = CheapError> = std::result::Result<T, E>;
@@ -10,13 +13,21 @@ pub type Result<T, E = CheapError> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheapError {
-    /// The catalog, hierarchy, aspect def or entity does not exist.
+    /// What was looked for does not exist; [`NotFound`] says which thing it was.
     #[error("not found: {0}")]
-    NotFound(String),
+    NotFound(NotFound),
     /// The operation collides with what is stored (duplicate name, different def under the same
     /// name, unique constraint).
-    #[error("conflict: {0}")]
-    Conflict(String),
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What collided.
+        message: String,
+        /// The database constraint that refused the write, when the driver names it.
+        constraint: Option<String>,
+        /// The driver's error, when the conflict came from the database.
+        #[source]
+        source: Option<Box<dyn StdError + Send + Sync>>,
+    },
     /// The input is malformed or violates a model rule.
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -53,20 +64,156 @@ pub enum CheapError {
     },
 }
 
+/// What a [`CheapError::NotFound`] was looking for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NotFound {
+    /// A catalog.
+    Catalog {
+        /// The catalog's id.
+        id: Uuid,
+    },
+    /// A hierarchy of a catalog (the catalog exists).
+    Hierarchy {
+        /// The catalog's id, when known.
+        catalog: Option<Uuid>,
+        /// The hierarchy's name.
+        name: String,
+    },
+    /// An aspect def of a catalog (the catalog exists), or a def a document refers to.
+    AspectDef {
+        /// The catalog's id, when known.
+        catalog: Option<Uuid>,
+        /// The def's name (or id, as the caller gave it).
+        name: String,
+    },
+    /// A node of an entity tree.
+    TreePath {
+        /// The path that does not lead to a node.
+        path: String,
+    },
+    /// A background task.
+    Task {
+        /// The task's id.
+        id: Uuid,
+    },
+    /// A database table.
+    Table {
+        /// The table's name.
+        name: String,
+    },
+    /// Something a remote store reported missing without saying which kind it was.
+    Other {
+        /// The store's description of it.
+        what: String,
+    },
+}
+
+impl NotFound {
+    /// A catalog.
+    pub fn catalog(id: Uuid) -> Self {
+        NotFound::Catalog { id }
+    }
+
+    /// A hierarchy of a catalog.
+    pub fn hierarchy(catalog: Uuid, name: impl Into<String>) -> Self {
+        NotFound::Hierarchy {
+            catalog: Some(catalog),
+            name: name.into(),
+        }
+    }
+
+    /// An aspect def of a catalog.
+    pub fn aspect_def(catalog: Uuid, name: impl Into<String>) -> Self {
+        NotFound::AspectDef {
+            catalog: Some(catalog),
+            name: name.into(),
+        }
+    }
+
+    /// A tree node.
+    pub fn tree_path(path: impl Into<String>) -> Self {
+        NotFound::TreePath { path: path.into() }
+    }
+}
+
+impl fmt::Display for NotFound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotFound::Catalog { id } => write!(f, "catalog {id}"),
+            NotFound::Hierarchy {
+                catalog: Some(c),
+                name,
+            } => write!(f, "hierarchy '{name}' in catalog {c}"),
+            NotFound::Hierarchy {
+                catalog: None,
+                name,
+            } => write!(f, "hierarchy '{name}'"),
+            NotFound::AspectDef {
+                catalog: Some(c),
+                name,
+            } => write!(f, "aspect def '{name}' in catalog {c}"),
+            NotFound::AspectDef {
+                catalog: None,
+                name,
+            } => write!(f, "aspect def '{name}'"),
+            NotFound::TreePath { path } => write!(f, "tree path '{path}'"),
+            NotFound::Task { id } => write!(f, "task {id}"),
+            NotFound::Table { name } => write!(f, "table '{name}'"),
+            NotFound::Other { what } => f.write_str(what),
+        }
+    }
+}
+
+impl From<NotFound> for CheapError {
+    fn from(m: NotFound) -> Self {
+        CheapError::NotFound(m)
+    }
+}
+
 impl CheapError {
     /// Shorthand for [`CheapError::InvalidInput`].
     pub fn invalid(msg: impl Into<String>) -> Self {
         CheapError::InvalidInput(msg.into())
     }
 
-    /// Shorthand for [`CheapError::NotFound`].
-    pub fn not_found(msg: impl Into<String>) -> Self {
-        CheapError::NotFound(msg.into())
+    /// A [`CheapError::Conflict`] found by cheap-rs itself (no driver error behind it).
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        CheapError::Conflict {
+            message: msg.into(),
+            constraint: None,
+            source: None,
+        }
     }
 
-    /// Shorthand for [`CheapError::Conflict`].
-    pub fn conflict(msg: impl Into<String>) -> Self {
-        CheapError::Conflict(msg.into())
+    /// A [`CheapError::Conflict`] reported by the database: the driver's error is kept as the
+    /// source, with the constraint's name when the driver gives one.
+    pub fn db_conflict(
+        constraint: Option<String>,
+        source: impl Into<Box<dyn StdError + Send + Sync>>,
+    ) -> Self {
+        let source = source.into();
+        CheapError::Conflict {
+            message: source.to_string(),
+            constraint,
+            source: Some(source),
+        }
+    }
+
+    /// What is missing, for a [`CheapError::NotFound`].
+    pub fn missing(&self) -> Option<&NotFound> {
+        match self {
+            CheapError::NotFound(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The constraint that refused a write, for a [`CheapError::Conflict`] from the database.
+    pub fn constraint(&self) -> Option<&str> {
+        match self {
+            CheapError::Conflict { constraint, .. } => constraint.as_deref(),
+            _ => None,
+        }
     }
 
     /// Wraps a backend's error.

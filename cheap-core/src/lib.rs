@@ -14,17 +14,22 @@ pub mod hash;
 pub mod json;
 pub mod model;
 pub mod rest;
-pub mod sql;
 pub mod sync;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod value;
 
 pub use dao::{CheapDao, MemoryDao};
-pub use sql::TableAccess;
 
-pub use error::{CheapError, Result};
+pub use error::{CheapError, NotFound, Result};
 pub use model::*;
 pub use value::{CheapDateTime, PropertyValue};
 
 pub use uuid::Uuid;
+
+/// What the exported macros need; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+    pub use futures::stream::BoxStream;
+}

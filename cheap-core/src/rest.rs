@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::NotFound;
+
 /// `POST /api/catalog`.
 #[derive(Debug, Serialize, Deserialize, Clone)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -405,6 +407,89 @@ pub struct ErrorBody {
     /// Field errors of a validation failure.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// What a 404 did not find (a cheap-rs extension; the reference's body has no such key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<Missing>,
+}
+
+/// What a 404 did not find, in a form a client can act on without reading the message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum Missing {
+    /// A catalog.
+    Catalog {
+        /// Its id.
+        id: Uuid,
+    },
+    /// A hierarchy of an existing catalog.
+    Hierarchy {
+        /// The catalog.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catalog: Option<Uuid>,
+        /// The hierarchy's name.
+        name: String,
+    },
+    /// An aspect def of an existing catalog.
+    AspectDef {
+        /// The catalog.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        catalog: Option<Uuid>,
+        /// The def's name or id, as asked for.
+        name: String,
+    },
+    /// A tree node.
+    TreePath {
+        /// The path.
+        path: String,
+    },
+    /// A background task.
+    Task {
+        /// Its id.
+        id: Uuid,
+    },
+    /// A database table.
+    Table {
+        /// Its name.
+        name: String,
+    },
+    /// Something else.
+    Other {
+        /// What it was.
+        what: String,
+    },
+}
+
+impl From<&NotFound> for Missing {
+    fn from(m: &NotFound) -> Self {
+        match m.clone() {
+            NotFound::Catalog { id } => Missing::Catalog { id },
+            NotFound::Hierarchy { catalog, name } => Missing::Hierarchy { catalog, name },
+            NotFound::AspectDef { catalog, name } => Missing::AspectDef { catalog, name },
+            NotFound::TreePath { path } => Missing::TreePath { path },
+            NotFound::Task { id } => Missing::Task { id },
+            NotFound::Table { name } => Missing::Table { name },
+            NotFound::Other { what } => Missing::Other { what },
+        }
+    }
+}
+
+impl From<Missing> for NotFound {
+    fn from(m: Missing) -> Self {
+        match m {
+            Missing::Catalog { id } => NotFound::Catalog { id },
+            Missing::Hierarchy { catalog, name } => NotFound::Hierarchy { catalog, name },
+            Missing::AspectDef { catalog, name } => NotFound::AspectDef { catalog, name },
+            Missing::TreePath { path } => NotFound::TreePath { path },
+            Missing::Task { id } => NotFound::Task { id },
+            Missing::Table { name } => NotFound::Table { name },
+            Missing::Other { what } => NotFound::Other { what },
+        }
+    }
 }
 
 /// A background task started by the server (a large import).

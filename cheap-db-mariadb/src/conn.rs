@@ -7,14 +7,74 @@ use mysql_async::{Conn, Params, Transaction, Value as MyValue};
 use uuid::Uuid;
 
 use crate::error::map_err;
-use cheap_core::sql::{Arg, Dialect, Row, SqlConn, Value};
 use cheap_core::{CheapError, PropertyType, PropertyValue, Result};
+use cheap_sql::schema::ColumnType as Col;
+use cheap_sql::{Arg, Dialect, Row, SqlConn, Value};
 
 /// MariaDB's SQL: backtick quoting, `ON DUPLICATE KEY UPDATE`, a lock row per catalog for
 /// writers, and `LEFT`/`CONCAT` where the others use `substr`/`||`.
 pub(crate) struct MariaDbDialect;
 
+/// Where we differ from the reference's MariaDB script, and why:
+/// - Every table uses the binary collation `utf8mb4_bin`, so keys compare exactly: `Admin` and
+///   `admin` are two directory keys (the reference's `utf8mb4_unicode_ci` makes them collide).
+/// - Ids are `CHAR(36)` in the ascii charset; names are `VARCHAR(255)`, directory keys
+///   `VARCHAR(500)` (whole-column keys instead of the reference's 255-character prefixes, which
+///   made two long keys with one prefix collide). A longer name or key is refused as invalid
+///   input.
+/// - Values are `LONGTEXT`/`LONGBLOB`, so a value is not cut at 64 KiB.
+/// - Foreign keys are optional (on by default), and the tree node's parent key is left out:
+///   InnoDB cascades at most 15 levels deep, and trees go deeper. Subtrees are removed by path.
+/// - A lock row per catalog serializes its writers.
 impl Dialect for MariaDbDialect {
+    fn schema_type(&self, t: Col) -> String {
+        match t {
+            Col::Id => "CHAR(36) CHARACTER SET ascii COLLATE ascii_bin".into(),
+            Col::Name => "VARCHAR(255)".into(),
+            Col::Key(n) => format!("VARCHAR({n})"),
+            Col::Text => "TEXT".into(),
+            Col::LongText => "LONGTEXT".into(),
+            Col::Bytes => "LONGBLOB".into(),
+            Col::Int => "INT".into(),
+            Col::BigInt => "BIGINT".into(),
+            Col::Flag => "BOOLEAN".into(),
+            Col::Code(values) => format!(
+                "VARCHAR({})",
+                values.iter().map(|v| v.len()).max().unwrap_or(1)
+            ),
+            _ => "TEXT".into(),
+        }
+    }
+
+    fn table_options(&self) -> &'static str {
+        " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    }
+
+    fn deep_cascades(&self) -> bool {
+        false
+    }
+
+    fn index_column(&self, col: &str, t: Col) -> String {
+        // A TEXT column is indexed by a prefix.
+        match t {
+            Col::Text => format!("{col}(255)"),
+            _ => col.to_owned(),
+        }
+    }
+
+    fn schema_lock(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "SELECT GET_LOCK('cheap_init_schema', 60)",
+            "SELECT RELEASE_LOCK('cheap_init_schema')",
+        ))
+    }
+
+    fn extra_ddl(&self) -> &'static [&'static str] {
+        &["CREATE TABLE IF NOT EXISTS cheap_catalog_lock (
+            catalog_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+            writes BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"]
+    }
+
     fn quote(&self, ident: &str) -> String {
         format!("`{}`", ident.replace('`', "``"))
     }

@@ -16,7 +16,7 @@ pub fn map_err(e: Error) -> CheapError {
             | DriverError::UnexpectedPacket { .. },
         ) => CheapError::Unavailable(format!("MariaDB connection lost: {e}")),
         Error::Server(s) => match s.code {
-            1062 | 1022 | 1451 | 1452 | 1586 => CheapError::Conflict(s.message.clone()),
+            1062 | 1022 | 1451 | 1452 | 1586 => CheapError::db_conflict(None, e),
             1406 | 1048 | 1364 | 1366 | 1264 | 1292 | 3819 | 4025 => {
                 CheapError::InvalidInput(s.message.clone())
             }

@@ -20,29 +20,38 @@
 mod conn;
 mod error;
 mod options;
-pub mod schema;
 
 use std::time::Duration;
+
+use std::ops::Deref;
 
 use async_trait::async_trait;
 use mysql_async::{IsolationLevel, Pool, TxOpts};
 
-pub use cheap_core::sql::TableAccess;
+pub use cheap_sql::TableAccess;
 pub use error::map_err;
 pub use options::MariaDbOptions;
 
-use cheap_core::sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, TxMode};
 use cheap_core::{CheapError, Result};
+use cheap_sql::schema::SchemaOptions;
+use cheap_sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, SqlDao, TxMode};
 use conn::{MariaDbDialect, MyConn};
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a MariaDB (or MySQL) database.
 ///
-/// Every operation comes from cheap-core's shared SQL engine ([`SqlBackend`]); table mappings
+/// Every operation is the shared SQL engine's ([`SqlDao`], which this type forwards to); table mappings
 /// and table introspection from [`TableAccess`] (mapped DateTime columns are `DATETIME(6)` in
 /// UTC; rows of tables without an entity id are numbered in the order the server returns
 /// them).
 #[derive(Debug, Clone)]
 pub struct MariaDbDao {
+    engine: SqlDao<MariaDbBackend>,
+}
+
+/// What the shared engine needs of MariaDB: the pool (with an acquire timeout, which
+/// mysql_async lacks), the dialect and the table mappings.
+#[derive(Debug, Clone)]
+pub struct MariaDbBackend {
     pool: Pool,
     acquire_timeout: Duration,
     mappings: MappingRegistry,
@@ -67,23 +76,42 @@ impl MariaDbDao {
 
     pub(crate) fn from_parts(pool: Pool, acquire_timeout: Duration) -> Self {
         MariaDbDao {
-            pool,
-            acquire_timeout,
-            mappings: MappingRegistry::default(),
+            engine: SqlDao::new(MariaDbBackend {
+                pool,
+                acquire_timeout,
+                mappings: MappingRegistry::default(),
+            }),
         }
     }
 
     /// The underlying pool, for queries of your own.
     pub fn pool(&self) -> &Pool {
-        &self.pool
+        &self.engine.backend().pool
+    }
+
+    /// The shared engine this DAO forwards to.
+    pub fn engine(&self) -> &SqlDao<MariaDbBackend> {
+        &self.engine
     }
 
     /// Creates the schema (with foreign keys) if missing (idempotent).
     pub async fn init_schema(&self) -> Result<()> {
-        let mut conn = self.get_conn().await?;
-        schema::init_schema(&mut conn, true).await
+        cheap_sql::schema::init_schema(self.engine.backend(), SchemaOptions::default()).await
     }
+}
 
+impl Deref for MariaDbDao {
+    type Target = SqlDao<MariaDbBackend>;
+
+    fn deref(&self) -> &SqlDao<MariaDbBackend> {
+        &self.engine
+    }
+}
+
+// Every operation is the shared engine's: see `cheap_sql::SqlDao`.
+cheap_core::forward_cheap_dao!([] MariaDbDao, this => &this.engine);
+
+impl MariaDbBackend {
     /// A connection within the acquire timeout.
     pub(crate) async fn get_conn(&self) -> Result<mysql_async::Conn> {
         self.within(self.pool.get_conn()).await
@@ -104,7 +132,7 @@ impl MariaDbDao {
 }
 
 #[async_trait]
-impl SqlBackend for MariaDbDao {
+impl SqlBackend for MariaDbBackend {
     fn name(&self) -> &'static str {
         "mariadb"
     }

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 
-use crate::error::map_err;
 use crate::MariaDbDao;
-use cheap_core::{CheapError, Result};
+use cheap_core::{CheapDao, CheapError, Result};
+use cheap_sql::schema::SchemaOptions;
 
 /// How to reach MariaDB and size the pool. Start from [`MariaDbOptions::url`] or
 /// [`MariaDbOptions::new`] (host, port, database, user, password), tune, then
@@ -188,14 +188,12 @@ impl MariaDbOptions {
         let opts = self.to_opts()?;
         let pool = Pool::new(opts);
         let dao = MariaDbDao::from_parts(pool, self.acquire_timeout);
-        let mut conn = dao.get_conn().await?;
         if self.init_schema {
-            crate::schema::init_schema(&mut conn, self.foreign_keys).await?;
+            let options = SchemaOptions::default().foreign_keys(self.foreign_keys);
+            cheap_sql::schema::init_schema(dao.engine().backend(), options).await?;
         } else {
-            use mysql_async::prelude::Queryable;
-            conn.query_drop("SELECT 1").await.map_err(map_err)?;
+            dao.health_check().await?;
         }
-        drop(conn);
         Ok(dao)
     }
 }

@@ -132,8 +132,8 @@ async fn mariadb_passes_the_table_suite() {
     let Some((dao, db)) = dao().await else {
         return;
     };
-    testkit::tables::run_all(
-        &dao,
+    cheap_sql::testkit::run_all(
+        dao.engine(),
         &[
             "CREATE TABLE test_data (id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC, real_col DOUBLE,
                 text_col TEXT, blob_col BLOB, name VARCHAR(20) NOT NULL, day DATE, flag BOOLEAN)",

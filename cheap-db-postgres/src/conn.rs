@@ -8,8 +8,9 @@ use sqlx::{Arguments, PgConnection, Postgres, Row as _, Transaction, TypeInfo, V
 use uuid::Uuid;
 
 use crate::error::map_err;
-use cheap_core::sql::{Arg, Dialect, Row, SqlConn, SqlType, Value};
 use cheap_core::{CheapError, PropertyType, PropertyValue, Result};
+use cheap_sql::schema::ColumnType;
+use cheap_sql::{Arg, Dialect, Row, SqlConn, SqlType, Value};
 
 /// PostgreSQL's SQL: native ids, typed mapped columns written as text with a cast, advisory
 /// locks per catalog, and value rows written through `UNNEST`.
@@ -28,6 +29,25 @@ fn pg_type(t: PropertyType) -> &'static str {
 }
 
 impl Dialect for PgDialect {
+    fn schema_type(&self, t: ColumnType) -> String {
+        match t {
+            ColumnType::Id => "UUID",
+            ColumnType::Bytes => "BYTEA",
+            ColumnType::Int => "INTEGER",
+            ColumnType::BigInt => "BIGINT",
+            ColumnType::Flag => "BOOLEAN",
+            _ => "TEXT",
+        }
+        .into()
+    }
+
+    fn schema_lock(&self) -> Option<(&'static str, &'static str)> {
+        Some((
+            "SELECT pg_advisory_lock(727001)",
+            "SELECT pg_advisory_unlock(727001)",
+        ))
+    }
+
     fn max_params(&self) -> usize {
         8000
     }

@@ -17,7 +17,7 @@ pub fn map_err(e: sqlx::Error) -> CheapError {
         sqlx::Error::Database(db) => {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             match code.as_str() {
-                "23505" | "23503" => CheapError::Conflict(db.message().to_owned()),
+                "23505" | "23503" => CheapError::db_conflict(db.constraint().map(str::to_owned), e),
                 "23514" | "23502" | "22P02" | "22001" => {
                     CheapError::InvalidInput(db.message().to_owned())
                 }

@@ -9,26 +9,34 @@
 mod conn;
 mod error;
 mod options;
-pub mod schema;
+
+use std::ops::Deref;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 
-pub use cheap_core::sql::TableAccess;
+pub use cheap_sql::TableAccess;
 pub use error::map_err;
 pub use options::PostgresOptions;
 
-use cheap_core::sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, TxMode};
 use cheap_core::Result;
+use cheap_sql::schema::SchemaOptions;
+use cheap_sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, SqlDao, TxMode};
 use conn::{PgConn, PgDialect};
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
 ///
-/// Every operation comes from cheap-core's shared SQL engine ([`SqlBackend`]); table mappings
+/// Every operation is the shared SQL engine's ([`SqlDao`], which this type forwards to); table mappings
 /// and table introspection from [`TableAccess`] (mapped columns get native PostgreSQL types;
 /// rows of tables without an entity id are numbered in physical order).
 #[derive(Debug, Clone)]
 pub struct PostgresDao {
+    engine: SqlDao<PostgresBackend>,
+}
+
+/// What the shared engine needs of postgres: the pool, the dialect and the table mappings.
+#[derive(Debug, Clone)]
+pub struct PostgresBackend {
     pool: PgPool,
     mappings: MappingRegistry,
 }
@@ -48,25 +56,42 @@ impl PostgresDao {
     /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
     pub fn from_pool(pool: PgPool) -> Self {
         PostgresDao {
-            pool,
-            mappings: MappingRegistry::default(),
+            engine: SqlDao::new(PostgresBackend {
+                pool,
+                mappings: MappingRegistry::default(),
+            }),
         }
     }
 
     /// The underlying pool, for queries of your own.
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        &self.engine.backend().pool
+    }
+
+    /// The shared engine this DAO forwards to.
+    pub fn engine(&self) -> &SqlDao<PostgresBackend> {
+        &self.engine
     }
 
     /// Creates the schema if missing (idempotent).
     pub async fn init_schema(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        schema::init_schema(&mut conn).await
+        cheap_sql::schema::init_schema(self.engine.backend(), SchemaOptions::default()).await
     }
 }
 
+impl Deref for PostgresDao {
+    type Target = SqlDao<PostgresBackend>;
+
+    fn deref(&self) -> &SqlDao<PostgresBackend> {
+        &self.engine
+    }
+}
+
+// Every operation is the shared engine's: see `cheap_sql::SqlDao`.
+cheap_core::forward_cheap_dao!([] PostgresDao, this => &this.engine);
+
 #[async_trait]
-impl SqlBackend for PostgresDao {
+impl SqlBackend for PostgresBackend {
     fn name(&self) -> &'static str {
         "postgres"
     }

@@ -1,9 +1,9 @@
 //! Aspect defs stored in plain tables (the four shapes), and caching an existing table: the
 //! shared table suite in a PostgreSQL schema of its own.
 
-use cheap_core::testkit::tables;
 use cheap_core::Uuid;
 use cheap_db_postgres::{PostgresDao, PostgresOptions};
+use cheap_sql::testkit as tables;
 
 /// A store in a fresh schema, or `None` without `CHEAP_TEST_POSTGRES_URL` (a failure with
 /// `CHEAP_TEST_REQUIRE_ALL=1`).
@@ -41,7 +41,7 @@ async fn drop_schema(dao: &PostgresDao) {
 async fn postgres_passes_the_table_suite() {
     let Some(dao) = pg().await else { return };
     tables::run_all(
-        &dao,
+        dao.engine(),
         &[
             "CREATE TABLE test_data (id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC, real_col DOUBLE PRECISION,
                 text_col TEXT, blob_col BYTEA, name VARCHAR(20) NOT NULL, day DATE, flag BOOLEAN)",

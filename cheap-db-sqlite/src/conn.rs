@@ -7,13 +7,26 @@ use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
 
 use crate::error::map_err;
-use cheap_core::sql::{Arg, Dialect, Row, SqlConn, Value};
 use cheap_core::{CheapError, Result};
+use cheap_sql::{Arg, Dialect, Row, SqlConn, Value};
 
 /// SQLite's SQL: the engine's defaults, plus `rowid` for row order and identity.
 pub(crate) struct SqliteDialect;
 
 impl Dialect for SqliteDialect {
+    // SQLite has no boolean type: flags are checked integers.
+    fn flag_literal(&self, v: bool) -> &'static str {
+        if v {
+            "1"
+        } else {
+            "0"
+        }
+    }
+
+    fn flag_check(&self) -> bool {
+        true
+    }
+
     fn hierarchy_order(&self) -> &'static str {
         // rowid keeps the insertion order of databases the reference wrote (no order column).
         "h.hierarchy_order IS NULL, h.hierarchy_order, h.rowid"

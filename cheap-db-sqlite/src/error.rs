@@ -22,7 +22,9 @@ pub fn map_err(e: sqlx::Error) -> CheapError {
                 }
                 // SQLITE_CONSTRAINT: the extended code tells which.
                 19 => match code {
-                    1555 | 2067 | 787 => CheapError::Conflict(db.message().to_owned()),
+                    1555 | 2067 | 787 => {
+                        CheapError::db_conflict(db.constraint().map(str::to_owned), e)
+                    }
                     _ => CheapError::InvalidInput(db.message().to_owned()),
                 },
                 // SQLITE_FULL, SQLITE_CANTOPEN, SQLITE_IOERR

@@ -19,26 +19,34 @@
 mod conn;
 mod error;
 mod options;
-pub mod schema;
+
+use std::ops::Deref;
 
 use async_trait::async_trait;
 use sqlx::sqlite::SqlitePool;
 
-pub use cheap_core::sql::TableAccess;
+pub use cheap_sql::TableAccess;
 pub use error::map_err;
 pub use options::SqliteOptions;
 
-use cheap_core::sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, TxMode};
 use cheap_core::Result;
+use cheap_sql::schema::SchemaOptions;
+use cheap_sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, SqlDao, TxMode};
 use conn::{SqliteConn, SqliteDialect};
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a SQLite database file or in-memory database.
 ///
-/// Every operation comes from cheap-core's shared SQL engine ([`SqlBackend`]); table mappings
+/// Every operation is the shared SQL engine's ([`SqlDao`], which this type forwards to); table mappings
 /// and table introspection from [`TableAccess`]. Mapped tables without an entity id column
 /// identify their rows by `rowid`.
 #[derive(Debug, Clone)]
 pub struct SqliteDao {
+    engine: SqlDao<SqliteBackend>,
+}
+
+/// What the shared engine needs of sqlite: the pool, the dialect and the table mappings.
+#[derive(Debug, Clone)]
+pub struct SqliteBackend {
     pool: SqlitePool,
     mappings: MappingRegistry,
 }
@@ -58,25 +66,42 @@ impl SqliteDao {
     /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
     pub fn from_pool(pool: SqlitePool) -> Self {
         SqliteDao {
-            pool,
-            mappings: MappingRegistry::default(),
+            engine: SqlDao::new(SqliteBackend {
+                pool,
+                mappings: MappingRegistry::default(),
+            }),
         }
     }
 
     /// The underlying pool, for queries of your own.
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        &self.engine.backend().pool
+    }
+
+    /// The shared engine this DAO forwards to.
+    pub fn engine(&self) -> &SqlDao<SqliteBackend> {
+        &self.engine
     }
 
     /// Creates the schema if missing (idempotent).
     pub async fn init_schema(&self) -> Result<()> {
-        let mut conn = self.pool.acquire().await.map_err(map_err)?;
-        schema::init_schema(&mut conn).await
+        cheap_sql::schema::init_schema(self.engine.backend(), SchemaOptions::default()).await
     }
 }
 
+impl Deref for SqliteDao {
+    type Target = SqlDao<SqliteBackend>;
+
+    fn deref(&self) -> &SqlDao<SqliteBackend> {
+        &self.engine
+    }
+}
+
+// Every operation is the shared engine's: see `cheap_sql::SqlDao`.
+cheap_core::forward_cheap_dao!([] SqliteDao, this => &this.engine);
+
 #[async_trait]
-impl SqlBackend for SqliteDao {
+impl SqlBackend for SqliteBackend {
     fn name(&self) -> &'static str {
         "sqlite"
     }

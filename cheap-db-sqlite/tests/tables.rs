@@ -1,8 +1,8 @@
 //! Aspect defs stored in plain tables (the four shapes), and caching an existing table: the
 //! shared table suite on a SQLite file.
 
-use cheap_core::testkit::tables;
 use cheap_db_sqlite::{SqliteDao, SqliteOptions};
+use cheap_sql::testkit as tables;
 
 async fn dao(dir: &tempfile::TempDir) -> SqliteDao {
     SqliteOptions::path(dir.path().join("t.db"))
@@ -16,7 +16,7 @@ async fn sqlite_passes_the_table_suite() {
     let dir = tempfile::tempdir().unwrap();
     let dao = dao(&dir).await;
     tables::run_all(
-        &dao,
+        dao.engine(),
         &[
             "CREATE TABLE test_data (id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC, real_col REAL,
                 text_col TEXT, blob_col BLOB, name VARCHAR(20) NOT NULL, day DATE, flag BOOLEAN)",

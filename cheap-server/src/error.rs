@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use cheap_core::rest::{ErrorBody, FieldError};
-use cheap_core::CheapError;
+use cheap_core::rest::{ErrorBody, FieldError, Missing};
+use cheap_core::{CheapError, NotFound};
 
 /// An error answer: status, message and optional field errors.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct ApiError {
     pub message: String,
     /// Field errors, for validation failures.
     pub errors: Vec<FieldError>,
+    /// What a 404 did not find.
+    pub missing: Option<Missing>,
 }
 
 /// Result of a handler.
@@ -31,6 +33,7 @@ impl ApiError {
             status,
             message: message.into(),
             errors: Vec::new(),
+            missing: None,
         }
     }
 
@@ -55,6 +58,24 @@ impl ApiError {
             status: StatusCode::BAD_REQUEST,
             message: message.into(),
             errors,
+            missing: None,
+        }
+    }
+
+    /// 404 for something the store does not have, worded as the reference words it.
+    pub fn missing(m: &NotFound) -> Self {
+        let message = match m {
+            NotFound::Catalog { id } => format!("Catalog not found: {id}"),
+            NotFound::Hierarchy { name, .. } => format!("Hierarchy not found: {name}"),
+            NotFound::AspectDef { name, .. } => format!("AspectDef not found: {name}"),
+            NotFound::TreePath { path } => format!("Parent node not found at path: {path}"),
+            NotFound::Task { id } => format!("Task not found: {id}"),
+            NotFound::Table { name } => format!("Table not found: {name}"),
+            other => format!("Not found: {other}"),
+        };
+        ApiError {
+            missing: Some(Missing::from(m)),
+            ..ApiError::not_found(message)
         }
     }
 }
@@ -62,8 +83,8 @@ impl ApiError {
 impl From<CheapError> for ApiError {
     fn from(e: CheapError) -> Self {
         match e {
-            CheapError::NotFound(m) => ApiError::not_found(format!("Not found: {m}")),
-            CheapError::Conflict(m) => ApiError::conflict(m),
+            CheapError::NotFound(m) => ApiError::missing(&m),
+            CheapError::Conflict { message, .. } => ApiError::conflict(message),
             CheapError::InvalidInput(m) | CheapError::NotAllowed(m) => ApiError::bad_request(m),
             e @ CheapError::InvalidValue { .. } => {
                 let field = match &e {
@@ -142,6 +163,7 @@ pub async fn error_body(req: Request, next: Next) -> Response {
             message: e.message,
             path,
             errors: e.errors,
+            missing: e.missing,
         };
         let mut fresh = (e.status, axum::Json(&body)).into_response();
         for (k, v) in response.headers() {

@@ -23,7 +23,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn CheapDao>> {
         "http" | "https" => Arc::new(cheap_client::RemoteDao::connect(url)?),
         _ => {
             return Err(CheapError::invalid(format!(
-                "unknown store URL '{url}': expected memory:, sqlite:, postgres:, mysql: or http:"
+                "unknown store URL scheme '{scheme}': expected memory:, sqlite:, postgres:, mysql: or http:"
             )))
         }
     })

@@ -12,7 +12,7 @@ use super::{
     AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
     UpsertOutcome,
 };
-use crate::error::{CheapError, Result};
+use crate::error::{CheapError, NotFound, Result};
 use crate::model::{
     Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyContent, HierarchyDef,
 };
@@ -350,9 +350,9 @@ impl CheapDao for MemoryDao {
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
         self.with_catalog(catalog, |c| {
-            c.aspect_def(name).map(|d| (**d).clone()).ok_or_else(|| {
-                CheapError::not_found(format!("aspect def '{name}' in catalog {catalog}"))
-            })
+            c.aspect_def(name)
+                .map(|d| (**d).clone())
+                .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, name)))
         })
     }
 
@@ -608,9 +608,9 @@ impl CheapDao for MemoryDao {
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
         self.mutate_logged(catalog, |c, _| {
-            let map = c.aspects_mut(aspect_def).ok_or_else(|| {
-                CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
-            })?;
+            let map = c
+                .aspects_mut(aspect_def)
+                .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, aspect_def)))?;
             check_upsert(map.def(), aspect_def, aspects)?;
             let mut out = Vec::with_capacity(aspects.len());
             for a in aspects {
@@ -649,9 +649,9 @@ impl CheapDao for MemoryDao {
         entities: &[Uuid],
     ) -> Result<u64> {
         self.mutate_logged(catalog, |c, _| {
-            let map = c.aspects_mut(aspect_def).ok_or_else(|| {
-                CheapError::not_found(format!("aspect def '{aspect_def}' in catalog {catalog}"))
-            })?;
+            let map = c
+                .aspects_mut(aspect_def)
+                .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, aspect_def)))?;
             let gone: Vec<Uuid> = entities
                 .iter()
                 .copied()
@@ -684,9 +684,8 @@ impl CheapDao for MemoryDao {
                 aspect_defs
                     .iter()
                     .map(|n| {
-                        c.aspects(n).ok_or_else(|| {
-                            CheapError::not_found(format!("aspect def '{n}' in catalog {catalog}"))
-                        })
+                        c.aspects(n)
+                            .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, n)))
                     })
                     .collect::<Result<_>>()?
             };
@@ -731,9 +730,7 @@ impl CheapDao for MemoryDao {
             if out.rewritten {
                 return Ok(out);
             }
-            return Err(CheapError::not_found(format!(
-                "aspect def '{aspect_def}' in catalog {catalog}"
-            )));
+            return Err(NotFound::aspect_def(catalog, aspect_def).into());
         }
         out.rewritten = s.rewrites.get(aspect_def).is_some_and(|v| *v > version);
         for (e, (v, deleted)) in s.aspect_log.get(aspect_def).into_iter().flatten() {

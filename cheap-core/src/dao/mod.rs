@@ -1,5 +1,6 @@
 //! The async storage contract every backend implements, and [`MemoryDao`].
 
+pub mod forward;
 pub mod instrumented;
 mod memory;
 mod types;
@@ -72,20 +73,7 @@ pub trait CheapDao: Send + Sync {
 
     /// Every catalog as a stream, loaded `page_size` at a time.
     fn catalogs(&self, page_size: u64) -> BoxStream<'_, Result<Catalog>> {
-        let page_size = page_size.max(1);
-        futures::stream::try_unfold(Some(0u64), move |offset| async move {
-            let Some(offset) = offset else {
-                return Ok(None);
-            };
-            let page = self.load_catalogs_page(offset, page_size).await?;
-            let next = (page.len() as u64 == page_size).then_some(offset + page_size);
-            Ok(Some((
-                futures::stream::iter(page.into_iter().map(Ok)),
-                next,
-            )))
-        })
-        .try_flatten()
-        .boxed()
+        catalog_pages(self, page_size)
     }
 
     // ---- aspect defs ----
@@ -278,28 +266,51 @@ pub trait CheapDao: Send + Sync {
     async fn close(&self) -> Result<()>;
 }
 
+/// Every catalog of `dao` as a stream, read with
+/// [`load_catalogs_page`](CheapDao::load_catalogs_page), `page_size` at a time (what
+/// [`CheapDao::catalogs`] does unless a backend has a better way).
+pub fn catalog_pages<D: CheapDao + ?Sized>(
+    dao: &D,
+    page_size: u64,
+) -> BoxStream<'_, Result<Catalog>> {
+    let page_size = page_size.max(1);
+    futures::stream::try_unfold(Some(0u64), move |offset| async move {
+        let Some(offset) = offset else {
+            return Ok::<_, crate::error::CheapError>(None);
+        };
+        let page = dao.load_catalogs_page(offset, page_size).await?;
+        let next = (page.len() as u64 == page_size).then_some(offset + page_size);
+        Ok(Some((
+            futures::stream::iter(page.into_iter().map(Ok)),
+            next,
+        )))
+    })
+    .try_flatten()
+    .boxed()
+}
+
 /// Error values and checks every backend reports the same way.
 pub mod rules {
     use std::collections::HashMap;
 
     use uuid::Uuid;
 
-    use crate::error::{CheapError, Result};
+    use crate::error::{CheapError, NotFound, Result};
     use crate::model::{Aspect, AspectDef, HierarchyType};
 
     /// NotFound for a catalog.
     pub fn missing_catalog(id: Uuid) -> CheapError {
-        CheapError::not_found(format!("catalog {id}"))
+        NotFound::catalog(id).into()
     }
 
     /// NotFound for a hierarchy of a catalog.
     pub fn missing_hierarchy(catalog: Uuid, name: &str) -> CheapError {
-        CheapError::not_found(format!("hierarchy '{name}' in catalog {catalog}"))
+        NotFound::hierarchy(catalog, name).into()
     }
 
     /// NotFound for an aspect def of a catalog.
     pub fn missing_aspect_def(catalog: Uuid, name: &str) -> CheapError {
-        CheapError::not_found(format!("aspect def '{name}' in catalog {catalog}"))
+        NotFound::aspect_def(catalog, name).into()
     }
 
     /// InvalidInput for an operation on the wrong kind of hierarchy.

@@ -12,7 +12,7 @@ use num_bigint::BigInt;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::error::{CheapError, Result};
+use crate::error::{CheapError, NotFound, Result};
 use crate::model::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogDef, CatalogSpecies, EntityDirectory, EntityList,
     EntitySet, EntityTree, Hierarchy, HierarchyContent, HierarchyDef, HierarchyType, Property,
@@ -275,7 +275,12 @@ pub fn aspect_map_from_json(
         return Err(bad(what, format_args!("unrecognized field '{k}'")));
     }
     let name = string(req(m, "aspectDef", what)?, what, "aspectDef")?;
-    let def = defs(name).ok_or_else(|| CheapError::not_found(format!("aspect def '{name}'")))?;
+    let def = defs(name).ok_or_else(|| {
+        CheapError::NotFound(NotFound::AspectDef {
+            catalog: None,
+            name: name.to_owned(),
+        })
+    })?;
     aspect_map_contents(m.get("contents").unwrap_or(&Value::Null), &def)
 }
 

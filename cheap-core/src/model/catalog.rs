@@ -5,7 +5,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use crate::error::{CheapError, Result};
+use crate::error::{CheapError, NotFound, Result};
 use crate::model::{
     AspectDef, AspectMap, CatalogDef, CatalogSpecies, EntityDirectory, EntityList, EntitySet,
     EntityTree, Hierarchy, HierarchyContent, HierarchyType,
@@ -157,8 +157,12 @@ impl Catalog {
                     .insert(name.clone(), Hierarchy::aspect_map(def));
             }
         }
-        self.aspects_mut(&name)
-            .ok_or_else(|| CheapError::not_found(format!("aspect map '{name}'")))
+        self.aspects_mut(&name).ok_or_else(|| {
+            CheapError::NotFound(NotFound::Hierarchy {
+                catalog: None,
+                name: name.to_owned(),
+            })
+        })
     }
 
     /// The aspect map of the def named `name`.

@@ -17,5 +17,5 @@ pub use hierarchy::{
     AspectMap, EntityDirectory, EntityList, EntitySet, Hierarchy, HierarchyContent,
 };
 pub use property_def::{Property, PropertyDef};
-pub use tree::{check_depth, path_segments, EntityTree, TreeNode, MAX_TREE_DEPTH};
+pub use tree::{check_depth, node_path, path_segments, EntityTree, TreeNode, MAX_TREE_DEPTH};
 pub use types::{CatalogSpecies, HierarchyType, PropertyType};

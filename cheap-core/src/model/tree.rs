@@ -3,7 +3,7 @@
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use crate::error::{CheapError, Result};
+use crate::error::{CheapError, NotFound, Result};
 
 /// A tree node: an optional entity and insertion-ordered named children.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -70,6 +70,15 @@ pub fn path_segments(path: &str) -> impl Iterator<Item = &str> {
     path.split('/').filter(|s| !s.is_empty())
 }
 
+/// Normalizes a tree path to the stored `node_path` form: `""` for the root, else `/a/b`.
+pub fn node_path(path: &str) -> String {
+    path_segments(path).fold(String::new(), |mut acc, s| {
+        acc.push('/');
+        acc.push_str(s);
+        acc
+    })
+}
+
 impl EntityTree {
     /// An empty tree: a root without entity or children.
     pub fn new() -> Self {
@@ -98,7 +107,7 @@ impl EntityTree {
         check_depth(parent_path)?;
         let parent = self
             .node_mut(parent_path)
-            .ok_or_else(|| CheapError::not_found(format!("tree path '{parent_path}'")))?;
+            .ok_or_else(|| CheapError::NotFound(NotFound::tree_path(parent_path)))?;
         parent
             .children
             .insert(name.to_owned(), TreeNode::new(entity));

@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::{now_ms, Replica};
+use futures::stream::BoxStream;
+
 use crate::dao::{
-    AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
-    UpsertOutcome,
+    catalog_pages, AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice,
+    SyncMark, UpsertOutcome,
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -182,6 +184,29 @@ impl CheapDao for SpeciesDao {
         self.local.list_catalogs_page(offset, limit).await
     }
 
+    async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        let mut page = self.local.load_catalogs_page(offset, limit).await?;
+        if self.upstream.is_some() {
+            // The page is the local store's fast path; only stale CACHE catalogs are read again
+            // after their refresh.
+            for c in &mut page {
+                if c.species() == CatalogSpecies::Cache {
+                    self.fresh(c.id()).await?;
+                    *c = self.local.load_catalog(c.id()).await?;
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    fn catalogs(&self, page_size: u64) -> BoxStream<'_, Result<Catalog>> {
+        match self.upstream {
+            // Nothing to refresh: the local store's own stream.
+            None => self.local.catalogs(page_size),
+            Some(_) => catalog_pages(self, page_size),
+        }
+    }
+
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
         write!(self, catalog, d => d.put_aspect_def(catalog, def))
     }
@@ -208,6 +233,10 @@ impl CheapDao for SpeciesDao {
 
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
         read!(self, catalog, d => d.list_hierarchies(catalog))
+    }
+
+    async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
+        read!(self, catalog, d => d.list_hierarchy_defs(catalog))
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {

@@ -192,7 +192,7 @@ impl Replica {
         };
         let local = self.local.catalog_info(self.catalog).await?;
         if local.species == CatalogSpecies::Clone && local.version > mark.local_version {
-            return Err(CheapError::Conflict(format!(
+            return Err(CheapError::conflict(format!(
                 "clone {} has local changes; push them before pulling",
                 self.catalog
             )));

@@ -6,7 +6,6 @@
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
 pub mod sync;
-pub mod tables;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -732,7 +731,7 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
     );
     rejected!(
         dao.create_hierarchy(id, &HierarchyDef::new("queue", HierarchyType::EntitySet)),
-        CheapError::Conflict(_)
+        CheapError::Conflict { .. }
     );
     rejected!(
         dao.create_hierarchy(id, &HierarchyDef::new("am", HierarchyType::AspectMap)),
@@ -743,7 +742,10 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
         .property(PropertyDef::new("extra", PropertyType::Integer))
         .build()
         .expect("def");
-    rejected!(dao.put_aspect_def(id, &other_def), CheapError::Conflict(_));
+    rejected!(
+        dao.put_aspect_def(id, &other_def),
+        CheapError::Conflict { .. }
+    );
     let good = Aspect::builder(def.clone(), e)
         .set("required", "ok")
         .build()
@@ -768,7 +770,7 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
     // A different def under a stored name in another catalog conflicts (names are global).
     let mut rival = Catalog::new();
     rival.extend(Arc::new(other_def)).expect("fresh");
-    rejected!(dao.save_catalog(&rival), CheapError::Conflict(_));
+    rejected!(dao.save_catalog(&rival), CheapError::Conflict { .. });
     assert!(
         !dao.catalog_exists(rival.id()).await.expect("exists"),
         "the rejected catalog was not stored"

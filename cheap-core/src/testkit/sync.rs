@@ -238,7 +238,7 @@ pub async fn clone(local: Arc<dyn CheapDao>, upstream: Arc<dyn CheapDao>) {
         .await
         .expect("upstream write");
     assert!(
-        matches!(r.pull().await, Err(CheapError::Conflict(_))),
+        matches!(r.pull().await, Err(CheapError::Conflict { .. })),
         "a pull would lose local changes"
     );
     let report = r.push().await.expect("push");

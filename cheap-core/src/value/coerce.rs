@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::{CheapDateTime, PropertyValue};
 use crate::model::PropertyType;
 
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
+/// Lower-case hex text of bytes (how the reference stores a BLOB as text).
+pub fn hex_encode(bytes: &[u8]) -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {

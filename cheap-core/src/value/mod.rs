@@ -2,6 +2,7 @@
 
 pub(crate) mod coerce;
 pub(crate) use coerce::coerce_scalar;
+pub use coerce::hex_encode;
 mod datetime;
 pub(crate) mod number;
 

@@ -11,7 +11,6 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::catalog::catalog_missing;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params};
 use crate::AppState;
@@ -87,20 +86,7 @@ async fn upsert(
             req.aspects.len()
         )));
     }
-    let def = match state.dao.get_aspect_def(catalog, def_name).await {
-        Ok(d) => Arc::new(d),
-        Err(CheapError::NotFound(_)) => {
-            state
-                .dao
-                .catalog_info(catalog)
-                .await
-                .map_err(|e| catalog_missing(e, catalog))?;
-            return Err(ApiError::not_found(format!(
-                "AspectDef not found: {def_name}"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let def = Arc::new(state.dao.get_aspect_def(catalog, def_name).await?);
     // A repeated entity keeps its last item, at the place of its first.
     let mut items: IndexMap<Uuid, AspectInput> = IndexMap::new();
     for a in &req.aspects {
@@ -186,8 +172,7 @@ async fn query(
     let known: Vec<String> = state
         .dao
         .list_aspect_defs(catalog)
-        .await
-        .map_err(|e| catalog_missing(e, catalog))?
+        .await?
         .into_iter()
         .map(|d| d.name().to_owned())
         .filter(|n| req.aspect_def_names.contains(n))

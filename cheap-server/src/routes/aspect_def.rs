@@ -6,7 +6,6 @@ use axum::Json;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::catalog::catalog_missing;
 use super::{page_info, PageQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
@@ -14,7 +13,7 @@ use crate::AppState;
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::FieldError;
 use cheap_core::rest::{AspectDefListResponse, CreateAspectDefResponse};
-use cheap_core::{AspectDef, CheapError};
+use cheap_core::{AspectDef, NotFound};
 
 /// Creates an aspect def (and its aspect map). 409 when the catalog already has a def of that
 /// name or id, or another catalog stores a different def under the name.
@@ -44,11 +43,7 @@ pub(crate) async fn create(
             }],
         ));
     }
-    let existing = state
-        .dao
-        .list_aspect_defs(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let existing = state.dao.list_aspect_defs(id).await?;
     if existing.iter().any(|d| d.name() == def.name()) {
         return Err(ApiError::conflict(format!(
             "AspectDef with name {} already exists in catalog",
@@ -87,11 +82,7 @@ pub(crate) async fn list(
 ) -> ApiResult<Json<AspectDefListResponse>> {
     let id = uuid(&id, "catalog id")?;
     let (page, size) = q.resolve(&state)?;
-    let defs = state
-        .dao
-        .list_aspect_defs(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let defs = state.dao.list_aspect_defs(id).await?;
     let total = defs.len() as u64;
     Ok(Json(AspectDefListResponse {
         catalog_id: id,
@@ -107,28 +98,16 @@ pub(crate) async fn list(
 
 /// Finds a def by global id (when the segment is a UUID) or by name.
 async fn find(state: &AppState, catalog: Uuid, id_or_name: &str) -> ApiResult<AspectDef> {
-    let missing = || ApiError::not_found(format!("AspectDef not found: {id_or_name}"));
+    let missing = || ApiError::missing(&NotFound::aspect_def(catalog, id_or_name));
     match Uuid::parse_str(id_or_name) {
         Ok(def_id) => state
             .dao
             .list_aspect_defs(catalog)
-            .await
-            .map_err(|e| catalog_missing(e, catalog))?
+            .await?
             .into_iter()
             .find(|d| d.id() == def_id)
             .ok_or_else(missing),
-        Err(_) => match state.dao.get_aspect_def(catalog, id_or_name).await {
-            Ok(d) => Ok(d),
-            Err(CheapError::NotFound(_)) => {
-                state
-                    .dao
-                    .catalog_info(catalog)
-                    .await
-                    .map_err(|e| catalog_missing(e, catalog))?;
-                Err(missing())
-            }
-            Err(e) => Err(e.into()),
-        },
+        Err(_) => Ok(state.dao.get_aspect_def(catalog, id_or_name).await?),
     }
 }
 

@@ -18,7 +18,9 @@ use cheap_core::rest::FieldError;
 use cheap_core::rest::{
     CatalogListResponse, CreateCatalogRequest, CreateCatalogResponse, GetCatalogDefResponse,
 };
-use cheap_core::{AspectDef, Catalog, CatalogSpecies, Hierarchy, HierarchyDef, HierarchyType};
+use cheap_core::{
+    AspectDef, Catalog, CatalogSpecies, Hierarchy, HierarchyDef, HierarchyType, NotFound,
+};
 
 fn field(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     FieldError {
@@ -195,11 +197,7 @@ pub(crate) async fn get(
     Params(id): Params<String>,
 ) -> ApiResult<Json<GetCatalogDefResponse>> {
     let id = uuid(&id, "catalog id")?;
-    let hierarchies = state
-        .dao
-        .list_hierarchy_defs(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let hierarchies = state.dao.list_hierarchy_defs(id).await?;
     let aspect_defs = state.dao.list_aspect_defs(id).await?;
     Ok(Json(GetCatalogDefResponse {
         hierarchy_defs: hierarchies
@@ -222,16 +220,6 @@ pub(crate) async fn delete(
     if state.dao.delete_catalog(id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!("Catalog not found: {id}")))
-    }
-}
-
-/// Maps a DAO NotFound to the reference's "Catalog not found" message.
-pub(crate) fn catalog_missing(e: cheap_core::CheapError, id: Uuid) -> ApiError {
-    match e {
-        cheap_core::CheapError::NotFound(_) => {
-            ApiError::not_found(format!("Catalog not found: {id}"))
-        }
-        e => e.into(),
+        Err(ApiError::missing(&NotFound::catalog(id)))
     }
 }

@@ -6,7 +6,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
-use super::catalog::catalog_missing;
 use super::{page_info, PageQuery};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
@@ -18,18 +17,7 @@ use cheap_core::rest::{
     EntityTreeResponse, OperationResponse, RemoveDirectoryEntriesRequest, RemoveTreeNodesRequest,
     TreeOperationResponse,
 };
-use cheap_core::{CheapError, HierarchyContent, HierarchyType};
-
-/// Maps a DAO NotFound to "Hierarchy not found" (after checking the catalog).
-async fn hierarchy_missing(state: &AppState, e: CheapError, id: Uuid, name: &str) -> ApiError {
-    match e {
-        CheapError::NotFound(_) => match state.dao.catalog_exists(id).await {
-            Ok(false) => ApiError::not_found(format!("Catalog not found: {id}")),
-            _ => ApiError::not_found(format!("Hierarchy not found: {name}")),
-        },
-        e => e.into(),
-    }
-}
+use cheap_core::{HierarchyContent, HierarchyType, NotFound};
 
 /// Creates a list, set, directory or tree. An existing hierarchy of another kind with the same
 /// name is replaced, as in the reference; an aspect map is never replaced (409), and aspect maps
@@ -49,11 +37,7 @@ pub(crate) async fn create(
             "AspectMap hierarchies are created from AspectDefs: POST .../aspect-defs",
         ));
     }
-    let existing = state
-        .dao
-        .list_hierarchy_defs(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let existing = state.dao.list_hierarchy_defs(id).await?;
     if let Some(h) = existing.iter().find(|h| h.name == def.name) {
         if h.hierarchy_type == HierarchyType::AspectMap {
             return Err(ApiError::conflict(format!(
@@ -84,16 +68,12 @@ pub(crate) async fn get(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    let kinds = state
-        .dao
-        .list_hierarchy_defs(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let kinds = state.dao.list_hierarchy_defs(id).await?;
     let kind = kinds
         .iter()
         .find(|h| h.name == name)
         .map(|h| h.hierarchy_type)
-        .ok_or_else(|| ApiError::not_found(format!("Hierarchy not found: {name}")))?;
+        .ok_or_else(|| ApiError::missing(&NotFound::hierarchy(id, name.as_str())))?;
     let (page, size) = if kind == HierarchyType::EntityTree {
         (0, 1)
     } else {
@@ -102,8 +82,7 @@ pub(crate) async fn get(
     let slice = state
         .dao
         .read_hierarchy_page(id, &name, page.saturating_mul(size), size)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+        .await?;
     let info = page_info(page, size, slice.total);
     let h = slice.hierarchy;
     Ok(match &h.content {
@@ -167,8 +146,8 @@ pub(crate) async fn delete(
     let id = uuid(&id, "catalog id")?;
     match state.dao.delete_hierarchy(id, &name).await {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::not_found(format!("Hierarchy not found: {name}"))),
-        Err(e) => Err(hierarchy_missing(&state, e, id, &name).await),
+        Ok(false) => Err(ApiError::missing(&NotFound::hierarchy(id, name.as_str()))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -209,7 +188,7 @@ pub(crate) async fn add_entities(
     // The count is what the store added (a set skips members it already has).
     let n = match done {
         Ok(n) => n,
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     let message = format!("Added {n} entity ID(s) to hierarchy '{name}'");
     Ok(op(id, name, "add", n, message))
@@ -226,7 +205,7 @@ pub(crate) async fn remove_entities(
     let id = uuid(&id, "catalog id")?;
     let n = match state.dao.remove_entities(id, &name, &req.entity_ids).await {
         Ok(n) => n,
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     let message = format!("Removed {n} entity ID(s) from hierarchy '{name}'");
     Ok(op(id, name, "remove", n, message))
@@ -244,7 +223,7 @@ pub(crate) async fn add_entries(
     let entries: Vec<(String, Uuid)> = req.entries.into_iter().collect();
     let n = match state.dao.put_directory_entries(id, &name, &entries).await {
         Ok(n) => n,
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     let message = format!("Added {n} entry/entries to directory '{name}'");
     Ok(op(id, name, "add", n, message))
@@ -272,7 +251,7 @@ pub(crate) async fn remove_entries(
     };
     let n = match r {
         Ok(n) => n,
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     let message = format!("Removed {n} entry/entries from directory '{name}'");
     Ok(op(id, name, "remove", n, message))
@@ -292,12 +271,7 @@ pub(crate) async fn add_nodes(
     let nodes: Vec<(String, Option<Uuid>)> = req.nodes.into_iter().collect();
     let n = match state.dao.add_tree_nodes(id, &name, &parent, &nodes).await {
         Ok(n) => n,
-        Err(CheapError::NotFound(m)) if m.starts_with("tree path") => {
-            return Err(ApiError::not_found(format!(
-                "Parent node not found at path: {parent}"
-            )))
-        }
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     Ok(Json(TreeOperationResponse {
         catalog_id: id,
@@ -324,7 +298,7 @@ pub(crate) async fn remove_nodes(
         .collect();
     let n = match state.dao.remove_tree_nodes(id, &name, &paths).await {
         Ok(n) => n,
-        Err(e) => return Err(hierarchy_missing(&state, e, id, &name).await),
+        Err(e) => return Err(e.into()),
     };
     Ok(Json(TreeOperationResponse {
         catalog_id: id,

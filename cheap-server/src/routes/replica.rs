@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
 
-use super::catalog::catalog_missing;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
@@ -51,11 +50,7 @@ pub(crate) async fn catalog_info(
     Params(id): Params<String>,
 ) -> ApiResult<Json<CatalogInfoResponse>> {
     let id = uuid(&id, "catalog id")?;
-    let i = state
-        .dao
-        .catalog_info(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let i = state.dao.catalog_info(id).await?;
     Ok(Json(CatalogInfoResponse {
         catalog_id: i.id,
         species: i.species.as_upper().to_owned(),
@@ -73,11 +68,7 @@ pub(crate) async fn list_hierarchies(
     Params(id): Params<String>,
 ) -> ApiResult<Json<Vec<HierarchyInfoResponse>>> {
     let id = uuid(&id, "catalog id")?;
-    let list = state
-        .dao
-        .list_hierarchies(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let list = state.dao.list_hierarchies(id).await?;
     Ok(Json(list.into_iter().map(info).collect()))
 }
 
@@ -90,11 +81,7 @@ pub(crate) async fn changes(
     Query(q): Query<SinceQuery>,
 ) -> ApiResult<Json<ChangesResponse>> {
     let id = uuid(&id, "catalog id")?;
-    let c = state
-        .dao
-        .changes_since(id, q.since.unwrap_or(0))
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let c = state.dao.changes_since(id, q.since.unwrap_or(0)).await?;
     Ok(Json(ChangesResponse {
         version: c.version,
         changed: c.changed.into_iter().map(info).collect(),
@@ -184,11 +171,7 @@ pub(crate) async fn get_sync_mark(
     Params(id): Params<String>,
 ) -> ApiResult<Json<Option<SyncMarkBody>>> {
     let id = uuid(&id, "catalog id")?;
-    let m = state
-        .dao
-        .sync_mark(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let m = state.dao.sync_mark(id).await?;
     Ok(Json(m.map(|m| SyncMarkBody {
         upstream_version: m.upstream_version,
         local_version: m.local_version,
@@ -215,7 +198,6 @@ pub(crate) async fn put_sync_mark(
                 synced_at_ms: m.synced_at_ms,
             },
         )
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+        .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }

@@ -8,13 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::Value;
 
-use super::catalog::catalog_missing;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::{HealthResponse, ImportResponse, TaskStatus};
-use cheap_core::CheapDao;
+use cheap_core::{CheapDao, NotFound};
 
 /// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
@@ -68,11 +67,7 @@ pub(crate) async fn export(
     Params(id): Params<String>,
 ) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    let catalog = state
-        .dao
-        .load_catalog(id)
-        .await
-        .map_err(|e| catalog_missing(e, id))?;
+    let catalog = state.dao.load_catalog(id).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         catalog.to_json(),
@@ -157,7 +152,7 @@ pub(crate) async fn task(
         .get(&id)
         .cloned()
         .map(Json)
-        .ok_or_else(|| ApiError::not_found(format!("Task not found: {id}")))
+        .ok_or_else(|| ApiError::missing(&NotFound::Task { id }))
 }
 
 const STREAM_PAGE: u64 = 16;

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use super::dialect::Dialect;
-use super::MappingRegistry;
-use crate::error::{CheapError, Result};
+use crate::table_mapping::MappingRegistry;
+use cheap_core::{CheapError, Result};
 
 /// A statement argument. The SQL always uses `?` placeholders; a driver with another syntax
 /// (PostgreSQL's `$1`) rewrites them.

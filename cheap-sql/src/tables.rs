@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::conn::{SqlBackend, TxMode};
-use super::{mapping, table_catalog, AspectTableMapping};
-use crate::error::Result;
-use crate::model::{AspectDef, AspectMap, Catalog};
+use crate::conn::{SqlBackend, TxMode};
+use crate::dao::SqlDao;
+use crate::mapping;
+use crate::table_mapping::{table_catalog, AspectTableMapping};
+use cheap_core::model::{AspectDef, AspectMap, Catalog};
+use cheap_core::Result;
 
 /// Table mappings and table introspection, for every [`SqlBackend`].
 #[async_trait]
@@ -47,7 +49,7 @@ pub trait TableAccess {
 }
 
 #[async_trait]
-impl<B: SqlBackend> TableAccess for B {
+impl<B: SqlBackend> TableAccess for SqlDao<B> {
     fn add_table_mapping(&self, mapping: AspectTableMapping) -> Result<()> {
         self.mapping_registry().add(mapping)
     }

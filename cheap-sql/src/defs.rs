@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::batch;
 use super::conn::{Arg, SqlConn};
 use super::dialect::Dialect;
-use super::{default_to_text, property_def_from_row};
-use crate::error::{CheapError, Result};
-use crate::model::{AspectDef, PropertyDef};
+use crate::codec::{default_to_text, property_def_from_row};
+use cheap_core::model::{AspectDef, PropertyDef};
+use cheap_core::{CheapError, Result};
 
 const DEF_COLS: &str = "d.aspect_def_id, d.name, d.is_readable, d.is_writable, d.can_add_properties, d.can_remove_properties";
 const PROP_COLS: &str = "p.aspect_def_id, p.name, p.property_type, p.default_value, p.has_default_value, p.is_readable, p.is_writable, p.is_nullable, p.is_multivalued";

@@ -9,12 +9,12 @@ use super::batch::{self, placeholders};
 use super::conn::{Arg, SqlConn};
 use super::dialect::Dialect;
 use super::mapping::{self, Mappings};
-use super::{build_tree, encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
-use crate::error::{CheapError, Result};
-use crate::model::{
+use crate::codec::{build_tree, encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
+use cheap_core::model::{
     Aspect, AspectDef, AspectMap, EntityDirectory, EntityList, EntitySet, EntityTree, Hierarchy,
-    HierarchyContent,
+    HierarchyContent, HierarchyType,
 };
+use cheap_core::{CheapError, NotFound, Result};
 
 /// Appends list entries starting at `first_order`.
 pub(crate) async fn insert_list(
@@ -492,7 +492,7 @@ async fn read_aspect_maps(
         }
         let def = defs
             .get(&name)
-            .ok_or_else(|| CheapError::not_found(format!("aspect def '{name}' of catalog {cat}")))?
+            .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(cat, name.clone())))?
             .clone();
         let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::with_capacity(ids.len());
         // One ordered scan of the def's values; a window or entity filter narrows it.
@@ -556,7 +556,7 @@ async fn scan_values(
 /// A hierarchy's summary row.
 pub(crate) struct HierarchyRow {
     pub name: String,
-    pub code: String,
+    pub kind: HierarchyType,
     pub version: i64,
 }
 
@@ -572,28 +572,28 @@ pub(crate) async fn read_hierarchies(
     only: Option<&str>,
     w: Window,
 ) -> Result<Vec<Hierarchy>> {
-    let has = |code: &str| hierarchies.iter().any(|h| h.code == code);
-    let mut lists = if has("EL") {
+    let has = |kind: HierarchyType| hierarchies.iter().any(|h| h.kind == kind);
+    let mut lists = if has(HierarchyType::EntityList) {
         read_ids(conn, "hierarchy_entity_list", "list_order", cat, only, w).await?
     } else {
         HashMap::new()
     };
-    let mut sets = if has("ES") {
+    let mut sets = if has(HierarchyType::EntitySet) {
         read_ids(conn, "hierarchy_entity_set", "set_order", cat, only, w).await?
     } else {
         HashMap::new()
     };
-    let mut dirs = if has("ED") {
+    let mut dirs = if has(HierarchyType::EntityDirectory) {
         read_directories(conn, cat, only, w).await?
     } else {
         HashMap::new()
     };
-    let mut trees = if has("ET") {
+    let mut trees = if has(HierarchyType::EntityTree) {
         read_trees(conn, cat, only).await?
     } else {
         HashMap::new()
     };
-    let mut aspect_maps = if has("AM") {
+    let mut aspect_maps = if has(HierarchyType::AspectMap) {
         read_aspect_maps(conn, d, cat, defs, maps, only, w, None).await?
     } else {
         HashMap::new()
@@ -601,24 +601,30 @@ pub(crate) async fn read_hierarchies(
     hierarchies
         .iter()
         .map(|h| {
-            let content = match h.code.as_str() {
-                "EL" => {
+            let content = match h.kind {
+                HierarchyType::EntityList => {
                     HierarchyContent::List(EntityList(lists.remove(&h.name).unwrap_or_default()))
                 }
-                "ES" => HierarchyContent::Set(EntitySet(
+                HierarchyType::EntitySet => HierarchyContent::Set(EntitySet(
                     sets.remove(&h.name)
                         .unwrap_or_default()
                         .into_iter()
                         .collect(),
                 )),
-                "ED" => HierarchyContent::Directory(dirs.remove(&h.name).unwrap_or_default()),
-                "ET" => HierarchyContent::Tree(trees.remove(&h.name).unwrap_or_default()),
-                _ => HierarchyContent::AspectMap(match aspect_maps.remove(&h.name) {
-                    Some(m) => m,
-                    None => AspectMap::new(defs.get(&h.name).cloned().ok_or_else(|| {
-                        CheapError::not_found(format!("aspect def '{}' of catalog {cat}", h.name))
-                    })?),
-                }),
+                HierarchyType::EntityDirectory => {
+                    HierarchyContent::Directory(dirs.remove(&h.name).unwrap_or_default())
+                }
+                HierarchyType::EntityTree => {
+                    HierarchyContent::Tree(trees.remove(&h.name).unwrap_or_default())
+                }
+                HierarchyType::AspectMap => {
+                    HierarchyContent::AspectMap(match aspect_maps.remove(&h.name) {
+                        Some(m) => m,
+                        None => AspectMap::new(defs.get(&h.name).cloned().ok_or_else(|| {
+                            CheapError::NotFound(NotFound::aspect_def(cat, h.name.clone()))
+                        })?),
+                    })
+                }
             };
             let mut out = Hierarchy::with_content(h.name.clone(), content)?;
             out.version = h.version;

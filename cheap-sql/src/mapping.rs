@@ -22,10 +22,10 @@ use super::batch::{self, placeholders, Insert};
 use super::conn::{Arg, SqlConn};
 use super::content::Window;
 use super::dialect::{read_value, Dialect};
-use super::{property_type_for_column, row_entity_id, AspectTableMapping};
-use crate::error::{CheapError, Result};
-use crate::model::{Aspect, AspectDef, AspectMap, PropertyDef, PropertyType};
-use crate::value::PropertyValue;
+use crate::table_mapping::{property_type_for_column, row_entity_id, AspectTableMapping};
+use cheap_core::model::{Aspect, AspectDef, AspectMap, PropertyDef, PropertyType};
+use cheap_core::value::PropertyValue;
+use cheap_core::{CheapError, NotFound, Result};
 
 /// The registered mappings, by aspect def name.
 pub(crate) type Mappings = HashMap<String, Arc<AspectTableMapping>>;
@@ -389,7 +389,10 @@ pub(crate) async fn table_def(
         .fetch_all(d.table_columns_sql(), &[Arg::text(table)])
         .await?;
     if rows.is_empty() {
-        return Err(CheapError::not_found(format!("table '{table}'")));
+        return Err(NotFound::Table {
+            name: table.to_owned(),
+        }
+        .into());
     }
     let mut props = Vec::with_capacity(rows.len());
     for mut r in rows {

@@ -4,7 +4,7 @@
 
 use super::conn::{Arg, SqlConn};
 use super::dialect::Dialect;
-use crate::error::Result;
+use cheap_core::Result;
 
 /// `(?,?,?)` for `n` columns.
 pub(crate) fn tuple(n: usize) -> String {

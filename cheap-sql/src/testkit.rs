@@ -1,14 +1,14 @@
 //! The table-mapping and introspection suite every SQL backend runs: aspect defs stored in plain
 //! tables (the four shapes), and existing tables read as aspects. Raw SQL goes through the
-//! backend's own [`SqlConn`](crate::sql::SqlConn), so one suite serves every dialect.
+//! backend's own [`SqlConn`](crate::SqlConn), so one suite serves every dialect.
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::assert_same;
-use crate::sql::{AspectTableMapping, SqlBackend, TableAccess, TxMode};
-use crate::{
+use crate::{AspectTableMapping, SqlBackend, SqlDao, TableAccess, TxMode};
+use cheap_core::testkit::assert_same;
+use cheap_core::{
     Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapError, PropertyDef, PropertyType,
     PropertyValue,
 };
@@ -44,7 +44,7 @@ fn catalog_with(def: &Arc<AspectDef>, n: i64) -> Catalog {
 }
 
 /// Runs statements of the test's own.
-pub async fn exec<B: SqlBackend>(dao: &B, statements: &[&str]) {
+pub async fn exec<B: SqlBackend>(dao: &SqlDao<B>, statements: &[&str]) {
     let mut conn = dao.connect(TxMode::None).await.expect("a connection");
     for s in statements {
         conn.execute(s, &[])
@@ -53,7 +53,7 @@ pub async fn exec<B: SqlBackend>(dao: &B, statements: &[&str]) {
     }
 }
 
-async fn rows<B: SqlBackend>(dao: &B, table: &str) -> i64 {
+async fn rows<B: SqlBackend>(dao: &SqlDao<B>, table: &str) -> i64 {
     let mut conn = dao.connect(TxMode::None).await.expect("a connection");
     conn.fetch_int(
         &format!("SELECT COUNT(*) FROM {}", dao.dialect().quote(table)),
@@ -82,7 +82,7 @@ fn values(c: &Catalog, def: &str) -> Vec<Vec<(String, PropertyValue)>> {
 
 /// Tables with an entity id column (with and without a catalog id) keep everything, serve the
 /// granular operations, and leave other catalogs' rows alone.
-pub async fn tables_with_entity_ids<B: SqlBackend>(dao: &B) {
+pub async fn tables_with_entity_ids<B: SqlBackend>(dao: &SqlDao<B>) {
     for catalog_id in [false, true] {
         let d = def(&format!(
             "{}_{}",
@@ -106,7 +106,7 @@ pub async fn tables_with_entity_ids<B: SqlBackend>(dao: &B) {
             let mut conn = dao.connect(TxMode::None).await.expect("a connection");
             conn.fetch_int(
                 "SELECT COUNT(*) FROM property_value WHERE aspect_def_id = ?",
-                &[crate::sql::Arg::Uuid(d.id())],
+                &[crate::Arg::Uuid(d.id())],
             )
             .await
             .expect("count")
@@ -176,7 +176,7 @@ pub async fn tables_with_entity_ids<B: SqlBackend>(dao: &B) {
 
 /// Tables without an entity id keep values under derived, stable ids, refuse granular writes,
 /// and (without any id) belong to one catalog: a second is refused and loses nothing.
-pub async fn tables_without_entity_ids<B: SqlBackend>(dao: &B) {
+pub async fn tables_without_entity_ids<B: SqlBackend>(dao: &SqlDao<B>) {
     let suffix = Uuid::new_v4().simple().to_string()[..8].to_owned();
     let d = def(&format!("with_cat_id_{suffix}"));
     let m = AspectTableMapping::new(d.clone(), d.name())
@@ -227,7 +227,7 @@ pub async fn tables_without_entity_ids<B: SqlBackend>(dao: &B) {
         .save_catalog(&intruder)
         .await
         .expect_err("a second owner");
-    assert!(matches!(err, CheapError::Conflict(_)), "{err:?}");
+    assert!(matches!(err, CheapError::Conflict { .. }), "{err:?}");
     assert_eq!(rows(dao, d.name()).await, 2, "the owner's rows survive");
     assert_eq!(
         values(&dao.load_catalog(owner.id()).await.expect("load"), d.name()),
@@ -245,7 +245,7 @@ pub async fn tables_without_entity_ids<B: SqlBackend>(dao: &B) {
 /// 2, 'b', NULL, false)` into columns `id INTEGER PRIMARY KEY NOT NULL, numeric_col NUMERIC,
 /// real_col <double>, text_col TEXT, blob_col <bytes>, name VARCHAR(20) NOT NULL, day DATE,
 /// flag BOOLEAN`), is read as a def, as aspects and as a SOURCE catalog.
-pub async fn existing_table_is_read<B: SqlBackend>(dao: &B, setup: &[&str]) {
+pub async fn existing_table_is_read<B: SqlBackend>(dao: &SqlDao<B>, setup: &[&str]) {
     exec(dao, setup).await;
     assert!(dao
         .list_tables()
@@ -323,7 +323,7 @@ pub async fn existing_table_is_read<B: SqlBackend>(dao: &B, setup: &[&str]) {
 }
 
 /// Runs the three table tests (`setup` as for [`existing_table_is_read`]).
-pub async fn run_all<B: SqlBackend>(dao: &B, setup: &[&str]) {
+pub async fn run_all<B: SqlBackend>(dao: &SqlDao<B>, setup: &[&str]) {
     tables_with_entity_ids(dao).await;
     tables_without_entity_ids(dao).await;
     existing_table_is_read(dao, setup).await;

@@ -4,10 +4,11 @@
 
 use uuid::Uuid;
 
-use super::conn::{Arg, Value};
-use crate::error::{CheapError, Result};
-use crate::model::{PropertyDef, PropertyType};
-use crate::value::PropertyValue;
+use crate::conn::{Arg, Value};
+use crate::schema::ColumnType;
+use cheap_core::model::{PropertyDef, PropertyType};
+use cheap_core::value::PropertyValue;
+use cheap_core::{CheapError, Result};
 
 /// How one SQL database differs from the others. Every method has the SQLite/PostgreSQL answer
 /// as its default.
@@ -119,6 +120,61 @@ pub trait Dialect: Send + Sync {
         None
     }
 
+    /// How the schema's column type `t` is spelled.
+    fn schema_type(&self, t: ColumnType) -> String {
+        match t {
+            ColumnType::Id
+            | ColumnType::Name
+            | ColumnType::Key(_)
+            | ColumnType::Text
+            | ColumnType::LongText
+            | ColumnType::Code(_) => "TEXT".into(),
+            ColumnType::Bytes => "BLOB".into(),
+            ColumnType::Int | ColumnType::BigInt | ColumnType::Flag => "INTEGER".into(),
+        }
+    }
+
+    /// A flag's literal in a column default.
+    fn flag_literal(&self, v: bool) -> &'static str {
+        if v {
+            "TRUE"
+        } else {
+            "FALSE"
+        }
+    }
+
+    /// Whether flag columns need a `CHECK (x IN (0, 1))` (the database has no boolean type).
+    fn flag_check(&self) -> bool {
+        false
+    }
+
+    /// What follows a CREATE TABLE's column list (engine, character set).
+    fn table_options(&self) -> &'static str {
+        ""
+    }
+
+    /// Whether a foreign key's cascade follows chains of any length (InnoDB stops at 15).
+    fn deep_cascades(&self) -> bool {
+        true
+    }
+
+    /// Column `col` (of type `t`) in an index's column list.
+    fn index_column(&self, col: &str, t: ColumnType) -> String {
+        let _ = t;
+        col.to_owned()
+    }
+
+    /// Statements (take, release) that serialize schema creation between processes, if the
+    /// database needs them.
+    fn schema_lock(&self) -> Option<(&'static str, &'static str)> {
+        None
+    }
+
+    /// Tables this database needs beyond [`TABLES`](crate::schema::TABLES).
+    fn extra_ddl(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// Lists the user tables (one text column, ordered by name).
     fn list_tables_sql(&self) -> &'static str;
 
@@ -148,7 +204,7 @@ pub fn read_value(owner: &str, pd: &PropertyDef, v: Value) -> Result<Option<Prop
         },
         Value::Real(f) => match t {
             PropertyType::Float | PropertyType::BigDecimal => PropertyValue::Float(f),
-            _ => PropertyValue::String(crate::value::java_double(f)),
+            _ => PropertyValue::String(cheap_core::value::java_double(f)),
         },
         Value::Bool(b) => match t {
             PropertyType::Boolean => PropertyValue::Boolean(b),

@@ -1,0 +1,253 @@
+//! [`SqlDao`]: the one [`CheapDao`] of every SQL database. Each method is one operation of
+//! [`ops`](crate::ops), run over the backend's connections and dialect.
+
+use std::ops::Deref;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::conn::SqlBackend;
+use crate::ops;
+use cheap_core::dao::{
+    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+};
+use cheap_core::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
+use cheap_core::{CheapDao, Result};
+
+/// The shared SQL engine over one backend: `SqlDao<B>` is a [`CheapDao`] for any
+/// [`SqlBackend`] `B` (connections and a dialect), so SQLite, PostgreSQL and MariaDB behave
+/// alike by construction. Each backend crate wraps one (`SqliteDao`, `PostgresDao`,
+/// `MariaDbDao`) and forwards to it.
+#[derive(Debug, Clone)]
+pub struct SqlDao<B> {
+    backend: B,
+}
+
+impl<B: SqlBackend> SqlDao<B> {
+    /// The engine over `backend`.
+    pub fn new(backend: B) -> Self {
+        SqlDao { backend }
+    }
+
+    /// The backend: its pool, dialect and table mappings.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+}
+
+impl<B> Deref for SqlDao<B> {
+    type Target = B;
+
+    fn deref(&self) -> &B {
+        &self.backend
+    }
+}
+
+#[async_trait]
+impl<B: SqlBackend> CheapDao for SqlDao<B> {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
+        ops::catalogs::save_catalog(&self.backend, catalog).await
+    }
+
+    async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
+        ops::catalogs::load_catalog(&self.backend, id).await
+    }
+
+    async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
+        ops::catalogs::delete_catalog(&self.backend, id).await
+    }
+
+    async fn catalog_exists(&self, id: Uuid) -> Result<bool> {
+        ops::catalogs::catalog_exists(&self.backend, id).await
+    }
+
+    async fn catalog_info(&self, id: Uuid) -> Result<CatalogInfo> {
+        ops::catalogs::catalog_info(&self.backend, id).await
+    }
+
+    async fn list_catalog_ids(&self) -> Result<Vec<Uuid>> {
+        ops::catalogs::list_catalog_ids(&self.backend).await
+    }
+
+    async fn catalog_count(&self) -> Result<u64> {
+        ops::catalogs::catalog_count(&self.backend).await
+    }
+
+    async fn list_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<CatalogInfo>> {
+        ops::catalogs::list_catalogs_page(&self.backend, offset, limit).await
+    }
+
+    async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
+        ops::catalogs::load_catalogs_page(&self.backend, offset, limit).await
+    }
+
+    async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
+        ops::aspect_defs::put_aspect_def(&self.backend, catalog, def).await
+    }
+
+    async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
+        ops::aspect_defs::get_aspect_def(&self.backend, catalog, name).await
+    }
+
+    async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
+        ops::aspect_defs::list_aspect_defs(&self.backend, catalog).await
+    }
+
+    async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        ops::aspect_defs::delete_aspect_def(&self.backend, catalog, name).await
+    }
+
+    async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
+        ops::hierarchies::create_hierarchy(&self.backend, catalog, def).await
+    }
+
+    async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        ops::hierarchies::delete_hierarchy(&self.backend, catalog, name).await
+    }
+
+    async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
+        ops::hierarchies::list_hierarchies(&self.backend, catalog).await
+    }
+
+    async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
+        ops::hierarchies::list_hierarchy_defs(&self.backend, catalog).await
+    }
+
+    async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
+        ops::hierarchies::get_hierarchy(&self.backend, catalog, name).await
+    }
+
+    async fn read_hierarchy_page(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<HierarchySlice> {
+        ops::hierarchies::read_hierarchy_page(&self.backend, catalog, name, offset, limit).await
+    }
+
+    async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        ops::entries::add_entities(&self.backend, catalog, hierarchy, ids).await
+    }
+
+    async fn insert_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        index: u64,
+        ids: &[Uuid],
+    ) -> Result<u64> {
+        ops::entries::insert_entities(&self.backend, catalog, hierarchy, index, ids).await
+    }
+
+    async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        ops::entries::remove_entities(&self.backend, catalog, hierarchy, ids).await
+    }
+
+    async fn put_directory_entries(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        entries: &[(String, Uuid)],
+    ) -> Result<u64> {
+        ops::entries::put_directory_entries(&self.backend, catalog, hierarchy, entries).await
+    }
+
+    async fn remove_directory_keys(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        keys: &[String],
+    ) -> Result<u64> {
+        ops::entries::remove_directory_keys(&self.backend, catalog, hierarchy, keys).await
+    }
+
+    async fn remove_directory_entities(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        ids: &[Uuid],
+    ) -> Result<u64> {
+        ops::entries::remove_directory_entities(&self.backend, catalog, hierarchy, ids).await
+    }
+
+    async fn add_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        parent_path: &str,
+        nodes: &[(String, Option<Uuid>)],
+    ) -> Result<u64> {
+        ops::entries::add_tree_nodes(&self.backend, catalog, hierarchy, parent_path, nodes).await
+    }
+
+    async fn remove_tree_nodes(
+        &self,
+        catalog: Uuid,
+        hierarchy: &str,
+        paths: &[String],
+    ) -> Result<u64> {
+        ops::entries::remove_tree_nodes(&self.backend, catalog, hierarchy, paths).await
+    }
+
+    async fn upsert_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        aspects: &[Aspect],
+    ) -> Result<Vec<UpsertOutcome>> {
+        ops::aspects::upsert_aspects(&self.backend, catalog, aspect_def, aspects).await
+    }
+
+    async fn delete_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        entities: &[Uuid],
+    ) -> Result<u64> {
+        ops::aspects::delete_aspects(&self.backend, catalog, aspect_def, entities).await
+    }
+
+    async fn query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<Vec<AspectMap>> {
+        ops::aspects::query_aspects(&self.backend, catalog, entities, aspect_defs).await
+    }
+
+    async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {
+        ops::changes::changes_since(&self.backend, catalog, version).await
+    }
+
+    async fn aspect_changes_since(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        version: i64,
+    ) -> Result<AspectChanges> {
+        ops::changes::aspect_changes_since(&self.backend, catalog, aspect_def, version).await
+    }
+
+    async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
+        ops::changes::sync_mark(&self.backend, catalog).await
+    }
+
+    async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
+        ops::changes::set_sync_mark(&self.backend, catalog, mark).await
+    }
+
+    async fn health_check(&self) -> Result<()> {
+        ops::catalogs::health_check(&self.backend).await
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.backend.close_pool().await
+    }
+}

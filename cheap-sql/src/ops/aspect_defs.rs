@@ -1,0 +1,119 @@
+//! Aspect defs of a catalog: each one is also the catalog's aspect map of the same name.
+
+use uuid::Uuid;
+
+use super::changes::{bump, forget_changes, record_rewrite};
+use super::*;
+use crate::mapping::{self, Mappings};
+use cheap_core::model::{AspectDef, HierarchyType};
+use cheap_core::{CheapError, Result};
+
+pub(crate) async fn put_aspect_def(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    def: &AspectDef,
+) -> Result<bool> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        match find_hierarchy(conn, catalog, def.name()).await? {
+            Some(HierarchyType::AspectMap) => {
+                let stored = defs::catalog_def(conn, catalog, def.name()).await?;
+                if stored.as_deref() == Some(def) {
+                    return Ok(false);
+                }
+                Err(CheapError::conflict(format!("catalog {catalog} already has a different aspect def named '{}'", def.name())))
+            }
+            Some(_) => Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name()))),
+            None => {
+                defs::store_def(conn, d, catalog, def).await?;
+                insert_hierarchy_row(conn, catalog, def.name(), HierarchyType::AspectMap).await?;
+                let v = bump(conn, d, catalog, &[def.name()]).await?;
+                forget_changes(conn, catalog, def.name()).await?;
+                record_rewrite(conn, d, catalog, def.name(), v).await?;
+                Ok(true)
+            }
+        }
+    }.await)
+}
+
+pub(crate) async fn get_aspect_def(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    name: &str,
+) -> Result<AspectDef> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    Ok((*aspect_def_of(&mut *conn, catalog, name).await?).clone())
+}
+
+pub(crate) async fn list_aspect_defs(b: &dyn SqlBackend, catalog: Uuid) -> Result<Vec<AspectDef>> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    require_catalog(&mut *conn, catalog).await?;
+    let mut defs = defs::catalog_defs(&mut *conn, catalog).await?;
+    let order = hierarchy_rows(&mut *conn, b.dialect(), catalog, None).await?;
+    Ok(order
+        .into_iter()
+        .filter(|h| h.kind == HierarchyType::AspectMap)
+        .filter_map(|h| defs.remove(&h.name))
+        .map(|d| (*d).clone())
+        .collect())
+}
+
+pub(crate) async fn delete_aspect_def(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    name: &str,
+) -> Result<bool> {
+    let d = b.dialect();
+    let maps = b.mapping_registry().snapshot();
+    write_txn!(b, catalog, conn => async {
+        if find_hierarchy(conn, catalog, name).await? != Some(HierarchyType::AspectMap) {
+            return Ok(false);
+        }
+        remove_aspect_map(conn, d, catalog, name, &maps).await?;
+        forget_changes(conn, catalog, name).await?;
+        bump(conn, d, catalog, &[name]).await?;
+        Ok(true)
+    }.await)
+}
+
+/// Removes an aspect map hierarchy with its aspects, values, mapped rows and def link.
+pub(super) async fn remove_aspect_map(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    maps: &Mappings,
+) -> Result<()> {
+    let def = defs::catalog_def(conn, catalog, name).await?;
+    if let Some(m) = maps.get(name) {
+        mapping::clear(conn, d, catalog, m).await?;
+    }
+    let args = [Arg::Uuid(catalog), Arg::text(name)];
+    if let Some(def) = &def {
+        for table in ["property_value", "aspect"] {
+            conn.execute(
+                &format!("DELETE FROM {table} WHERE catalog_id = ? AND aspect_def_id = ?"),
+                &[Arg::Uuid(catalog), Arg::Uuid(def.id())],
+            )
+            .await?;
+        }
+    }
+    conn.execute(
+        "DELETE FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ?",
+        &args,
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?",
+        &args,
+    )
+    .await?;
+    if let Some(def) = def {
+        conn.execute(
+            "DELETE FROM catalog_aspect_def WHERE catalog_id = ? AND aspect_def_id = ?",
+            &[Arg::Uuid(catalog), Arg::Uuid(def.id())],
+        )
+        .await?;
+    }
+    Ok(())
+}

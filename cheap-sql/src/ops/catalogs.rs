@@ -1,0 +1,286 @@
+//! Whole catalogs: save (which replaces), load, delete and the listings; the health check.
+
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use super::*;
+use crate::content::{self, Window};
+use crate::mapping::{self, Mappings};
+use cheap_core::dao::CatalogInfo;
+use cheap_core::model::{Catalog, CatalogSpecies, Hierarchy};
+use cheap_core::Result;
+
+pub(super) async fn load(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    id: Uuid,
+    maps: &Mappings,
+) -> Result<Catalog> {
+    let info = require_catalog(conn, id).await?;
+    let mut catalog = Catalog::with_id(id, info.species, info.upstream)?;
+    catalog.uri = info.uri;
+    catalog.version = info.version;
+    let defs = defs::catalog_defs(conn, id).await?;
+    let rows = hierarchy_rows(conn, d, id, None).await?;
+    for h in content::read_hierarchies(conn, d, id, &rows, &defs, maps, None, Window::ALL).await? {
+        catalog.add_hierarchy(h)?;
+    }
+    // A linked def without an aspect map still belongs to the catalog.
+    for def in defs.into_values() {
+        if catalog.hierarchy(def.name()).is_none() {
+            catalog.extend(def)?;
+        }
+    }
+    Ok(catalog)
+}
+
+pub(super) async fn save(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: &Catalog,
+    maps: &Mappings,
+) -> Result<i64> {
+    for h in catalog.hierarchies() {
+        if let Some(m) = h.as_aspect_map() {
+            for a in m.iter() {
+                a.check_complete()?;
+            }
+        }
+    }
+    let cat = catalog.id();
+    let previous = find_catalog(conn, cat).await?;
+    let old_names = hierarchy_names(conn, d, cat).await?;
+    // Replace semantics: everything the catalog held goes, then the new contents are written.
+    clear_mapped(conn, d, cat, &old_names, maps).await?;
+    clear_catalog(conn, cat).await?;
+    let version = previous
+        .as_ref()
+        .map_or(0, |p| p.version)
+        .max(catalog.version)
+        + 1;
+    let upsert = d.on_conflict(
+        &["catalog_id"],
+        &["species", "uri", "upstream_catalog_id", "version_number"],
+    );
+    conn.execute(
+        &format!("INSERT INTO catalog (catalog_id, species, uri, upstream_catalog_id, version_number) VALUES (?, ?, ?, ?, ?) {upsert}"),
+        &[
+            Arg::Uuid(cat),
+            Arg::text(catalog.species().as_upper()),
+            Arg::opt_text(catalog.uri.as_deref()),
+            Arg::opt_uuid(catalog.upstream()),
+            Arg::Int(version),
+        ],
+    )
+    .await?;
+    for def in catalog.aspect_defs() {
+        defs::store_def(conn, d, cat, def).await?;
+    }
+    let hs: Vec<(i64, &Hierarchy)> = (0..).zip(catalog.hierarchies()).collect();
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order)",
+        5,
+        "",
+        &hs,
+        |a, (i, h)| {
+            a.extend([
+                Arg::Uuid(cat),
+                Arg::text(h.name()),
+                Arg::text(h.hierarchy_type().code()),
+                Arg::Int(version),
+                Arg::Int(*i),
+            ])
+        },
+    )
+    .await?;
+    for h in catalog.hierarchies() {
+        content::write_content(conn, d, cat, h, maps).await?;
+    }
+    // Every hierarchy was written whole: a replica refetches them rather than following
+    // single aspects.
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO cheap_hierarchy_rewrite (catalog_id, name, version_number)",
+        3,
+        "",
+        &hs,
+        |a, (_, h)| a.extend([Arg::Uuid(cat), Arg::text(h.name()), Arg::Int(version)]),
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name IN (SELECT name FROM hierarchy WHERE catalog_id = ?)",
+        &[Arg::Uuid(cat), Arg::Uuid(cat)],
+    )
+    .await?;
+    let tombstone = format!(
+        "INSERT INTO cheap_hierarchy_tombstone (catalog_id, name, version_number) VALUES (?, ?, ?) {}",
+        d.on_conflict(&["catalog_id", "name"], &["version_number"])
+    );
+    for gone in old_names.iter().filter(|n| catalog.hierarchy(n).is_none()) {
+        conn.execute(
+            &tombstone,
+            &[Arg::Uuid(cat), Arg::text(gone), Arg::Int(version)],
+        )
+        .await?;
+    }
+    Ok(version)
+}
+
+pub(super) async fn clear_mapped(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    names: &[String],
+    maps: &Mappings,
+) -> Result<()> {
+    for name in names {
+        if let Some(m) = maps.get(name) {
+            mapping::clear(conn, d, cat, m).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes a catalog's contents table by table, children first. Explicit rather than through
+/// cascades, so that databases created without the foreign keys (older reference schemas,
+/// MariaDB without the optional script) are cleaned as well.
+pub(super) async fn clear_catalog(conn: &mut dyn SqlConn, cat: Uuid) -> Result<()> {
+    for table in [
+        "property_value",
+        "hierarchy_aspect_map",
+        "aspect",
+        "hierarchy_entity_list",
+        "hierarchy_entity_set",
+        "hierarchy_entity_directory",
+        "hierarchy_entity_tree_node",
+        "hierarchy",
+        "catalog_aspect_def",
+        "cheap_aspect_change",
+        "cheap_hierarchy_rewrite",
+    ] {
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE catalog_id = ?"),
+            &[Arg::Uuid(cat)],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn save_catalog(b: &dyn SqlBackend, catalog: &Catalog) -> Result<i64> {
+    let maps = b.mapping_registry().snapshot();
+    let d = b.dialect();
+    write_txn!(b, catalog.id(), conn => save(conn, d, catalog, &maps).await)
+}
+
+pub(crate) async fn load_catalog(b: &dyn SqlBackend, id: Uuid) -> Result<Catalog> {
+    // A read transaction gives the load one consistent snapshot.
+    let mut conn = b.connect(TxMode::Read).await?;
+    load(
+        &mut *conn,
+        b.dialect(),
+        id,
+        &b.mapping_registry().snapshot(),
+    )
+    .await
+}
+
+pub(crate) async fn delete_catalog(b: &dyn SqlBackend, id: Uuid) -> Result<bool> {
+    let maps = b.mapping_registry().snapshot();
+    let d = b.dialect();
+    write_txn!(b, id, conn => async {
+        let names = hierarchy_names(conn, d, id).await?;
+        clear_mapped(conn, d, id, &names, &maps).await?;
+        clear_catalog(conn, id).await?;
+        conn.execute("DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
+        conn.execute("DELETE FROM cheap_sync_mark WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
+        let n = conn.execute("DELETE FROM catalog WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
+        Ok(n > 0)
+    }.await)
+}
+
+pub(crate) async fn catalog_exists(b: &dyn SqlBackend, id: Uuid) -> Result<bool> {
+    let mut conn = b.connect(TxMode::None).await?;
+    Ok(find_catalog(&mut *conn, id).await?.is_some())
+}
+
+pub(crate) async fn catalog_info(b: &dyn SqlBackend, id: Uuid) -> Result<CatalogInfo> {
+    let mut conn = b.connect(TxMode::None).await?;
+    require_catalog(&mut *conn, id).await
+}
+
+pub(crate) async fn list_catalog_ids(b: &dyn SqlBackend) -> Result<Vec<Uuid>> {
+    let mut conn = b.connect(TxMode::None).await?;
+    conn.fetch_all("SELECT catalog_id FROM catalog ORDER BY catalog_id", &[])
+        .await?
+        .iter()
+        .map(|r| r.uuid(0))
+        .collect()
+}
+
+pub(crate) async fn catalog_count(b: &dyn SqlBackend) -> Result<u64> {
+    let mut conn = b.connect(TxMode::None).await?;
+    Ok(conn
+        .fetch_int("SELECT COUNT(*) FROM catalog", &[])
+        .await?
+        .max(0) as u64)
+}
+
+pub(crate) async fn list_catalogs_page(
+    b: &dyn SqlBackend,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<CatalogInfo>> {
+    let w = Window::page(offset, limit);
+    let mut conn = b.connect(TxMode::None).await?;
+    conn.fetch_all(
+        "SELECT catalog_id, species, uri, upstream_catalog_id, version_number FROM catalog ORDER BY catalog_id LIMIT ? OFFSET ?",
+        &[Arg::Int(w.limit), Arg::Int(w.offset)],
+    )
+    .await?
+    .into_iter()
+    .map(|mut r| {
+        Ok(CatalogInfo {
+            id: r.uuid(0)?,
+            species: CatalogSpecies::from_str(r.str(1)?)?,
+            uri: r.opt_string(2)?,
+            upstream: r.opt_uuid(3)?,
+            version: r.int(4)?,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn load_catalogs_page(
+    b: &dyn SqlBackend,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<Catalog>> {
+    let maps = b.mapping_registry().snapshot();
+    let w = Window::page(offset, limit);
+    let mut conn = b.connect(TxMode::Read).await?;
+    let ids: Vec<Uuid> = conn
+        .fetch_all(
+            "SELECT catalog_id FROM catalog ORDER BY catalog_id LIMIT ? OFFSET ?",
+            &[Arg::Int(w.limit), Arg::Int(w.offset)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.uuid(0))
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(load(&mut *conn, b.dialect(), id, &maps).await?);
+    }
+    Ok(out)
+}
+
+pub(crate) async fn health_check(b: &dyn SqlBackend) -> Result<()> {
+    let mut conn = b.connect(TxMode::None).await?;
+    conn.fetch_one("SELECT 1", &[]).await?;
+    Ok(())
+}

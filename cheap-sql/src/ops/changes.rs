@@ -1,0 +1,250 @@
+//! Versions and change tracking: every mutation bumps the catalog's version and stamps what it
+//! touched, so replicas can ask what changed since a version; sync marks.
+
+use uuid::Uuid;
+
+use super::*;
+use crate::batch;
+use cheap_core::dao::{AspectChanges, Changes, SyncMark};
+use cheap_core::model::HierarchyType;
+use cheap_core::Result;
+
+/// Advances the catalog version and stamps the touched hierarchies (or tombstones them when
+/// they are gone). Returns the new version.
+pub(super) async fn bump(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    touched: &[&str],
+) -> Result<i64> {
+    let id = Arg::Uuid(cat);
+    conn.execute(
+        "UPDATE catalog SET version_number = version_number + 1 WHERE catalog_id = ?",
+        std::slice::from_ref(&id),
+    )
+    .await?;
+    let v = conn
+        .fetch_int(
+            "SELECT version_number FROM catalog WHERE catalog_id = ?",
+            std::slice::from_ref(&id),
+        )
+        .await?;
+    let tombstone = format!(
+        "INSERT INTO cheap_hierarchy_tombstone (version_number, catalog_id, name) VALUES (?, ?, ?) {}",
+        d.on_conflict(&["catalog_id", "name"], &["version_number"])
+    );
+    for name in touched {
+        let args = [Arg::Int(v), id.clone(), Arg::text(name)];
+        let updated = conn
+            .execute(
+                "UPDATE hierarchy SET version_number = ? WHERE catalog_id = ? AND name = ?",
+                &args,
+            )
+            .await?;
+        if updated > 0 {
+            conn.execute(
+                "DELETE FROM cheap_hierarchy_tombstone WHERE version_number <> ? AND catalog_id = ? AND name = ?",
+                &args,
+            )
+            .await?;
+        } else {
+            conn.execute(&tombstone, &args).await?;
+        }
+    }
+    Ok(v)
+}
+
+/// Drops the per-aspect change records and rewrite mark of a hierarchy that goes away.
+pub(super) async fn forget_changes(
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    name: &str,
+) -> Result<()> {
+    let args = [Arg::Uuid(catalog), Arg::text(name)];
+    conn.execute(
+        "DELETE FROM cheap_aspect_change WHERE catalog_id = ? AND hierarchy_name = ?",
+        &args,
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM cheap_hierarchy_rewrite WHERE catalog_id = ? AND name = ?",
+        &args,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes that hierarchy `name` was written whole at version `v`.
+pub(super) async fn record_rewrite(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    v: i64,
+) -> Result<()> {
+    let upsert = d.on_conflict(&["catalog_id", "name"], &["version_number"]);
+    conn.execute(
+        &format!("INSERT INTO cheap_hierarchy_rewrite (catalog_id, name, version_number) VALUES (?, ?, ?) {upsert}"),
+        &[Arg::Uuid(catalog), Arg::text(name), Arg::Int(v)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Notes that the aspects of `entities` in map `name` were written (or deleted) at version `v`.
+pub(super) async fn record_aspect_changes(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    entities: &[Uuid],
+    v: i64,
+    removed: bool,
+) -> Result<()> {
+    // One row per entity (a statement must not touch a row twice).
+    let mut unique: Vec<Uuid> = entities.to_vec();
+    unique.sort_unstable();
+    unique.dedup();
+    let tail = d.on_conflict(
+        &["catalog_id", "hierarchy_name", "entity_id"],
+        &["version_number", "removed"],
+    );
+    batch::insert(
+        conn,
+        d,
+        "INSERT INTO cheap_aspect_change (catalog_id, hierarchy_name, entity_id, version_number, removed)",
+        5,
+        &tail,
+        &unique,
+        |a, e| {
+            a.extend([
+                Arg::Uuid(catalog),
+                Arg::text(name),
+                Arg::Uuid(*e),
+                Arg::Int(v),
+                Arg::Bool(removed),
+            ])
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn changes_since(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    version: i64,
+) -> Result<Changes> {
+    let info = super::catalogs::catalog_info(b, catalog).await?;
+    let changed = super::hierarchies::list_hierarchies(b, catalog)
+        .await?
+        .into_iter()
+        .filter(|h| h.version > version)
+        .collect();
+    let mut conn = b.connect(TxMode::None).await?;
+    let removed = conn
+        .fetch_all(
+            "SELECT name FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND version_number > ? ORDER BY version_number, name",
+            &[Arg::Uuid(catalog), Arg::Int(version)],
+        )
+        .await?
+        .into_iter()
+        .map(|mut r| r.string(0))
+        .collect::<Result<_>>()?;
+    Ok(Changes {
+        version: info.version,
+        changed,
+        removed,
+    })
+}
+
+pub(crate) async fn aspect_changes_since(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    aspect_def: &str,
+    version: i64,
+) -> Result<AspectChanges> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    let conn: &mut dyn SqlConn = &mut *conn;
+    let info = require_catalog(conn, catalog).await?;
+    let mut out = AspectChanges {
+        version: info.version,
+        ..AspectChanges::default()
+    };
+    let (cat, name) = (Arg::Uuid(catalog), Arg::text(aspect_def));
+    match find_hierarchy(conn, catalog, aspect_def).await? {
+        Some(HierarchyType::AspectMap) => {}
+        Some(t) => return Err(wrong_kind(aspect_def, t, "an aspect map")),
+        None => {
+            // Removed after `version`: a replica drops it whole.
+            let gone = conn
+                .fetch_optional(
+                    "SELECT version_number FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name = ?",
+                    &[cat.clone(), name.clone()],
+                )
+                .await?;
+            return match gone {
+                Some(r) if r.int(0)? > version => {
+                    out.rewritten = true;
+                    Ok(out)
+                }
+                _ => Err(missing_hierarchy(catalog, aspect_def)),
+            };
+        }
+    }
+    out.rewritten = conn
+        .fetch_optional(
+            "SELECT version_number FROM cheap_hierarchy_rewrite WHERE catalog_id = ? AND name = ?",
+            &[cat.clone(), name.clone()],
+        )
+        .await?
+        .map(|r| r.int(0))
+        .transpose()?
+        .is_some_and(|v| v > version);
+    conn.for_each(
+        "SELECT entity_id, removed FROM cheap_aspect_change WHERE catalog_id = ? AND hierarchy_name = ? AND version_number > ?",
+        &[cat, name, Arg::Int(version)],
+        &mut |r| {
+            let e = r.uuid(0)?;
+            if r.bool(1)? {
+                out.removed.push(e);
+            } else {
+                out.changed.push(e);
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(out)
+}
+
+pub(crate) async fn sync_mark(b: &dyn SqlBackend, catalog: Uuid) -> Result<Option<SyncMark>> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    require_catalog(&mut *conn, catalog).await?;
+    conn.fetch_optional(
+        "SELECT upstream_version, local_version, synced_at_ms FROM cheap_sync_mark WHERE catalog_id = ?",
+        &[Arg::Uuid(catalog)],
+    )
+    .await?
+    .map(|r| {
+        Ok(SyncMark {
+            upstream_version: r.int(0)?,
+            local_version: r.int(1)?,
+            synced_at_ms: r.int(2)?,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn set_sync_mark(b: &dyn SqlBackend, catalog: Uuid, mark: SyncMark) -> Result<()> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_catalog(conn, catalog).await?;
+        let upsert = d.on_conflict(&["catalog_id"], &["upstream_version", "local_version", "synced_at_ms"]);
+        conn.execute(
+            &format!("INSERT INTO cheap_sync_mark (catalog_id, upstream_version, local_version, synced_at_ms) VALUES (?, ?, ?, ?) {upsert}"),
+            &[Arg::Uuid(catalog), Arg::Int(mark.upstream_version), Arg::Int(mark.local_version), Arg::Int(mark.synced_at_ms)],
+        ).await?;
+        Ok(())
+    }.await)
+}

@@ -1,0 +1,281 @@
+//! Entries of lists, sets, directories and trees, one operation at a time.
+
+use uuid::Uuid;
+
+use super::changes::bump;
+use super::*;
+use crate::codec::flatten_tree;
+use crate::content;
+use cheap_core::model::{check_depth, node_path, EntityTree, HierarchyType};
+use cheap_core::{CheapError, NotFound, Result};
+
+pub(super) async fn read_list(conn: &mut dyn SqlConn, cat: Uuid, name: &str) -> Result<Vec<Uuid>> {
+    conn.fetch_all(
+        "SELECT entity_id FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY list_order",
+        &[Arg::Uuid(cat), Arg::text(name)],
+    )
+    .await?
+    .iter()
+    .map(|r| r.uuid(0))
+    .collect()
+}
+
+pub(super) async fn rewrite_list(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    ids: &[Uuid],
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ?",
+        &[Arg::Uuid(cat), Arg::text(name)],
+    )
+    .await?;
+    content::insert_list(conn, d, cat, name, ids, 0).await?;
+    Ok(())
+}
+
+pub(crate) async fn add_entities(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    ids: &[Uuid],
+) -> Result<u64> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+            HierarchyType::EntityList => {
+                let next = max_order(conn, "hierarchy_entity_list", "list_order", catalog, hierarchy).await? + 1;
+                content::insert_list(conn, d, catalog, hierarchy, ids, next).await?
+            }
+            HierarchyType::EntitySet => {
+                let next = max_order(conn, "hierarchy_entity_set", "set_order", catalog, hierarchy).await? + 1;
+                content::insert_set(conn, d, catalog, hierarchy, ids, next).await?
+            }
+            t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
+        };
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn insert_entities(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    index: u64,
+    ids: &[Uuid],
+) -> Result<u64> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityList, "an entity list").await?;
+        let mut list = read_list(conn, catalog, hierarchy).await?;
+        let i = usize::try_from(index).unwrap_or(usize::MAX);
+        if i > list.len() {
+            return Err(CheapError::invalid(format!("index {index} is past the end of list '{hierarchy}' ({} entries)", list.len())));
+        }
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        list.splice(i..i, ids.iter().copied());
+        rewrite_list(conn, d, catalog, hierarchy, &list).await?;
+        bump(conn, d, catalog, &[hierarchy]).await?;
+        Ok(ids.len() as u64)
+    }.await)
+}
+
+pub(crate) async fn remove_entities(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    ids: &[Uuid],
+) -> Result<u64> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+            HierarchyType::EntityList => {
+                let list = read_list(conn, catalog, hierarchy).await?;
+                let kept: Vec<Uuid> = list.iter().copied().filter(|e| !ids.contains(e)).collect();
+                let n = (list.len() - kept.len()) as u64;
+                if n > 0 {
+                    rewrite_list(conn, d, catalog, hierarchy, &kept).await?;
+                }
+                n
+            }
+            HierarchyType::EntitySet => {
+                delete_in(conn, d, "hierarchy_entity_set", "entity_id", catalog, hierarchy, &uuid_args(ids)).await?
+            }
+            t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
+        };
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn put_directory_entries(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    entries: &[(String, Uuid)],
+) -> Result<u64> {
+    if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
+        return Err(CheapError::invalid(format!(
+            "directory key '{k}' must not be empty"
+        )));
+    }
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
+        let next = max_order(conn, "hierarchy_entity_directory", "dir_order", catalog, hierarchy).await? + 1;
+        let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+        content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
+        let n = entries.len() as u64;
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn remove_directory_keys(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    keys: &[String],
+) -> Result<u64> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
+        let args: Vec<Arg> = keys.iter().map(|k| Arg::text(k)).collect();
+        let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_key", catalog, hierarchy, &args).await?;
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn remove_directory_entities(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    ids: &[Uuid],
+) -> Result<u64> {
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
+        let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_id", catalog, hierarchy, &uuid_args(ids)).await?;
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn add_tree_nodes(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    parent_path: &str,
+    nodes: &[(String, Option<Uuid>)],
+) -> Result<u64> {
+    // Names are checked against an empty tree first so a bad one adds nothing.
+    let mut probe = EntityTree::new();
+    for (name, e) in nodes {
+        probe.add_node("/", name, *e)?;
+    }
+    check_depth(parent_path)?;
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
+        let parent = node_path(parent_path);
+        let row = conn.fetch_optional(
+            "SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? ORDER BY parent_node_id IS NULL LIMIT 1",
+            &[Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(&parent)],
+        ).await?;
+        let Some(row) = row else {
+            return Err(NotFound::tree_path(parent_path).into());
+        };
+        let parent_id = row.uuid(0)?;
+        let subtree = format!("DELETE FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
+        for (name, entity) in nodes {
+            let path = format!("{parent}/{name}");
+            // A child of the same name is replaced with its whole subtree.
+            delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
+            let order = conn.fetch_int(
+                "SELECT COALESCE(MAX(tree_order), -1) + 1 FROM hierarchy_entity_tree_node WHERE parent_node_id = ?",
+                &[Arg::Uuid(parent_id)],
+            ).await?;
+            let mut sub = EntityTree::new();
+            sub.root.entity = *entity;
+            let mut rows = flatten_tree(&sub);
+            for r in &mut rows {
+                r.parent = Some(parent_id);
+                r.key = name.clone();
+                r.path = path.clone();
+                r.order = i32::try_from(order).map_err(|_| CheapError::invalid("too many children in one tree node"))?;
+            }
+            content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
+        }
+        let n = nodes.len() as u64;
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(crate) async fn remove_tree_nodes(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    paths: &[String],
+) -> Result<u64> {
+    if paths.iter().any(|p| node_path(p).is_empty()) {
+        return Err(CheapError::invalid("the root of a tree cannot be removed"));
+    }
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
+        let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
+        let delete = format!("DELETE FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
+        let mut n = 0;
+        for p in paths {
+            let path = node_path(p);
+            // Counted first: rows removed by a cascade are not reported as changes
+            // everywhere.
+            let args = [Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(&path), Arg::text(&path), Arg::text(&path)];
+            n += conn.fetch_int(&count, &args).await?.max(0) as u64;
+            delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
+        }
+        if n > 0 {
+            bump(conn, d, catalog, &[hierarchy]).await?;
+        }
+        Ok(n)
+    }.await)
+}
+
+pub(super) async fn delete_subtree(
+    conn: &mut dyn SqlConn,
+    sql: &str,
+    catalog: Uuid,
+    hierarchy: &str,
+    path: &str,
+) -> Result<u64> {
+    conn.execute(
+        sql,
+        &[
+            Arg::Uuid(catalog),
+            Arg::text(hierarchy),
+            Arg::text(path),
+            Arg::text(path),
+            Arg::text(path),
+        ],
+    )
+    .await
+}

@@ -1,0 +1,164 @@
+//! Hierarchies of a catalog: create, delete, list, and read (whole or a page).
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::aspect_defs::remove_aspect_map;
+use super::changes::{bump, forget_changes, record_rewrite};
+use super::*;
+use crate::content::{self, Window};
+use crate::mapping::{self, Mappings};
+use cheap_core::dao::{HierarchyInfo, HierarchySlice};
+use cheap_core::model::{Hierarchy, HierarchyDef, HierarchyType};
+use cheap_core::{CheapError, Result};
+
+pub(crate) async fn create_hierarchy(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    def: &HierarchyDef,
+) -> Result<()> {
+    if def.hierarchy_type == HierarchyType::AspectMap {
+        return Err(CheapError::invalid(
+            "an aspect map hierarchy is created with put_aspect_def",
+        ));
+    }
+    let empty = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        if find_hierarchy(conn, catalog, &def.name).await?.is_some() {
+            return Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name)));
+        }
+        insert_hierarchy_row(conn, catalog, &def.name, def.hierarchy_type).await?;
+        content::write_content(conn, d, catalog, &empty, &Mappings::new()).await?;
+        let v = bump(conn, d, catalog, &[def.name.as_str()]).await?;
+        record_rewrite(conn, d, catalog, &def.name, v).await?;
+        Ok(())
+    }.await)
+}
+
+pub(crate) async fn delete_hierarchy(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    name: &str,
+) -> Result<bool> {
+    let d = b.dialect();
+    let maps = b.mapping_registry().snapshot();
+    write_txn!(b, catalog, conn => async {
+        let Some(t) = find_hierarchy(conn, catalog, name).await? else {
+            return Ok(false);
+        };
+        if t == HierarchyType::AspectMap {
+            remove_aspect_map(conn, d, catalog, name, &maps).await?;
+        } else {
+            let args = [Arg::Uuid(catalog), Arg::text(name)];
+            conn.execute(&format!("DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?", content_table(t)), &args).await?;
+            conn.execute("DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?", &args).await?;
+        }
+        forget_changes(conn, catalog, name).await?;
+        bump(conn, d, catalog, &[name]).await?;
+        Ok(true)
+    }.await)
+}
+
+pub(crate) async fn list_hierarchy_defs(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+) -> Result<Vec<HierarchyDef>> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    require_catalog(&mut *conn, catalog).await?;
+    hierarchy_rows(&mut *conn, b.dialect(), catalog, None)
+        .await?
+        .into_iter()
+        .map(|h| Ok(HierarchyDef::new(h.name, h.kind)))
+        .collect()
+}
+
+pub(crate) async fn list_hierarchies(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+) -> Result<Vec<HierarchyInfo>> {
+    let mut conn = b.connect(TxMode::Read).await?;
+    require_catalog(&mut *conn, catalog).await?;
+    let counts: Vec<String> = HierarchyType::ALL
+        .iter()
+        .map(|t| {
+            format!("WHEN '{}' THEN (SELECT COUNT(*) FROM {} x WHERE x.catalog_id = h.catalog_id AND x.hierarchy_name = h.name)", t.code(), content_table(*t))
+        })
+        .collect();
+    let sql = format!(
+        "SELECT h.name, h.hierarchy_type, h.version_number, CASE h.hierarchy_type {} ELSE 0 END FROM hierarchy h WHERE h.catalog_id = ? ORDER BY {}",
+        counts.join(" "),
+        b.dialect().hierarchy_order()
+    );
+    conn.fetch_all(&sql, &[Arg::Uuid(catalog)])
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            Ok(HierarchyInfo {
+                name: r.string(0)?,
+                hierarchy_type: HierarchyType::from_code(r.str(1)?)?,
+                version: r.int(2)?,
+                size: r.int(3)?.max(0) as u64,
+            })
+        })
+        .collect()
+}
+
+pub(crate) async fn get_hierarchy(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    name: &str,
+) -> Result<Hierarchy> {
+    Ok(read_hierarchy_page(b, catalog, name, 0, u64::MAX)
+        .await?
+        .hierarchy)
+}
+
+pub(crate) async fn read_hierarchy_page(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    name: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<HierarchySlice> {
+    let d = b.dialect();
+    let mut conn = b.connect(TxMode::Read).await?;
+    let conn: &mut dyn SqlConn = &mut *conn;
+    let t = hierarchy_type(conn, catalog, name).await?;
+    let rows = hierarchy_rows(conn, d, catalog, Some(name)).await?;
+    let defs = if t == HierarchyType::AspectMap {
+        // Only this map's def, not every def of the catalog.
+        defs::catalog_def(conn, catalog, name)
+            .await?
+            .into_iter()
+            .map(|d| (name.to_owned(), d))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let maps = b.mapping_registry().snapshot();
+    let w = Window::page(offset, limit);
+    let hierarchy = content::read_hierarchies(conn, d, catalog, &rows, &defs, &maps, Some(name), w)
+        .await?
+        .pop()
+        .ok_or_else(|| missing_hierarchy(catalog, name))?;
+    let total = match maps.get(name) {
+        Some(m) if t == HierarchyType::AspectMap => mapping::count(conn, d, catalog, m).await?,
+        _ => conn
+            .fetch_int(
+                &format!(
+                    "SELECT COUNT(*) FROM {} WHERE catalog_id = ? AND hierarchy_name = ?",
+                    content_table(t)
+                ),
+                &[Arg::Uuid(catalog), Arg::text(name)],
+            )
+            .await?
+            .max(0) as u64,
+    };
+    Ok(HierarchySlice {
+        hierarchy,
+        offset,
+        total,
+    })
+}

@@ -1,0 +1,260 @@
+//! The operations of the shared SQL engine, by concern; [`SqlDao`](crate::SqlDao) calls them.
+//! This module holds what several of them share: the write transaction and the lookups of a
+//! catalog, its hierarchies and their kinds.
+
+pub(crate) mod aspect_defs;
+pub(crate) mod aspects;
+pub(crate) mod catalogs;
+pub(crate) mod changes;
+pub(crate) mod entries;
+pub(crate) mod hierarchies;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::batch;
+use crate::conn::{Arg, SqlBackend, SqlConn, TxMode};
+use crate::content::HierarchyRow;
+use crate::defs;
+use crate::dialect::Dialect;
+use cheap_core::dao::rules::{missing_aspect_def, missing_catalog, missing_hierarchy, wrong_kind};
+use cheap_core::dao::CatalogInfo;
+use cheap_core::model::{AspectDef, CatalogSpecies, HierarchyType};
+use cheap_core::Result;
+
+/// Runs `$body` (an expression using `$conn: &mut dyn SqlConn`) in a write transaction of
+/// `$catalog`; commits on `Ok`, rolls back (by dropping the connection) on `Err`.
+macro_rules! write_txn {
+    ($b:ident, $catalog:expr, $conn:ident => $body:expr) => {{
+        let mut boxed = $crate::ops::begin_write($b, $catalog).await?;
+        let result = {
+            let $conn: &mut dyn $crate::conn::SqlConn = &mut *boxed;
+            $body
+        };
+        match result {
+            Ok(v) => {
+                boxed.commit().await?;
+                Ok(v)
+            }
+            Err(e) => Err(e),
+        }
+    }};
+}
+pub(crate) use write_txn;
+
+pub(super) async fn begin_write(b: &dyn SqlBackend, catalog: Uuid) -> Result<Box<dyn SqlConn>> {
+    let mut conn = b.connect(TxMode::Write).await?;
+    if let Some((sql, arg)) = b.dialect().lock_catalog(catalog) {
+        conn.execute(sql, &[arg]).await?;
+    }
+    Ok(conn)
+}
+
+pub(super) async fn find_catalog(conn: &mut dyn SqlConn, id: Uuid) -> Result<Option<CatalogInfo>> {
+    let row = conn
+        .fetch_optional(
+            "SELECT species, uri, upstream_catalog_id, version_number FROM catalog WHERE catalog_id = ?",
+            &[Arg::Uuid(id)],
+        )
+        .await?;
+    row.map(|mut r| {
+        Ok(CatalogInfo {
+            id,
+            species: CatalogSpecies::from_str(r.str(0)?)?,
+            uri: r.opt_string(1)?,
+            upstream: r.opt_uuid(2)?,
+            version: r.int(3)?,
+        })
+    })
+    .transpose()
+}
+
+pub(super) async fn require_catalog(conn: &mut dyn SqlConn, id: Uuid) -> Result<CatalogInfo> {
+    find_catalog(conn, id)
+        .await?
+        .ok_or_else(|| missing_catalog(id))
+}
+
+/// The kind of hierarchy `name`, or `None` when the catalog has no such hierarchy; NotFound
+/// when the catalog is missing.
+pub(super) async fn find_hierarchy(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+) -> Result<Option<HierarchyType>> {
+    let row = conn
+        .fetch_optional(
+            "SELECT h.hierarchy_type FROM catalog c LEFT JOIN hierarchy h ON h.catalog_id = c.catalog_id AND h.name = ? WHERE c.catalog_id = ?",
+            &[Arg::text(name), Arg::Uuid(cat)],
+        )
+        .await?;
+    match row {
+        None => Err(missing_catalog(cat)),
+        Some(r) if r.is_null(0) => Ok(None),
+        Some(r) => HierarchyType::from_code(r.str(0)?).map(Some),
+    }
+}
+
+/// The kind of hierarchy `name`; NotFound when the catalog or the hierarchy is missing.
+pub(super) async fn hierarchy_type(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+) -> Result<HierarchyType> {
+    find_hierarchy(conn, cat, name)
+        .await?
+        .ok_or_else(|| missing_hierarchy(cat, name))
+}
+
+pub(super) async fn hierarchy_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    only: Option<&str>,
+) -> Result<Vec<HierarchyRow>> {
+    let (sql, args) = match only {
+        Some(n) => (
+            "SELECT h.name, h.hierarchy_type, h.version_number FROM hierarchy h WHERE h.catalog_id = ? AND h.name = ?".to_owned(),
+            vec![Arg::Uuid(cat), Arg::text(n)],
+        ),
+        None => (
+            format!(
+                "SELECT h.name, h.hierarchy_type, h.version_number FROM hierarchy h WHERE h.catalog_id = ? ORDER BY {}",
+                d.hierarchy_order()
+            ),
+            vec![Arg::Uuid(cat)],
+        ),
+    };
+    conn.fetch_all(&sql, &args)
+        .await?
+        .into_iter()
+        .map(|mut r| {
+            Ok(HierarchyRow {
+                name: r.string(0)?,
+                kind: HierarchyType::from_code(r.str(1)?)?,
+                version: r.int(2)?,
+            })
+        })
+        .collect()
+}
+
+pub(super) async fn hierarchy_names(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+) -> Result<Vec<String>> {
+    Ok(hierarchy_rows(conn, d, cat, None)
+        .await?
+        .into_iter()
+        .map(|h| h.name)
+        .collect())
+}
+
+pub(super) async fn max_order(
+    conn: &mut dyn SqlConn,
+    table: &str,
+    col: &str,
+    cat: Uuid,
+    name: &str,
+) -> Result<i64> {
+    conn.fetch_int(
+        &format!("SELECT COALESCE(MAX({col}), -1) FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?"),
+        &[Arg::Uuid(cat), Arg::text(name)],
+    )
+    .await
+}
+
+/// Deletes rows of `table` in one hierarchy whose `col` is in `values`; returns how many went.
+pub(super) async fn delete_in(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    table: &str,
+    col: &str,
+    cat: Uuid,
+    name: &str,
+    values: &[Arg<'_>],
+) -> Result<u64> {
+    batch::execute_in(conn, d, &[Arg::Uuid(cat), Arg::text(name)], values, |ph| {
+        format!(
+            "DELETE FROM {table} WHERE catalog_id = ? AND hierarchy_name = ? AND {col} IN ({ph})"
+        )
+    })
+    .await
+}
+
+pub(super) async fn delete_aspect_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def_id: Uuid,
+    ids: &[Arg<'_>],
+) -> Result<()> {
+    for table in ["property_value", "aspect"] {
+        batch::execute_in(conn, d, &[Arg::Uuid(cat), Arg::Uuid(def_id)], ids, |ph| {
+            format!("DELETE FROM {table} WHERE catalog_id = ? AND aspect_def_id = ? AND entity_id IN ({ph})")
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Fails unless hierarchy `name` exists and is of kind `kind` (`what` names it in the error).
+pub(super) async fn require_kind(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+    kind: HierarchyType,
+    what: &str,
+) -> Result<()> {
+    let t = hierarchy_type(conn, cat, name).await?;
+    if t != kind {
+        return Err(wrong_kind(name, t, what));
+    }
+    Ok(())
+}
+
+pub(super) async fn aspect_def_of(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+) -> Result<Arc<AspectDef>> {
+    if find_hierarchy(conn, cat, name).await? != Some(HierarchyType::AspectMap) {
+        return Err(missing_aspect_def(cat, name));
+    }
+    defs::catalog_def(conn, cat, name)
+        .await?
+        .ok_or_else(|| missing_aspect_def(cat, name))
+}
+
+/// Adds a hierarchy row after the catalog's others.
+pub(super) async fn insert_hierarchy_row(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+    t: HierarchyType,
+) -> Result<()> {
+    // INSERT ... SELECT rather than a subquery in VALUES: MariaDB refuses a subquery on the
+    // table being inserted into.
+    conn.execute(
+        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order) SELECT ?, ?, ?, 0, COALESCE(MAX(hierarchy_order), -1) + 1 FROM hierarchy WHERE catalog_id = ?",
+        &[Arg::Uuid(cat), Arg::text(name), Arg::text(t.code()), Arg::Uuid(cat)],
+    )
+    .await?;
+    Ok(())
+}
+
+pub(super) fn uuid_args(ids: &[Uuid]) -> Vec<Arg<'static>> {
+    ids.iter().map(|e| Arg::Uuid(*e)).collect()
+}
+
+pub(super) fn content_table(t: HierarchyType) -> &'static str {
+    match t {
+        HierarchyType::EntityList => "hierarchy_entity_list",
+        HierarchyType::EntitySet => "hierarchy_entity_set",
+        HierarchyType::EntityDirectory => "hierarchy_entity_directory",
+        HierarchyType::EntityTree => "hierarchy_entity_tree_node",
+        HierarchyType::AspectMap => "hierarchy_aspect_map",
+    }
+}
