@@ -5,7 +5,7 @@
 //! and the async [`CheapDao`] contract every storage backend implements, with [`MemoryDao`] as a
 //! complete in-process backend.
 //!
-//! Feature `testkit` adds [`testkit`], the conformance suite every backend runs.
+//! Feature `testkit` adds the `testkit` module: the conformance suite every backend runs.
 #![deny(missing_docs)]
 
 pub mod dao;

@@ -7,6 +7,7 @@ use mysql_async::{Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts};
 use crate::MariaDbDao;
 use cheap_core::{CheapDao, CheapError, Result};
 use cheap_sql::schema::SchemaOptions;
+use cheap_sql::PoolSettings;
 
 /// How to reach MariaDB and size the pool. Start from [`MariaDbOptions::url`] or
 /// [`MariaDbOptions::new`] (host, port, database, user, password), tune, then
@@ -34,11 +35,7 @@ pub struct MariaDbOptions {
     password: Option<String>,
     init_schema: bool,
     foreign_keys: bool,
-    min_connections: usize,
-    max_connections: usize,
-    acquire_timeout: Duration,
-    idle_timeout: Duration,
-    max_lifetime: Option<Duration>,
+    pool: PoolSettings,
 }
 
 impl MariaDbOptions {
@@ -52,11 +49,7 @@ impl MariaDbOptions {
             password: None,
             init_schema: true,
             foreign_keys: true,
-            min_connections: 1,
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(300),
-            max_lifetime: Some(Duration::from_secs(1800)),
+            pool: PoolSettings::with_max(10).idle_timeout(Some(Duration::from_secs(300))),
         }
     }
 
@@ -113,32 +106,36 @@ impl MariaDbOptions {
 
     /// Connections kept open when idle (default 1).
     pub fn min_connections(mut self, n: usize) -> Self {
-        self.min_connections = n;
+        self.pool = self
+            .pool
+            .min_connections(u32::try_from(n).unwrap_or(u32::MAX));
         self
     }
 
     /// Most connections at once (default 10; MariaDB allows 151 by default for everyone).
     pub fn max_connections(mut self, n: usize) -> Self {
-        self.max_connections = n.max(1);
+        self.pool = self
+            .pool
+            .max_connections(u32::try_from(n).unwrap_or(u32::MAX));
         self
     }
 
     /// How long an operation waits for a free connection before failing with `Unavailable`
     /// (default 5 s). mysql_async itself would wait forever.
     pub fn acquire_timeout(mut self, d: Duration) -> Self {
-        self.acquire_timeout = d;
+        self.pool = self.pool.acquire_timeout(d);
         self
     }
 
     /// How long a connection above the minimum may stay idle (default 5 min).
     pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = d;
+        self.pool = self.pool.idle_timeout(Some(d));
         self
     }
 
     /// Replace connections older than this (default 30 min; `None` keeps them).
     pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
-        self.max_lifetime = d;
+        self.pool = self.pool.max_lifetime(d);
         self
     }
 
@@ -146,14 +143,19 @@ impl MariaDbOptions {
     pub fn to_opts(&self) -> Result<Opts> {
         let base = self.base.clone().map_err(CheapError::invalid)?;
         let constraints = PoolConstraints::new(
-            self.min_connections.min(self.max_connections),
-            self.max_connections,
+            self.pool.effective_min() as usize,
+            self.pool.max_connections as usize,
         )
         .ok_or_else(|| CheapError::invalid("min_connections exceeds max_connections"))?;
         let pool = PoolOpts::default()
             .with_constraints(constraints)
-            .with_inactive_connection_ttl(self.idle_timeout)
-            .with_abs_conn_ttl(self.max_lifetime)
+            // mysql_async always ages idle connections: "keep them" is a year.
+            .with_inactive_connection_ttl(
+                self.pool
+                    .idle_timeout
+                    .unwrap_or(Duration::from_secs(365 * 86_400)),
+            )
+            .with_abs_conn_ttl(self.pool.max_lifetime)
             // No COM_RESET_CONNECTION on every return: it would drop the prepared statements.
             // Connections carry no session state of ours, and an unfinished transaction is
             // rolled back by the driver when its connection comes back.
@@ -182,12 +184,18 @@ impl MariaDbOptions {
         Ok(Opts::from(b))
     }
 
+    /// All pool settings at once.
+    pub fn pool_settings(mut self, settings: PoolSettings) -> Self {
+        self.pool = settings;
+        self
+    }
+
     /// Opens the pool, checks the server answers (within the acquire timeout) and, unless
     /// disabled, creates the schema.
     pub async fn connect(self) -> Result<MariaDbDao> {
         let opts = self.to_opts()?;
         let pool = Pool::new(opts);
-        let dao = MariaDbDao::from_parts(pool, self.acquire_timeout);
+        let dao = MariaDbDao::from_parts(pool, self.pool.acquire_timeout);
         if self.init_schema {
             let options = SchemaOptions::default().foreign_keys(self.foreign_keys);
             cheap_sql::schema::init_schema(dao.engine().backend(), options).await?;

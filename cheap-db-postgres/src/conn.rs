@@ -1,16 +1,16 @@
 //! The shared SQL engine's connection over sqlx's PostgreSQL driver, and PostgreSQL's dialect.
 
-use async_trait::async_trait;
-use futures::TryStreamExt;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgRow};
-use sqlx::{Arguments, PgConnection, Postgres, Row as _, Transaction, TypeInfo, ValueRef};
+use std::borrow::Cow;
+
+use sqlx::postgres::{PgArguments, PgQueryResult, PgRow};
+use sqlx::{Arguments, Postgres, Row as _, TypeInfo, ValueRef};
 use uuid::Uuid;
 
 use crate::error::map_err;
 use cheap_core::{CheapError, PropertyType, PropertyValue, Result};
 use cheap_sql::schema::ColumnType;
-use cheap_sql::{Arg, Dialect, Row, SqlConn, SqlType, Value};
+use cheap_sql::sqlx_conn::SqlxDriver;
+use cheap_sql::{Arg, Dialect, Row, SqlType, Value};
 
 /// PostgreSQL's SQL: native ids, typed mapped columns written as text with a cast, advisory
 /// locks per catalog, and value rows written through `UNNEST`.
@@ -133,18 +133,38 @@ pub(crate) fn pg(sql: &str) -> String {
     out
 }
 
-/// A pooled connection, in a transaction or not.
-pub(crate) enum PgConn {
-    Tx(Transaction<'static, Postgres>),
-    Plain(PoolConnection<Postgres>),
-}
+/// sqlx's PostgreSQL driver under the shared connection layer. Writers of one catalog are
+/// serialized by the engine through the dialect's advisory lock, taken right after BEGIN.
+#[derive(Debug, Clone, Copy)]
+pub struct PgDriver;
 
-impl PgConn {
-    fn conn(&mut self) -> &mut PgConnection {
-        match self {
-            PgConn::Tx(tx) => tx,
-            PgConn::Plain(c) => c,
-        }
+impl SqlxDriver for PgDriver {
+    type Db = Postgres;
+
+    const NAME: &'static str = "postgres";
+
+    fn dialect() -> &'static dyn Dialect {
+        &PgDialect
+    }
+
+    fn sql(sql: &str) -> Cow<'_, str> {
+        Cow::Owned(pg(sql))
+    }
+
+    fn arguments<'q>(args: &'q [Arg<'q>]) -> Result<PgArguments> {
+        arguments(args)
+    }
+
+    fn row(r: &PgRow) -> Result<Row> {
+        row(r)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn map_err(e: sqlx::Error) -> CheapError {
+        map_err(e)
     }
 }
 
@@ -196,38 +216,4 @@ fn row(r: &PgRow) -> Result<Row> {
         });
     }
     Ok(Row(out))
-}
-
-#[async_trait]
-impl SqlConn for PgConn {
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
-        let a = arguments(args)?;
-        Ok(sqlx::query_with(&pg(sql), a)
-            .execute(self.conn())
-            .await
-            .map_err(map_err)?
-            .rows_affected())
-    }
-
-    async fn for_each(
-        &mut self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: &mut (dyn FnMut(Row) -> Result<()> + Send),
-    ) -> Result<()> {
-        let a = arguments(args)?;
-        let sql = pg(sql);
-        let mut rows = sqlx::query_with(&sql, a).fetch(self.conn());
-        while let Some(r) = rows.try_next().await.map_err(map_err)? {
-            f(row(&r)?)?;
-        }
-        Ok(())
-    }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        match *self {
-            PgConn::Tx(tx) => tx.commit().await.map_err(map_err),
-            PgConn::Plain(_) => Ok(()),
-        }
-    }
 }

@@ -12,7 +12,6 @@ mod options;
 
 use std::ops::Deref;
 
-use async_trait::async_trait;
 use sqlx::postgres::PgPool;
 
 pub use cheap_sql::TableAccess;
@@ -21,8 +20,9 @@ pub use options::PostgresOptions;
 
 use cheap_core::Result;
 use cheap_sql::schema::SchemaOptions;
-use cheap_sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, SqlDao, TxMode};
-use conn::{PgConn, PgDialect};
+use cheap_sql::sqlx_conn::SqlxBackend;
+use cheap_sql::SqlDao;
+pub use conn::PgDriver;
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
 ///
@@ -34,12 +34,8 @@ pub struct PostgresDao {
     engine: SqlDao<PostgresBackend>,
 }
 
-/// What the shared engine needs of postgres: the pool, the dialect and the table mappings.
-#[derive(Debug, Clone)]
-pub struct PostgresBackend {
-    pool: PgPool,
-    mappings: MappingRegistry,
-}
+/// What the shared engine needs of PostgreSQL: the shared sqlx layer over [`PgDriver`].
+pub type PostgresBackend = SqlxBackend<PgDriver>;
 
 impl PostgresDao {
     /// Opens `url` (`postgres://user@host:5432/db`) with the default [`PostgresOptions`],
@@ -56,16 +52,13 @@ impl PostgresDao {
     /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
     pub fn from_pool(pool: PgPool) -> Self {
         PostgresDao {
-            engine: SqlDao::new(PostgresBackend {
-                pool,
-                mappings: MappingRegistry::default(),
-            }),
+            engine: SqlDao::new(SqlxBackend::new(pool)),
         }
     }
 
     /// The underlying pool, for queries of your own.
     pub fn pool(&self) -> &PgPool {
-        &self.engine.backend().pool
+        self.engine.backend().pool()
     }
 
     /// The shared engine this DAO forwards to.
@@ -89,33 +82,3 @@ impl Deref for PostgresDao {
 
 // Every operation is the shared engine's: see `cheap_sql::SqlDao`.
 cheap_core::forward_cheap_dao!([] PostgresDao, this => &this.engine);
-
-#[async_trait]
-impl SqlBackend for PostgresBackend {
-    fn name(&self) -> &'static str {
-        "postgres"
-    }
-
-    fn dialect(&self) -> &dyn Dialect {
-        &PgDialect
-    }
-
-    fn mapping_registry(&self) -> &MappingRegistry {
-        &self.mappings
-    }
-
-    async fn connect(&self, mode: TxMode) -> Result<Box<dyn SqlConn>> {
-        let conn = match mode {
-            TxMode::None => PgConn::Plain(self.pool.acquire().await.map_err(map_err)?),
-            // Writers of one catalog are serialized by the engine through the dialect's
-            // advisory lock, taken right after BEGIN.
-            TxMode::Read | TxMode::Write => PgConn::Tx(self.pool.begin().await.map_err(map_err)?),
-        };
-        Ok(Box::new(conn))
-    }
-
-    async fn close_pool(&self) -> Result<()> {
-        self.pool.close().await;
-        Ok(())
-    }
-}

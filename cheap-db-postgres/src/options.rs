@@ -3,11 +3,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
+use sqlx::Postgres;
 
 use crate::error::map_err;
 use crate::PostgresDao;
 use cheap_core::{CheapError, Result};
+use cheap_sql::sqlx_conn::pool_options;
+use cheap_sql::PoolSettings;
 
 /// How to open a PostgreSQL store. Defaults: create the schema, 1 to 10 connections, acquire
 /// timeout 5 s, idle timeout 10 min, max lifetime 30 min, sqlx's statement cache on.
@@ -18,11 +21,7 @@ pub struct PostgresOptions {
     url: Option<String>,
     init_schema: bool,
     schema: Option<String>,
-    min_connections: u32,
-    max_connections: u32,
-    acquire_timeout: Duration,
-    idle_timeout: Option<Duration>,
-    max_lifetime: Option<Duration>,
+    pool: PoolSettings,
     statement_cache: Option<usize>,
 }
 
@@ -33,11 +32,7 @@ impl PostgresOptions {
             url,
             init_schema: true,
             schema: None,
-            min_connections: 1,
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-            idle_timeout: Some(Duration::from_secs(600)),
-            max_lifetime: Some(Duration::from_secs(1800)),
+            pool: PoolSettings::with_max(10),
             statement_cache: None,
         }
     }
@@ -73,31 +68,31 @@ impl PostgresOptions {
 
     /// Connections kept open (default 1).
     pub fn min_connections(mut self, n: u32) -> Self {
-        self.min_connections = n;
+        self.pool = self.pool.min_connections(n);
         self
     }
 
     /// Most connections at once (default 10).
     pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
+        self.pool = self.pool.max_connections(n);
         self
     }
 
     /// How long a call waits for a connection before failing with `Unavailable` (5 s).
     pub fn acquire_timeout(mut self, d: Duration) -> Self {
-        self.acquire_timeout = d;
+        self.pool = self.pool.acquire_timeout(d);
         self
     }
 
     /// Close connections idle this long (10 min; `None` keeps them).
     pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
-        self.idle_timeout = d;
+        self.pool = self.pool.idle_timeout(d);
         self
     }
 
     /// Replace connections this old (30 min; `None` keeps them).
     pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
-        self.max_lifetime = d;
+        self.pool = self.pool.max_lifetime(d);
         self
     }
 
@@ -105,6 +100,12 @@ impl PostgresOptions {
     /// transaction mode needs.
     pub fn statement_cache_capacity(mut self, n: usize) -> Self {
         self.statement_cache = Some(n);
+        self
+    }
+
+    /// All pool settings at once.
+    pub fn pool_settings(mut self, settings: PoolSettings) -> Self {
+        self.pool = settings;
         self
     }
 
@@ -137,12 +138,7 @@ impl PostgresOptions {
             let _ = sqlx::Connection::close(setup).await;
             o = o.options([("search_path", schema.as_str())]);
         }
-        let pool = PgPoolOptions::new()
-            .min_connections(self.min_connections.min(self.max_connections))
-            .max_connections(self.max_connections)
-            .acquire_timeout(self.acquire_timeout)
-            .idle_timeout(self.idle_timeout)
-            .max_lifetime(self.max_lifetime)
+        let pool = pool_options::<Postgres>(&self.pool)
             .connect_with(o)
             .await
             .map_err(map_err)?;

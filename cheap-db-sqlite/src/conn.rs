@@ -1,14 +1,12 @@
 //! The shared SQL engine's connection over sqlx's SQLite driver, and SQLite's dialect.
 
-use async_trait::async_trait;
-use futures::TryStreamExt;
-use sqlx::pool::PoolConnection;
-use sqlx::sqlite::{SqliteArguments, SqliteRow};
-use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
+use sqlx::sqlite::{SqliteArguments, SqliteQueryResult, SqliteRow};
+use sqlx::{Arguments, Row as _, Sqlite, TypeInfo, ValueRef};
 
 use crate::error::map_err;
 use cheap_core::{CheapError, Result};
-use cheap_sql::{Arg, Dialect, Row, SqlConn, Value};
+use cheap_sql::sqlx_conn::SqlxDriver;
+use cheap_sql::{Arg, Dialect, Row, Value};
 
 /// SQLite's SQL: the engine's defaults, plus `rowid` for row order and identity.
 pub(crate) struct SqliteDialect;
@@ -45,18 +43,37 @@ impl Dialect for SqliteDialect {
     }
 }
 
-/// A pooled connection, in a transaction or not.
-pub(crate) enum SqliteConn {
-    Tx(Transaction<'static, Sqlite>),
-    Plain(PoolConnection<Sqlite>),
-}
+/// sqlx's SQLite driver under the shared connection layer.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteDriver;
 
-impl SqliteConn {
-    fn conn(&mut self) -> &mut SqliteConnection {
-        match self {
-            SqliteConn::Tx(tx) => tx,
-            SqliteConn::Plain(c) => c,
-        }
+impl SqlxDriver for SqliteDriver {
+    type Db = Sqlite;
+
+    const NAME: &'static str = "sqlite";
+
+    // BEGIN IMMEDIATE: concurrent writers wait on the busy timeout instead of failing with
+    // "database is locked" when a read lock is upgraded.
+    const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
+
+    fn dialect() -> &'static dyn Dialect {
+        &SqliteDialect
+    }
+
+    fn arguments<'q>(args: &'q [Arg<'q>]) -> Result<SqliteArguments<'q>> {
+        arguments(args)
+    }
+
+    fn row(r: &SqliteRow) -> Result<Row> {
+        row(r)
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    fn map_err(e: sqlx::Error) -> CheapError {
+        map_err(e)
     }
 }
 
@@ -100,37 +117,4 @@ fn row(r: &SqliteRow) -> Result<Row> {
         });
     }
     Ok(Row(out))
-}
-
-#[async_trait]
-impl SqlConn for SqliteConn {
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
-        let a = arguments(args)?;
-        Ok(sqlx::query_with(sql, a)
-            .execute(self.conn())
-            .await
-            .map_err(map_err)?
-            .rows_affected())
-    }
-
-    async fn for_each(
-        &mut self,
-        sql: &str,
-        args: &[Arg<'_>],
-        f: &mut (dyn FnMut(Row) -> Result<()> + Send),
-    ) -> Result<()> {
-        let a = arguments(args)?;
-        let mut rows = sqlx::query_with(sql, a).fetch(self.conn());
-        while let Some(r) = rows.try_next().await.map_err(map_err)? {
-            f(row(&r)?)?;
-        }
-        Ok(())
-    }
-
-    async fn commit(self: Box<Self>) -> Result<()> {
-        match *self {
-            SqliteConn::Tx(tx) => tx.commit().await.map_err(map_err),
-            SqliteConn::Plain(_) => Ok(()),
-        }
-    }
 }

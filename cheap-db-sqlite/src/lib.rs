@@ -22,7 +22,6 @@ mod options;
 
 use std::ops::Deref;
 
-use async_trait::async_trait;
 use sqlx::sqlite::SqlitePool;
 
 pub use cheap_sql::TableAccess;
@@ -31,8 +30,9 @@ pub use options::SqliteOptions;
 
 use cheap_core::Result;
 use cheap_sql::schema::SchemaOptions;
-use cheap_sql::{Dialect, MappingRegistry, SqlBackend, SqlConn, SqlDao, TxMode};
-use conn::{SqliteConn, SqliteDialect};
+use cheap_sql::sqlx_conn::SqlxBackend;
+use cheap_sql::SqlDao;
+pub use conn::SqliteDriver;
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a SQLite database file or in-memory database.
 ///
@@ -44,12 +44,8 @@ pub struct SqliteDao {
     engine: SqlDao<SqliteBackend>,
 }
 
-/// What the shared engine needs of sqlite: the pool, the dialect and the table mappings.
-#[derive(Debug, Clone)]
-pub struct SqliteBackend {
-    pool: SqlitePool,
-    mappings: MappingRegistry,
-}
+/// What the shared engine needs of SQLite: the shared sqlx layer over [`SqliteDriver`].
+pub type SqliteBackend = SqlxBackend<SqliteDriver>;
 
 impl SqliteDao {
     /// Opens `url` (`sqlite://file.db`, `sqlite:file.db?mode=rwc`, `sqlite::memory:`) with the
@@ -66,16 +62,13 @@ impl SqliteDao {
     /// Wraps an existing pool (the schema is not created; call [`init_schema`](Self::init_schema)).
     pub fn from_pool(pool: SqlitePool) -> Self {
         SqliteDao {
-            engine: SqlDao::new(SqliteBackend {
-                pool,
-                mappings: MappingRegistry::default(),
-            }),
+            engine: SqlDao::new(SqlxBackend::new(pool)),
         }
     }
 
     /// The underlying pool, for queries of your own.
     pub fn pool(&self) -> &SqlitePool {
-        &self.engine.backend().pool
+        self.engine.backend().pool()
     }
 
     /// The shared engine this DAO forwards to.
@@ -99,39 +92,3 @@ impl Deref for SqliteDao {
 
 // Every operation is the shared engine's: see `cheap_sql::SqlDao`.
 cheap_core::forward_cheap_dao!([] SqliteDao, this => &this.engine);
-
-#[async_trait]
-impl SqlBackend for SqliteBackend {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn dialect(&self) -> &dyn Dialect {
-        &SqliteDialect
-    }
-
-    fn mapping_registry(&self) -> &MappingRegistry {
-        &self.mappings
-    }
-
-    async fn connect(&self, mode: TxMode) -> Result<Box<dyn SqlConn>> {
-        let conn = match mode {
-            TxMode::None => SqliteConn::Plain(self.pool.acquire().await.map_err(map_err)?),
-            TxMode::Read => SqliteConn::Tx(self.pool.begin().await.map_err(map_err)?),
-            // BEGIN IMMEDIATE: concurrent writers wait on the busy timeout instead of failing
-            // with "database is locked" when a read lock is upgraded.
-            TxMode::Write => SqliteConn::Tx(
-                self.pool
-                    .begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(map_err)?,
-            ),
-        };
-        Ok(Box::new(conn))
-    }
-
-    async fn close_pool(&self) -> Result<()> {
-        self.pool.close().await;
-        Ok(())
-    }
-}

@@ -3,11 +3,14 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::Sqlite;
 
 use crate::error::map_err;
 use crate::SqliteDao;
 use cheap_core::{CheapError, Result};
+use cheap_sql::sqlx_conn::pool_options;
+use cheap_sql::PoolSettings;
 
 /// How to open a SQLite store. Defaults: create the file if missing, create the schema, WAL,
 /// `synchronous=NORMAL`, busy timeout 5 s, 1 to 8 connections, acquire timeout 5 s, idle
@@ -19,11 +22,7 @@ use cheap_core::{CheapError, Result};
 pub struct SqliteOptions {
     target: Target,
     init_schema: bool,
-    min_connections: u32,
-    max_connections: u32,
-    acquire_timeout: Duration,
-    idle_timeout: Option<Duration>,
-    max_lifetime: Option<Duration>,
+    pool: PoolSettings,
     busy_timeout: Duration,
 }
 
@@ -39,11 +38,7 @@ impl SqliteOptions {
         SqliteOptions {
             target,
             init_schema: true,
-            min_connections: 1,
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
-            idle_timeout: Some(Duration::from_secs(600)),
-            max_lifetime: Some(Duration::from_secs(1800)),
+            pool: PoolSettings::with_max(8),
             busy_timeout: Duration::from_secs(5),
         }
     }
@@ -71,37 +66,43 @@ impl SqliteOptions {
 
     /// Connections kept open (default 1).
     pub fn min_connections(mut self, n: u32) -> Self {
-        self.min_connections = n;
+        self.pool = self.pool.min_connections(n);
         self
     }
 
     /// Most connections open at once (default 8).
     pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
+        self.pool = self.pool.max_connections(n);
         self
     }
 
     /// How long a call waits for a free connection before failing with `Unavailable` (5 s).
     pub fn acquire_timeout(mut self, d: Duration) -> Self {
-        self.acquire_timeout = d;
+        self.pool = self.pool.acquire_timeout(d);
         self
     }
 
     /// Close connections idle this long (10 min; `None` keeps them).
     pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
-        self.idle_timeout = d;
+        self.pool = self.pool.idle_timeout(d);
         self
     }
 
     /// Replace connections this old (30 min; `None` keeps them).
     pub fn max_lifetime(mut self, d: Option<Duration>) -> Self {
-        self.max_lifetime = d;
+        self.pool = self.pool.max_lifetime(d);
         self
     }
 
     /// How long a statement waits on a locked database before failing with `Unavailable` (5 s).
     pub fn busy_timeout(mut self, d: Duration) -> Self {
         self.busy_timeout = d;
+        self
+    }
+
+    /// All pool settings at once.
+    pub fn pool_settings(mut self, settings: PoolSettings) -> Self {
+        self.pool = settings;
         self
     }
 
@@ -150,22 +151,12 @@ impl SqliteOptions {
         // An in-memory database lives in SQLite's shared cache, whose table locks fail at once
         // ("database is deadlocked") instead of waiting on the busy timeout; one connection,
         // kept for the pool's lifetime, serializes access and keeps the data alive.
-        let (min, max, idle, life) = if memory {
-            (1, 1, None, None)
+        let settings = if memory {
+            self.pool.single()
         } else {
-            (
-                self.min_connections,
-                self.max_connections,
-                self.idle_timeout,
-                self.max_lifetime,
-            )
+            self.pool
         };
-        let pool = SqlitePoolOptions::new()
-            .min_connections(min.min(max))
-            .max_connections(max)
-            .acquire_timeout(self.acquire_timeout)
-            .idle_timeout(idle)
-            .max_lifetime(life)
+        let pool = pool_options::<Sqlite>(&settings)
             .connect_with(opts)
             .await
             .map_err(map_err)?;

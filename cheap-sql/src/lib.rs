@@ -13,6 +13,7 @@
 //! | [`codec`] | values, property defs and trees as rows and back |
 //! | [`table_mapping`] | aspect defs stored in plain tables of their own |
 //! | `ops` | the operations by concern: catalogs, aspect defs, hierarchies, entries, aspects, changes |
+//! | `sqlx_conn` | (feature `sqlx`) one connection layer over any sqlx driver |
 //! | [`dao`] | [`SqlDao`]: the `CheapDao` whose methods are those operations |
 //! | [`tables`] | [`TableAccess`]: table mappings and introspection |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -27,7 +28,10 @@ mod defs;
 pub mod dialect;
 mod mapping;
 mod ops;
+pub mod pool;
 pub mod schema;
+#[cfg(feature = "sqlx")]
+pub mod sqlx_conn;
 pub mod table_mapping;
 pub mod tables;
 #[cfg(feature = "testkit")]
@@ -37,5 +41,6 @@ pub use codec::EMPTY_LIST_INDEX;
 pub use conn::{Arg, Row, SqlBackend, SqlConn, SqlType, TxMode, Value};
 pub use dao::SqlDao;
 pub use dialect::{read_value, Dialect};
+pub use pool::PoolSettings;
 pub use table_mapping::{AspectTableMapping, MappingRegistry};
 pub use tables::TableAccess;

@@ -18,7 +18,7 @@ use crate::dao::SyncMark;
 use crate::json::{self, ToJson};
 use crate::{
     Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, CheapDateTime, CheapError, Hierarchy,
-    HierarchyDef, HierarchyType, PropertyDef, PropertyType, PropertyValue,
+    HierarchyDef, HierarchyType, NotFound, PropertyDef, PropertyType, PropertyValue,
 };
 
 /// The reference's canonical round-trip fixture (`full-catalog.json`, pretty).
@@ -680,14 +680,30 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
             );
         }};
     }
-    rejected!(dao.load_catalog(missing), CheapError::NotFound(_));
+    rejected!(
+        dao.load_catalog(missing),
+        CheapError::NotFound(NotFound::Catalog { .. })
+    );
+    // NotFound says which thing is missing: the catalog, or a hierarchy or def of one.
     rejected!(
         dao.add_entities(missing, "queue", &[e]),
-        CheapError::NotFound(_)
+        CheapError::NotFound(NotFound::Catalog { .. })
     );
     rejected!(
         dao.add_entities(id, "no such", &[e]),
-        CheapError::NotFound(_)
+        CheapError::NotFound(NotFound::Hierarchy { .. })
+    );
+    rejected!(
+        dao.get_aspect_def(missing, "no such"),
+        CheapError::NotFound(NotFound::Catalog { .. })
+    );
+    rejected!(
+        dao.get_aspect_def(id, "no such"),
+        CheapError::NotFound(NotFound::AspectDef { .. })
+    );
+    rejected!(
+        dao.read_hierarchy_page(id, "no such", 0, 10),
+        CheapError::NotFound(NotFound::Hierarchy { .. })
     );
     rejected!(
         dao.add_entities(id, "by key", &[e]),
@@ -707,7 +723,7 @@ pub async fn rejections_lose_nothing(dao: &dyn CheapDao) {
     );
     rejected!(
         dao.add_tree_nodes(id, "files", "/missing", &[("n".into(), None)]),
-        CheapError::NotFound(_)
+        CheapError::NotFound(NotFound::TreePath { .. })
     );
     rejected!(
         dao.add_tree_nodes(
