@@ -1,6 +1,6 @@
 //! What the shared SQL engine needs from a driver: statements with positional arguments, rows
 //! of plain values, and transactions. Each backend crate implements [`SqlConn`] over its driver
-//! and [`SqlBackend`] over its pool; the engine does the rest (see [`super::engine`]).
+//! and [`SqlBackend`] over its pool; the engine does the rest (see [`SqlDao`](crate::SqlDao)).
 
 use std::borrow::Cow;
 
@@ -286,8 +286,9 @@ pub enum TxMode {
 }
 
 /// A SQL backend as the shared engine sees it: a dialect, a pool of [`SqlConn`]s and the table
-/// mappings. Implementing this trait makes a type a [`CheapDao`](crate::CheapDao): every
-/// operation is the engine's, written once for all SQL databases.
+/// mappings. For any type implementing it, [`SqlDao`](crate::SqlDao) of that type is a
+/// [`CheapDao`](cheap_core::CheapDao): every operation is the engine's, written once for all
+/// SQL databases.
 #[async_trait]
 pub trait SqlBackend: Send + Sync + std::fmt::Debug + 'static {
     /// The backend's name in errors and metrics (`sqlite`, `postgres`, `mariadb`).

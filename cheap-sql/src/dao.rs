@@ -1,5 +1,5 @@
 //! [`SqlDao`]: the one [`CheapDao`] of every SQL database. Each method is one operation of
-//! [`ops`](crate::ops), run over the backend's connections and dialect.
+//! the engine's `ops` module, run over the backend's connections and dialect.
 
 use std::ops::Deref;
 

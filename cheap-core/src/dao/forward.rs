@@ -1,4 +1,4 @@
-//! Forwarding [`CheapDao`](crate::CheapDao) impls: a type that holds a DAO (a backend's handle
+//! Forwarding [`CheapDao`] impls: a type that holds a DAO (a backend's handle
 //! around the shared SQL engine, `Arc<T>`, `Box<T>`) passes every method on, the defaulted ones
 //! included, so a wrapped backend keeps its own faster paths.
 
@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::dao::CheapDao;
 
-/// Implements [`CheapDao`](crate::CheapDao) for a type by forwarding every method, the
+/// Implements [`CheapDao`] for a type by forwarding every method, the
 /// defaulted ones included, to the DAO an expression gives.
 ///
 /// `forward_cheap_dao!([generics] Type, this => expression)`: inside the expression, `this` is
@@ -223,7 +223,7 @@ macro_rules! forward_cheap_dao {
 forward_cheap_dao!([T: CheapDao + ?Sized] Arc<T>, this => &**this);
 forward_cheap_dao!([T: CheapDao + ?Sized] Box<T>, this => &**this);
 
-/// The list of [`CheapDao`](crate::CheapDao) methods, for tests that check a wrapper forwards
+/// The list of [`CheapDao`] methods, for tests that check a wrapper forwards
 /// every one of them.
 pub const METHODS: &[&str] = &[
     "backend_name",
