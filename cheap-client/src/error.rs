@@ -94,9 +94,7 @@ impl ClientError {
             .as_ref()
             .map(|b| b.message.clone())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
-        let (errors, missing) = parsed
-            .map(|b| (b.errors, b.missing.map(cheap_core::NotFound::from)))
-            .unwrap_or_default();
+        let (errors, missing) = parsed.map(|b| (b.errors, b.missing)).unwrap_or_default();
         match status {
             404 => ClientError::NotFound { message, missing },
             401 => ClientError::Unauthorized { message },

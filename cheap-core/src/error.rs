@@ -64,8 +64,15 @@ pub enum CheapError {
     },
 }
 
-/// What a [`CheapError::NotFound`] was looking for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a [`CheapError::NotFound`] was looking for. In JSON (the `missing` key of a 404 body)
+/// it is an object tagged by `kind`: `{"kind": "hierarchy", "catalog": "...", "name": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum NotFound {
     /// A catalog.
@@ -76,6 +83,7 @@ pub enum NotFound {
     /// A hierarchy of a catalog (the catalog exists).
     Hierarchy {
         /// The catalog's id, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         catalog: Option<Uuid>,
         /// The hierarchy's name.
         name: String,
@@ -83,6 +91,7 @@ pub enum NotFound {
     /// An aspect def of a catalog (the catalog exists), or a def a document refers to.
     AspectDef {
         /// The catalog's id, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         catalog: Option<Uuid>,
         /// The def's name (or id, as the caller gave it).
         name: String,

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use cheap_core::rest::{ErrorBody, FieldError, Missing};
+use cheap_core::rest::{ErrorBody, FieldError};
 use cheap_core::{CheapError, NotFound};
 
 /// An error answer: status, message and optional field errors.
@@ -20,7 +20,7 @@ pub struct ApiError {
     /// Field errors, for validation failures.
     pub errors: Vec<FieldError>,
     /// What a 404 did not find.
-    pub missing: Option<Missing>,
+    pub missing: Option<NotFound>,
 }
 
 /// Result of a handler.
@@ -74,7 +74,7 @@ impl ApiError {
             other => format!("Not found: {other}"),
         };
         ApiError {
-            missing: Some(Missing::from(m)),
+            missing: Some(m.clone()),
             ..ApiError::not_found(message)
         }
     }

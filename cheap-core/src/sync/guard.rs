@@ -99,11 +99,16 @@ impl SpeciesDao {
 
     /// Pulls a CACHE whose last sync is older than the TTL.
     async fn fresh(&self, catalog: Uuid) -> Result<()> {
-        if self.species(catalog).await? != Some(CatalogSpecies::Cache) {
-            return Ok(());
+        if self.species(catalog).await? == Some(CatalogSpecies::Cache) {
+            self.pull_if_stale(catalog).await?;
         }
+        Ok(())
+    }
+
+    /// Pulls CACHE catalog `catalog` when its last sync is older than the TTL; true if it did.
+    async fn pull_if_stale(&self, catalog: Uuid) -> Result<bool> {
         let Some(upstream) = &self.upstream else {
-            return Ok(());
+            return Ok(false);
         };
         let replica = Replica::new(self.local.clone(), upstream.clone(), catalog);
         let stale = match replica.mark().await? {
@@ -113,7 +118,7 @@ impl SpeciesDao {
         if stale {
             replica.pull().await?;
         }
-        Ok(())
+        Ok(stale)
     }
 }
 
@@ -186,14 +191,11 @@ impl CheapDao for SpeciesDao {
 
     async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
         let mut page = self.local.load_catalogs_page(offset, limit).await?;
-        if self.upstream.is_some() {
-            // The page is the local store's fast path; only stale CACHE catalogs are read again
-            // after their refresh.
-            for c in &mut page {
-                if c.species() == CatalogSpecies::Cache {
-                    self.fresh(c.id()).await?;
-                    *c = self.local.load_catalog(c.id()).await?;
-                }
+        // The page is the local store's fast path; only CACHE catalogs that a pull refreshed
+        // are read again.
+        for c in &mut page {
+            if c.species() == CatalogSpecies::Cache && self.pull_if_stale(c.id()).await? {
+                *c = self.local.load_catalog(c.id()).await?;
             }
         }
         Ok(page)

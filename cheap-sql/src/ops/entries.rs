@@ -148,16 +148,8 @@ pub(crate) async fn remove_directory_keys(
     hierarchy: &str,
     keys: &[String],
 ) -> Result<u64> {
-    let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
-        let args: Vec<Arg> = keys.iter().map(|k| Arg::text(k)).collect();
-        let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_key", catalog, hierarchy, &args).await?;
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
-    }.await)
+    let args: Vec<Arg> = keys.iter().map(|k| Arg::text(k)).collect();
+    remove_directory_rows(b, catalog, hierarchy, "entity_key", &args).await
 }
 
 pub(crate) async fn remove_directory_entities(
@@ -166,10 +158,21 @@ pub(crate) async fn remove_directory_entities(
     hierarchy: &str,
     ids: &[Uuid],
 ) -> Result<u64> {
+    remove_directory_rows(b, catalog, hierarchy, "entity_id", &uuid_args(ids)).await
+}
+
+/// Removes the entries of a directory whose `column` is one of `values`.
+async fn remove_directory_rows(
+    b: &dyn SqlBackend,
+    catalog: Uuid,
+    hierarchy: &str,
+    column: &str,
+    values: &[Arg<'_>],
+) -> Result<u64> {
     let d = b.dialect();
     write_txn!(b, catalog, conn => async {
         require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
-        let n = delete_in(conn, d, "hierarchy_entity_directory", "entity_id", catalog, hierarchy, &uuid_args(ids)).await?;
+        let n = delete_in(conn, d, "hierarchy_entity_directory", column, catalog, hierarchy, values).await?;
         if n > 0 {
             bump(conn, d, catalog, &[hierarchy]).await?;
         }
