@@ -16,8 +16,8 @@ use cheap_core::dao::{
 };
 use cheap_core::sync::SpeciesDao;
 use cheap_core::{
-    Aspect, AspectDef, AspectMap, Catalog, CheapDao, Hierarchy, HierarchyDef, HierarchyType,
-    MemoryDao, PropertyDef, PropertyType, Result, Uuid,
+    Aspect, AspectDef, AspectMap, Catalog, CatalogDef, CheapDao, Hierarchy, HierarchyDef,
+    HierarchyType, MemoryDao, PropertyDef, PropertyType, Result, Uuid,
 };
 
 /// A MemoryDao that notes the name of every method called on it.
@@ -103,6 +103,11 @@ impl CheapDao for Recorder {
     async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
         self.note("list_aspect_defs");
         self.inner.list_aspect_defs(catalog).await
+    }
+
+    async fn catalog_def(&self, catalog: Uuid) -> Result<CatalogDef> {
+        self.note("catalog_def");
+        self.inner.catalog_def(catalog).await
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
@@ -329,6 +334,7 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.put_aspect_def(id, &def).await;
     let _ = dao.get_aspect_def(id, "x").await;
     let _ = dao.list_aspect_defs(id).await;
+    let _ = dao.catalog_def(id).await;
     let _ = dao.delete_aspect_def(id, "x").await;
     let _ = dao.create_hierarchy(id, &hdef).await;
     let _ = dao.delete_hierarchy(id, "x").await;

@@ -144,3 +144,30 @@ async fn mariadb_passes_the_table_suite() {
     .await;
     drop_database(&dao, &db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_keeps_the_statement_budget() {
+    let Some((dao, db)) = dao().await else {
+        return;
+    };
+    let upsert = cheap_sql::testkit::statement_budget(dao.engine()).await;
+    // SQLite's 9, and the catalog's lock row.
+    assert_eq!(upsert, 10, "statements of a one-aspect upsert");
+    drop_database(&dao, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_mariadb_stores_over_one_database_see_each_others_metadata() {
+    let Some((a, db)) = dao().await else {
+        return;
+    };
+    let url = std::env::var("CHEAP_TEST_MARIADB_URL").unwrap();
+    let b = MariaDbOptions::url(&url)
+        .database(&db)
+        .connect()
+        .await
+        .expect("a second store");
+    cheap_sql::testkit::metadata_is_never_stale(a.engine(), b.engine()).await;
+    b.close().await.unwrap();
+    drop_database(&a, &db).await;
+}

@@ -1,7 +1,7 @@
 //! Aspect defs stored in plain tables (the four shapes), and caching an existing table: the
 //! shared table suite in a PostgreSQL schema of its own.
 
-use cheap_core::Uuid;
+use cheap_core::{CheapDao, Uuid};
 use cheap_db_postgres::{PostgresDao, PostgresOptions};
 use cheap_sql::testkit as tables;
 
@@ -51,4 +51,31 @@ async fn postgres_passes_the_table_suite() {
     )
     .await;
     drop_schema(&dao).await;
+}
+
+#[tokio::test]
+async fn postgres_keeps_the_statement_budget() {
+    let Some(dao) = pg().await else { return };
+    let upsert = tables::statement_budget(dao.engine()).await;
+    // SQLite's 9, and the catalog's advisory lock.
+    assert_eq!(upsert, 10, "statements of a one-aspect upsert");
+    drop_schema(&dao).await;
+}
+
+#[tokio::test]
+async fn two_postgres_stores_over_one_schema_see_each_others_metadata() {
+    let Some(a) = pg().await else { return };
+    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    let url = std::env::var("CHEAP_TEST_POSTGRES_URL").unwrap();
+    let b = PostgresOptions::url(url)
+        .schema(schema)
+        .connect()
+        .await
+        .unwrap();
+    tables::metadata_is_never_stale(a.engine(), b.engine()).await;
+    b.close().await.unwrap();
+    drop_schema(&a).await;
 }

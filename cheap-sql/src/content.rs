@@ -163,8 +163,18 @@ pub(crate) async fn insert_aspects(
     def: &AspectDef,
     items: &[(&Aspect, i64)],
     with_values: bool,
+    keep_existing: bool,
 ) -> Result<()> {
     let def_id = def.id();
+    // An upsert keeps the aspect and map rows of the aspects it replaces (their values go).
+    let (aspect_tail, map_tail) = if keep_existing {
+        (
+            d.on_conflict(&["entity_id", "aspect_def_id", "catalog_id"], &[]),
+            d.on_conflict(&["catalog_id", "hierarchy_name", "entity_id"], &[]),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let name = def.name();
     // In key order, every index grows at its end instead of at random places (the keys start
     // with random entity ids).
@@ -175,7 +185,7 @@ pub(crate) async fn insert_aspects(
         d,
         "INSERT INTO aspect (entity_id, aspect_def_id, catalog_id, hierarchy_name)",
         4,
-        "",
+        &aspect_tail,
         &ordered,
         |a, (e, _)| {
             a.extend([
@@ -192,7 +202,7 @@ pub(crate) async fn insert_aspects(
         d,
         "INSERT INTO hierarchy_aspect_map (catalog_id, hierarchy_name, entity_id, aspect_def_id, map_order)",
         5,
-        "",
+        &map_tail,
         &ordered,
         |a, (e, o)| {
             a.extend([
@@ -302,11 +312,11 @@ pub(crate) async fn write_content(
                 // Membership and order stay in the aspect map tables; values go to the table.
                 Some(mapping) => {
                     if mapping.has_entity_id() {
-                        insert_aspects(conn, d, cat, m.def(), &items, false).await?;
+                        insert_aspects(conn, d, cat, m.def(), &items, false, false).await?;
                     }
                     mapping::write(conn, d, cat, mapping, &aspects).await?;
                 }
-                None => insert_aspects(conn, d, cat, m.def(), &items, true).await?,
+                None => insert_aspects(conn, d, cat, m.def(), &items, true, false).await?,
             }
         }
     }
@@ -533,6 +543,55 @@ async fn read_aspect_maps(
     Ok(out)
 }
 
+/// The aspects of `entities` in an aspect map stored in the value table: each entity's map row
+/// and its values in one statement per chunk of ids, in map order.
+async fn read_entities(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: Arc<AspectDef>,
+    entities: &[Uuid],
+) -> Result<AspectMap> {
+    let mut order: Vec<Uuid> = Vec::new();
+    let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::new();
+    for chunk in entities.chunks(d.in_chunk()) {
+        let sql = format!(
+            "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary \
+             FROM hierarchy_aspect_map m LEFT JOIN property_value v \
+             ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
+             WHERE m.catalog_id = ? AND m.hierarchy_name = ? AND m.entity_id IN ({}) \
+             ORDER BY m.map_order, v.property_index, v.value_index",
+            placeholders(chunk.len())
+        );
+        let mut args = vec![Arg::Uuid(def.id()), Arg::Uuid(cat), Arg::text(def.name())];
+        args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
+        conn.for_each(&sql, &args, &mut |mut r| {
+            let e = r.uuid(0)?;
+            let a = asm.entry(e).or_insert_with(|| {
+                order.push(e);
+                AspectAssembler::new(def.clone(), e)
+            });
+            // An aspect without stored values has one row of NULLs.
+            if r.is_null(1) {
+                return Ok(());
+            }
+            let index = i32::try_from(r.int(2)?)
+                .map_err(|_| CheapError::invalid("stored value index is out of range"))?;
+            let text = r.opt_string(3)?;
+            let binary = r.opt_bytes(4)?;
+            a.push(r.str(1)?, index, text.as_deref(), binary.as_deref())
+        })
+        .await?;
+    }
+    let mut map = AspectMap::new(def);
+    for e in order {
+        if let Some(a) = asm.remove(&e) {
+            map.put(a.finish()?)?;
+        }
+    }
+    Ok(map)
+}
+
 async fn scan_values(
     conn: &mut dyn SqlConn,
     sql: &str,
@@ -643,6 +702,9 @@ pub(crate) async fn read_aspects_of(
     entities: &[Uuid],
 ) -> Result<AspectMap> {
     let name = def.name().to_owned();
+    if !maps.contains_key(&name) {
+        return read_entities(conn, d, cat, def, entities).await;
+    }
     let defs = HashMap::from([(name.clone(), def.clone())]);
     let mut found = read_aspect_maps(
         conn,

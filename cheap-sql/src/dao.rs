@@ -2,36 +2,73 @@
 //! the engine's `ops` module, run over the backend's connections and dialect.
 
 use std::ops::Deref;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::conn::SqlBackend;
+use crate::engine::{Engine, Shared};
+use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
     AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
 };
-use cheap_core::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
+use cheap_core::model::{
+    Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef,
+};
 use cheap_core::{CheapDao, Result};
 
 /// The shared SQL engine over one backend: `SqlDao<B>` is a [`CheapDao`] for any
 /// [`SqlBackend`] `B` (connections and a dialect), so SQLite, PostgreSQL and MariaDB behave
 /// alike by construction. Each backend crate wraps one (`SqliteDao`, `PostgresDao`,
 /// `MariaDbDao`) and forwards to it.
+///
+/// It keeps a [metadata cache](crate::meta) (clones share it) and counts the statements its
+/// operations run ([`statements`](Self::statements)).
 #[derive(Debug, Clone)]
 pub struct SqlDao<B> {
     backend: B,
+    shared: Arc<Shared>,
 }
 
 impl<B: SqlBackend> SqlDao<B> {
-    /// The engine over `backend`.
+    /// The engine over `backend`, caching the metadata of up to
+    /// [`DEFAULT_META_CAPACITY`](crate::meta::DEFAULT_META_CAPACITY) catalogs.
     pub fn new(backend: B) -> Self {
-        SqlDao { backend }
+        Self::with_meta_capacity(backend, crate::meta::DEFAULT_META_CAPACITY)
+    }
+
+    /// The engine over `backend`, caching the metadata of up to `catalogs` catalogs.
+    pub fn with_meta_capacity(backend: B, catalogs: usize) -> Self {
+        SqlDao {
+            backend,
+            shared: Arc::new(Shared {
+                meta: MetaCache::new(catalogs),
+                statements: Default::default(),
+            }),
+        }
     }
 
     /// The backend: its pool, dialect and table mappings.
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Statements run so far by this store's operations (and its clones'), BEGIN and COMMIT
+    /// not included: what tests and benchmarks count to pin an operation's cost.
+    pub fn statements(&self) -> u64 {
+        self.shared.statements.load(Ordering::Relaxed)
+    }
+
+    /// The metadata cache.
+    pub fn meta_cache(&self) -> &MetaCache {
+        &self.shared.meta
+    }
+
+    fn engine(&self) -> Engine<'_> {
+        Engine::new(&self.backend, &self.shared)
     }
 }
 
@@ -50,75 +87,79 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
-        ops::catalogs::save_catalog(&self.backend, catalog).await
+        ops::catalogs::save_catalog(&self.engine(), catalog).await
     }
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
-        ops::catalogs::load_catalog(&self.backend, id).await
+        ops::catalogs::load_catalog(&self.engine(), id).await
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
-        ops::catalogs::delete_catalog(&self.backend, id).await
+        ops::catalogs::delete_catalog(&self.engine(), id).await
     }
 
     async fn catalog_exists(&self, id: Uuid) -> Result<bool> {
-        ops::catalogs::catalog_exists(&self.backend, id).await
+        ops::catalogs::catalog_exists(&self.engine(), id).await
     }
 
     async fn catalog_info(&self, id: Uuid) -> Result<CatalogInfo> {
-        ops::catalogs::catalog_info(&self.backend, id).await
+        ops::catalogs::catalog_info(&self.engine(), id).await
     }
 
     async fn list_catalog_ids(&self) -> Result<Vec<Uuid>> {
-        ops::catalogs::list_catalog_ids(&self.backend).await
+        ops::catalogs::list_catalog_ids(&self.engine()).await
     }
 
     async fn catalog_count(&self) -> Result<u64> {
-        ops::catalogs::catalog_count(&self.backend).await
+        ops::catalogs::catalog_count(&self.engine()).await
     }
 
     async fn list_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<CatalogInfo>> {
-        ops::catalogs::list_catalogs_page(&self.backend, offset, limit).await
+        ops::catalogs::list_catalogs_page(&self.engine(), offset, limit).await
     }
 
     async fn load_catalogs_page(&self, offset: u64, limit: u64) -> Result<Vec<Catalog>> {
-        ops::catalogs::load_catalogs_page(&self.backend, offset, limit).await
+        ops::catalogs::load_catalogs_page(&self.engine(), offset, limit).await
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
-        ops::aspect_defs::put_aspect_def(&self.backend, catalog, def).await
+        ops::aspect_defs::put_aspect_def(&self.engine(), catalog, def).await
     }
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
-        ops::aspect_defs::get_aspect_def(&self.backend, catalog, name).await
+        ops::aspect_defs::get_aspect_def(&self.engine(), catalog, name).await
     }
 
     async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
-        ops::aspect_defs::list_aspect_defs(&self.backend, catalog).await
+        ops::aspect_defs::list_aspect_defs(&self.engine(), catalog).await
+    }
+
+    async fn catalog_def(&self, catalog: Uuid) -> Result<CatalogDef> {
+        ops::aspect_defs::catalog_def(&self.engine(), catalog).await
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
-        ops::aspect_defs::delete_aspect_def(&self.backend, catalog, name).await
+        ops::aspect_defs::delete_aspect_def(&self.engine(), catalog, name).await
     }
 
     async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
-        ops::hierarchies::create_hierarchy(&self.backend, catalog, def).await
+        ops::hierarchies::create_hierarchy(&self.engine(), catalog, def).await
     }
 
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
-        ops::hierarchies::delete_hierarchy(&self.backend, catalog, name).await
+        ops::hierarchies::delete_hierarchy(&self.engine(), catalog, name).await
     }
 
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
-        ops::hierarchies::list_hierarchies(&self.backend, catalog).await
+        ops::hierarchies::list_hierarchies(&self.engine(), catalog).await
     }
 
     async fn list_hierarchy_defs(&self, catalog: Uuid) -> Result<Vec<HierarchyDef>> {
-        ops::hierarchies::list_hierarchy_defs(&self.backend, catalog).await
+        ops::hierarchies::list_hierarchy_defs(&self.engine(), catalog).await
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
-        ops::hierarchies::get_hierarchy(&self.backend, catalog, name).await
+        ops::hierarchies::get_hierarchy(&self.engine(), catalog, name).await
     }
 
     async fn read_hierarchy_page(
@@ -128,11 +169,11 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         offset: u64,
         limit: u64,
     ) -> Result<HierarchySlice> {
-        ops::hierarchies::read_hierarchy_page(&self.backend, catalog, name, offset, limit).await
+        ops::hierarchies::read_hierarchy_page(&self.engine(), catalog, name, offset, limit).await
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        ops::entries::add_entities(&self.backend, catalog, hierarchy, ids).await
+        ops::entries::add_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
     async fn insert_entities(
@@ -142,11 +183,11 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         index: u64,
         ids: &[Uuid],
     ) -> Result<u64> {
-        ops::entries::insert_entities(&self.backend, catalog, hierarchy, index, ids).await
+        ops::entries::insert_entities(&self.engine(), catalog, hierarchy, index, ids).await
     }
 
     async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        ops::entries::remove_entities(&self.backend, catalog, hierarchy, ids).await
+        ops::entries::remove_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
     async fn put_directory_entries(
@@ -155,7 +196,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         entries: &[(String, Uuid)],
     ) -> Result<u64> {
-        ops::entries::put_directory_entries(&self.backend, catalog, hierarchy, entries).await
+        ops::entries::put_directory_entries(&self.engine(), catalog, hierarchy, entries).await
     }
 
     async fn remove_directory_keys(
@@ -164,7 +205,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         keys: &[String],
     ) -> Result<u64> {
-        ops::entries::remove_directory_keys(&self.backend, catalog, hierarchy, keys).await
+        ops::entries::remove_directory_keys(&self.engine(), catalog, hierarchy, keys).await
     }
 
     async fn remove_directory_entities(
@@ -173,7 +214,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         ids: &[Uuid],
     ) -> Result<u64> {
-        ops::entries::remove_directory_entities(&self.backend, catalog, hierarchy, ids).await
+        ops::entries::remove_directory_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
     async fn add_tree_nodes(
@@ -183,7 +224,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         parent_path: &str,
         nodes: &[(String, Option<Uuid>)],
     ) -> Result<u64> {
-        ops::entries::add_tree_nodes(&self.backend, catalog, hierarchy, parent_path, nodes).await
+        ops::entries::add_tree_nodes(&self.engine(), catalog, hierarchy, parent_path, nodes).await
     }
 
     async fn remove_tree_nodes(
@@ -192,7 +233,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         paths: &[String],
     ) -> Result<u64> {
-        ops::entries::remove_tree_nodes(&self.backend, catalog, hierarchy, paths).await
+        ops::entries::remove_tree_nodes(&self.engine(), catalog, hierarchy, paths).await
     }
 
     async fn upsert_aspects(
@@ -201,7 +242,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
-        ops::aspects::upsert_aspects(&self.backend, catalog, aspect_def, aspects).await
+        ops::aspects::upsert_aspects(&self.engine(), catalog, aspect_def, aspects).await
     }
 
     async fn delete_aspects(
@@ -210,7 +251,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
-        ops::aspects::delete_aspects(&self.backend, catalog, aspect_def, entities).await
+        ops::aspects::delete_aspects(&self.engine(), catalog, aspect_def, entities).await
     }
 
     async fn query_aspects(
@@ -219,11 +260,11 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         entities: &[Uuid],
         aspect_defs: &[String],
     ) -> Result<Vec<AspectMap>> {
-        ops::aspects::query_aspects(&self.backend, catalog, entities, aspect_defs).await
+        ops::aspects::query_aspects(&self.engine(), catalog, entities, aspect_defs).await
     }
 
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {
-        ops::changes::changes_since(&self.backend, catalog, version).await
+        ops::changes::changes_since(&self.engine(), catalog, version).await
     }
 
     async fn aspect_changes_since(
@@ -232,19 +273,19 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         version: i64,
     ) -> Result<AspectChanges> {
-        ops::changes::aspect_changes_since(&self.backend, catalog, aspect_def, version).await
+        ops::changes::aspect_changes_since(&self.engine(), catalog, aspect_def, version).await
     }
 
     async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMark>> {
-        ops::changes::sync_mark(&self.backend, catalog).await
+        ops::changes::sync_mark(&self.engine(), catalog).await
     }
 
     async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {
-        ops::changes::set_sync_mark(&self.backend, catalog, mark).await
+        ops::changes::set_sync_mark(&self.engine(), catalog, mark).await
     }
 
     async fn health_check(&self) -> Result<()> {
-        ops::catalogs::health_check(&self.backend).await
+        ops::catalogs::health_check(&self.engine()).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -220,6 +220,7 @@ pub const TABLES: &[Table] = &[
             nullable("uri", Text),
             nullable("upstream_catalog_id", Id),
             counter("version_number", BigInt),
+            nullable("cheap_epoch", BigInt),
         ],
         primary_key: "catalog_id",
         unique: None,
@@ -426,7 +427,11 @@ pub const TABLES: &[Table] = &[
 
 /// Columns cheap-rs added to the reference's tables: a database the reference created gains
 /// them in place.
-pub const ADDED_COLUMNS: &[(&str, Column)] = &[("hierarchy", nullable("hierarchy_order", Int))];
+pub const ADDED_COLUMNS: &[(&str, Column)] = &[
+    ("hierarchy", nullable("hierarchy_order", Int)),
+    // The catalog row's incarnation, for the metadata cache (see `meta`).
+    ("catalog", nullable("cheap_epoch", BigInt)),
+];
 
 /// The secondary indexes of the schema, `(name, table, columns)`, the same in every dialect.
 /// The reference creates one index per column (spec/db.md §1.3), many redundant with key

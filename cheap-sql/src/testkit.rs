@@ -328,3 +328,165 @@ pub async fn run_all<B: SqlBackend>(dao: &SqlDao<B>, setup: &[&str]) {
     tables_without_entity_ids(dao).await;
     existing_table_is_read(dao, setup).await;
 }
+
+/// What one call cost in statements.
+async fn cost<B: SqlBackend, T>(
+    dao: &SqlDao<B>,
+    call: impl std::future::Future<Output = cheap_core::Result<T>>,
+) -> u64 {
+    let before = dao.statements();
+    call.await.expect("the call succeeds");
+    dao.statements() - before
+}
+
+fn budget_def(name: &str, extra: bool) -> AspectDef {
+    let mut b = AspectDef::builder(name).property(PropertyDef::new("s", PropertyType::String));
+    if extra {
+        b = b.property(PropertyDef::new("n", PropertyType::Integer));
+    }
+    b.build().expect("a valid def")
+}
+
+/// The statements a request's DAO calls cost in steady state (the catalog's metadata cached):
+/// the catalog's structure 1, one aspect def 1, a one-entity aspect query 2. Returns what a
+/// one-aspect upsert costs on this backend, for its own test to pin.
+pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> u64 {
+    let def = budget_def("budget.Thing", false).into_arc();
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    let e = Uuid::new_v4();
+    catalog
+        .extend(def.clone())
+        .expect("extend")
+        .put(
+            Aspect::builder(def.clone(), e)
+                .set("s", PropertyValue::String("x".into()))
+                .build()
+                .expect("aspect"),
+        )
+        .expect("put");
+    dao.save_catalog(&catalog).await.expect("save");
+    // The first read fills the cache.
+    dao.catalog_def(id).await.expect("catalog def");
+    assert_eq!(cost(dao, dao.catalog_def(id)).await, 1, "catalog read");
+    assert_eq!(
+        cost(dao, dao.get_aspect_def(id, def.name())).await,
+        1,
+        "aspect def"
+    );
+    assert_eq!(
+        cost(dao, dao.query_aspects(id, &[e], &[def.name().to_owned()])).await,
+        2,
+        "one-entity query"
+    );
+    let next = Aspect::builder(def.clone(), Uuid::new_v4())
+        .set("s", PropertyValue::String("y".into()))
+        .build()
+        .expect("aspect");
+    // The process's own upsert keeps the cache valid: the read after it still costs one.
+    let upsert = cost(
+        dao,
+        dao.upsert_aspects(id, def.name(), std::slice::from_ref(&next)),
+    )
+    .await;
+    assert_eq!(
+        cost(dao, dao.catalog_def(id)).await,
+        1,
+        "read after a write"
+    );
+    let got = dao
+        .query_aspects(id, &[next.entity_id()], &[def.name().to_owned()])
+        .await
+        .expect("query");
+    assert_eq!(got[0].len(), 1, "the upserted aspect reads back");
+    upsert
+}
+
+/// Two stores over one database never serve each other stale metadata: a def added, changed
+/// or removed through one is seen by the very next call through the other, also when the
+/// catalog is deleted and created again at the same version.
+pub async fn metadata_is_never_stale<B: SqlBackend>(a: &SqlDao<B>, b: &SqlDao<B>) {
+    let one = budget_def("stale.One", false).into_arc();
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    catalog.extend(one.clone()).expect("extend");
+    a.save_catalog(&catalog).await.expect("save");
+    let names = |d: cheap_core::CatalogDef| -> Vec<String> {
+        d.aspect_defs().map(|d| d.name().to_owned()).collect()
+    };
+    assert_eq!(names(b.catalog_def(id).await.expect("read")), ["stale.One"]);
+
+    // Added through a.
+    let two = budget_def("stale.Two", false);
+    assert!(a.put_aspect_def(id, &two).await.expect("add"));
+    assert_eq!(
+        names(b.catalog_def(id).await.expect("read")),
+        ["stale.One", "stale.Two"],
+        "an added def"
+    );
+    assert_eq!(b.get_aspect_def(id, "stale.Two").await.expect("get"), two);
+
+    // Changed through a (a save replaces the catalog's defs).
+    let changed = budget_def("stale.Two", true).into_arc();
+    let mut replaced = Catalog::with_id(id, CatalogSpecies::Sink, None).expect("catalog");
+    replaced.extend(changed.clone()).expect("extend");
+    a.save_catalog(&replaced).await.expect("save");
+    assert_eq!(
+        b.get_aspect_def(id, "stale.Two").await.expect("get"),
+        *changed,
+        "a changed def"
+    );
+    assert_eq!(names(b.catalog_def(id).await.expect("read")), ["stale.Two"]);
+    // b's own write advances its cache; a's next write must still be seen.
+    let e = Uuid::new_v4();
+    let aspect = Aspect::builder(changed.clone(), e)
+        .set("s", PropertyValue::String("v".into()))
+        .set("n", PropertyValue::Integer(1))
+        .build()
+        .expect("aspect");
+    b.upsert_aspects(id, "stale.Two", std::slice::from_ref(&aspect))
+        .await
+        .expect("upsert through b");
+
+    // Removed through a.
+    assert!(a.delete_aspect_def(id, "stale.Two").await.expect("delete"));
+    assert!(
+        matches!(
+            b.get_aspect_def(id, "stale.Two").await,
+            Err(CheapError::NotFound(cheap_core::NotFound::AspectDef { .. }))
+        ),
+        "a removed def"
+    );
+    let rejected = b
+        .upsert_aspects(id, "stale.Two", std::slice::from_ref(&aspect))
+        .await;
+    assert!(
+        matches!(rejected, Err(CheapError::NotFound(_))),
+        "an upsert to a removed def: {rejected:?}"
+    );
+
+    // Deleted and created again through a, reaching the version b saw before.
+    let mut first = Catalog::with_id(id, CatalogSpecies::Sink, None).expect("catalog");
+    first.extend(one.clone()).expect("extend");
+    a.delete_catalog(id).await.expect("delete");
+    a.save_catalog(&first).await.expect("save");
+    let seen = b.catalog_info(id).await.expect("info").version;
+    assert_eq!(names(b.catalog_def(id).await.expect("read")), ["stale.One"]);
+    a.delete_catalog(id).await.expect("delete");
+    let mut other = Catalog::with_id(id, CatalogSpecies::Sink, None).expect("catalog");
+    other
+        .extend(budget_def("stale.Three", false).into_arc())
+        .expect("extend");
+    a.save_catalog(&other).await.expect("save");
+    assert_eq!(
+        b.catalog_info(id).await.expect("info").version,
+        seen,
+        "the new catalog reached the old one's version"
+    );
+    assert_eq!(
+        names(b.catalog_def(id).await.expect("read")),
+        ["stale.Three"],
+        "a catalog created again"
+    );
+    a.delete_catalog(id).await.expect("clean up");
+}

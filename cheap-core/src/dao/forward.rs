@@ -97,6 +97,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::list_aspect_defs($inner, catalog).await
             }
 
+            async fn catalog_def(&self, catalog: $crate::Uuid) -> $crate::Result<$crate::CatalogDef> {
+                let $this = self;
+                $crate::CheapDao::catalog_def($inner, catalog).await
+            }
+
             async fn delete_aspect_def(&self, catalog: $crate::Uuid, name: &str) -> $crate::Result<bool> {
                 let $this = self;
                 $crate::CheapDao::delete_aspect_def($inner, catalog, name).await
@@ -240,6 +245,7 @@ pub const METHODS: &[&str] = &[
     "put_aspect_def",
     "get_aspect_def",
     "list_aspect_defs",
+    "catalog_def",
     "delete_aspect_def",
     "create_hierarchy",
     "delete_hierarchy",

@@ -15,7 +15,7 @@ use super::{
     UpsertOutcome,
 };
 use crate::error::Result;
-use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
+use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
 
 /// Latency bucket bounds, in seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -230,6 +230,11 @@ impl CheapDao for InstrumentedDao {
 
     async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
         self.run("list_aspect_defs", self.inner.list_aspect_defs(catalog))
+            .await
+    }
+
+    async fn catalog_def(&self, catalog: Uuid) -> Result<CatalogDef> {
+        self.run("catalog_def", self.inner.catalog_def(catalog))
             .await
     }
 

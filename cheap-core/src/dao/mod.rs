@@ -11,7 +11,7 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyDef};
+use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
 
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
@@ -87,6 +87,17 @@ pub trait CheapDao: Send + Sync {
 
     /// A catalog's aspect defs, in hierarchy order.
     async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>>;
+
+    /// The catalog's structure in one call: every hierarchy def (aspect maps included) and
+    /// every aspect def, in the catalog's order.
+    async fn catalog_def(&self, catalog: Uuid) -> Result<CatalogDef> {
+        let hierarchies = self.list_hierarchy_defs(catalog).await?;
+        let defs = self.list_aspect_defs(catalog).await?;
+        Ok(CatalogDef::from_parts(
+            defs.into_iter().map(std::sync::Arc::new),
+            hierarchies,
+        ))
+    }
 
     /// Removes an aspect def from a catalog with its aspect map; false if absent.
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool>;

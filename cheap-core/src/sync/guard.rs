@@ -15,7 +15,7 @@ use crate::dao::{
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
-    Aspect, AspectDef, AspectMap, Catalog, CatalogSpecies, Hierarchy, HierarchyDef,
+    Aspect, AspectDef, AspectMap, Catalog, CatalogDef, CatalogSpecies, Hierarchy, HierarchyDef,
 };
 
 /// A [`CheapDao`] over a local store whose catalogs behave by species:
@@ -219,6 +219,10 @@ impl CheapDao for SpeciesDao {
 
     async fn list_aspect_defs(&self, catalog: Uuid) -> Result<Vec<AspectDef>> {
         read!(self, catalog, d => d.list_aspect_defs(catalog))
+    }
+
+    async fn catalog_def(&self, catalog: Uuid) -> Result<CatalogDef> {
+        read!(self, catalog, d => d.catalog_def(catalog))
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {

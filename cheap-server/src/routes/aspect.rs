@@ -19,7 +19,7 @@ use cheap_core::rest::{
     AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
     UpsertAspectsResponse,
 };
-use cheap_core::{Aspect, AspectDef, CheapError};
+use cheap_core::{Aspect, AspectDef, CheapError, NotFound};
 
 /// `POST .../aspects/query` is the query; any other name upserts into that aspect def. An
 /// aspect def named `query` stays reachable: a body with `aspects` is an upsert into it (the
@@ -169,26 +169,49 @@ async fn query(
     catalog: Uuid,
     req: AspectQueryRequest,
 ) -> ApiResult<Json<AspectQueryResponse>> {
-    let known: Vec<String> = state
-        .dao
-        .list_aspect_defs(catalog)
-        .await?
-        .into_iter()
-        .map(|d| d.name().to_owned())
-        .filter(|n| req.aspect_def_names.contains(n))
-        .collect();
-    let results = if known.is_empty() || req.entity_ids.is_empty() {
+    // Names the catalog does not have are skipped, as the reference does. The usual request
+    // names only defs that exist: it costs one DAO call; a request naming others, two.
+    let mut names: Vec<String> = Vec::with_capacity(req.aspect_def_names.len());
+    for n in &req.aspect_def_names {
+        if !names.contains(n) {
+            names.push(n.clone());
+        }
+    }
+    let maps = if names.is_empty() || req.entity_ids.is_empty() {
+        state.dao.catalog_info(catalog).await?;
         Vec::new()
     } else {
-        state
+        match state
             .dao
-            .query_aspects(catalog, &req.entity_ids, &known)
-            .await?
-            .into_iter()
-            .filter(|m| !m.is_empty())
-            .map(|m| m.to_json_value())
-            .collect()
+            .query_aspects(catalog, &req.entity_ids, &names)
+            .await
+        {
+            Err(CheapError::NotFound(NotFound::AspectDef { .. })) => {
+                let known: Vec<String> = state
+                    .dao
+                    .list_aspect_defs(catalog)
+                    .await?
+                    .into_iter()
+                    .map(|d| d.name().to_owned())
+                    .filter(|n| names.contains(n))
+                    .collect();
+                if known.is_empty() {
+                    Vec::new()
+                } else {
+                    state
+                        .dao
+                        .query_aspects(catalog, &req.entity_ids, &known)
+                        .await?
+                }
+            }
+            r => r?,
+        }
     };
+    let results = maps
+        .into_iter()
+        .filter(|m| !m.is_empty())
+        .map(|m| m.to_json_value())
+        .collect();
     Ok(Json(AspectQueryResponse {
         catalog_id: catalog,
         results,

@@ -197,15 +197,14 @@ pub(crate) async fn get(
     Params(id): Params<String>,
 ) -> ApiResult<Json<GetCatalogDefResponse>> {
     let id = uuid(&id, "catalog id")?;
-    let hierarchies = state.dao.list_hierarchy_defs(id).await?;
-    let aspect_defs = state.dao.list_aspect_defs(id).await?;
+    let def = state.dao.catalog_def(id).await?;
     Ok(Json(GetCatalogDefResponse {
-        hierarchy_defs: hierarchies
-            .into_iter()
+        hierarchy_defs: def
+            .hierarchy_defs()
             .filter(|h| h.hierarchy_type != HierarchyType::AspectMap)
-            .map(|h| HierarchyDef::new(h.name, h.hierarchy_type).to_json_value())
+            .map(ToJson::to_json_value)
             .collect(),
-        aspect_defs: aspect_defs.iter().map(ToJson::to_json_value).collect(),
+        aspect_defs: def.aspect_defs().map(|d| d.to_json_value()).collect(),
     }))
 }
 

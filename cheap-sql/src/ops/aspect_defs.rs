@@ -5,14 +5,12 @@ use uuid::Uuid;
 use super::changes::{bump, forget_changes, record_rewrite};
 use super::*;
 use crate::mapping::{self, Mappings};
-use cheap_core::model::{AspectDef, HierarchyType};
+use std::sync::Arc;
+
+use cheap_core::model::{AspectDef, CatalogDef, HierarchyDef, HierarchyType};
 use cheap_core::{CheapError, Result};
 
-pub(crate) async fn put_aspect_def(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    def: &AspectDef,
-) -> Result<bool> {
+pub(crate) async fn put_aspect_def(b: &Engine<'_>, catalog: Uuid, def: &AspectDef) -> Result<bool> {
     let d = b.dialect();
     write_txn!(b, catalog, conn => async {
         match find_hierarchy(conn, catalog, def.name()).await? {
@@ -36,33 +34,19 @@ pub(crate) async fn put_aspect_def(
     }.await)
 }
 
-pub(crate) async fn get_aspect_def(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    name: &str,
-) -> Result<AspectDef> {
-    let mut conn = b.connect(TxMode::Read).await?;
-    Ok((*aspect_def_of(&mut *conn, catalog, name).await?).clone())
+pub(crate) async fn get_aspect_def(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<AspectDef> {
+    let mut conn = b.connect(TxMode::None).await?;
+    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    Ok((*meta_def(&meta, catalog, name)?).clone())
 }
 
-pub(crate) async fn list_aspect_defs(b: &dyn SqlBackend, catalog: Uuid) -> Result<Vec<AspectDef>> {
-    let mut conn = b.connect(TxMode::Read).await?;
-    require_catalog(&mut *conn, catalog).await?;
-    let mut defs = defs::catalog_defs(&mut *conn, catalog).await?;
-    let order = hierarchy_rows(&mut *conn, b.dialect(), catalog, None).await?;
-    Ok(order
-        .into_iter()
-        .filter(|h| h.kind == HierarchyType::AspectMap)
-        .filter_map(|h| defs.remove(&h.name))
-        .map(|d| (*d).clone())
-        .collect())
+pub(crate) async fn list_aspect_defs(b: &Engine<'_>, catalog: Uuid) -> Result<Vec<AspectDef>> {
+    let mut conn = b.connect(TxMode::None).await?;
+    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    Ok(aspect_defs_in_order(&meta))
 }
 
-pub(crate) async fn delete_aspect_def(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    name: &str,
-) -> Result<bool> {
+pub(crate) async fn delete_aspect_def(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {
     let d = b.dialect();
     let maps = b.mapping_registry().snapshot();
     write_txn!(b, catalog, conn => async {
@@ -116,4 +100,25 @@ pub(super) async fn remove_aspect_map(
         .await?;
     }
     Ok(())
+}
+
+pub(crate) async fn catalog_def(b: &Engine<'_>, catalog: Uuid) -> Result<CatalogDef> {
+    let mut conn = b.connect(TxMode::None).await?;
+    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    Ok(CatalogDef::from_parts(
+        aspect_defs_in_order(&meta).into_iter().map(Arc::new),
+        meta.hierarchies
+            .iter()
+            .map(|(n, k)| HierarchyDef::new(n.clone(), *k)),
+    ))
+}
+
+/// The aspect maps' defs, in the catalog's hierarchy order.
+pub(super) fn aspect_defs_in_order(meta: &CatalogMeta) -> Vec<AspectDef> {
+    meta.hierarchies
+        .iter()
+        .filter(|(_, k)| *k == HierarchyType::AspectMap)
+        .filter_map(|(n, _)| meta.defs.get(n))
+        .map(|d| (**d).clone())
+        .collect()
 }

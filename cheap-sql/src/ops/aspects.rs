@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::changes::{bump, record_aspect_changes};
+use super::changes::{bump_to, record_aspect_changes};
 use super::*;
 use crate::batch::{self, placeholders};
 use crate::content::{self, Window};
@@ -12,10 +12,10 @@ use crate::mapping;
 use cheap_core::dao::rules::{check_upsert, no_entity_ids, plan_upsert, touched};
 use cheap_core::dao::UpsertOutcome;
 use cheap_core::model::{Aspect, AspectMap, HierarchyType};
-use cheap_core::Result;
+use cheap_core::{CheapError, Result};
 
 pub(crate) async fn upsert_aspects(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     aspect_def: &str,
     aspects: &[Aspect],
@@ -25,46 +25,82 @@ pub(crate) async fn upsert_aspects(
         return Err(no_entity_ids(aspect_def));
     }
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        let def = aspect_def_of(conn, catalog, aspect_def).await?;
+    let mut written = None;
+    let outcomes = write_txn!(b, catalog, conn => async {
+        let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
+        let def = meta_def(&meta, catalog, aspect_def)?;
         check_upsert(&def, aspect_def, aspects)?;
         if aspects.is_empty() {
-            return Ok(vec![]);
+            return Ok::<_, CheapError>(vec![]);
         }
         let ids: Vec<Uuid> = aspects.iter().map(|a| a.entity_id()).collect();
-        let mut existing: HashMap<Uuid, i64> = HashMap::new();
-        for chunk in ids.chunks(d.in_chunk()) {
-            let sql = format!("SELECT entity_id, map_order FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ? AND entity_id IN ({})", placeholders(chunk.len()));
-            let mut args = vec![Arg::Uuid(catalog), Arg::text(aspect_def)];
-            args.extend(uuid_args(chunk));
-            for r in conn.fetch_all(&sql, &args).await? {
-                existing.insert(r.uuid(0)?, r.int(1)?);
-            }
-        }
-        // Replaced aspects keep their position: delete them and write them back in place.
+        let (existing, last) = positions(conn, d, catalog, aspect_def, &ids).await?;
+        // Replaced aspects keep their aspect and map rows, so their place; only their values
+        // are written again.
         let id_args = uuid_args(&ids);
-        batch::execute_in(conn, d, &[Arg::Uuid(catalog), Arg::text(aspect_def)], &id_args, |ph| {
-            format!("DELETE FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ? AND entity_id IN ({ph})")
+        batch::execute_in(conn, d, &[Arg::Uuid(catalog), Arg::Uuid(def.id())], &id_args, |ph| {
+            format!("DELETE FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? AND entity_id IN ({ph})")
         }).await?;
-        delete_aspect_rows(conn, d, catalog, def.id(), &id_args).await?;
-        let next = max_order(conn, "hierarchy_aspect_map", "map_order", catalog, aspect_def).await? + 1;
-        let items = plan_upsert(aspects, &existing, next);
+        let items = plan_upsert(aspects, &existing, last + 1);
         match &mapping {
             Some(m) => {
-                content::insert_aspects(conn, d, catalog, &def, &items, false).await?;
+                content::insert_aspects(conn, d, catalog, &def, &items, false, true).await?;
                 let unique: Vec<&Aspect> = items.iter().map(|(a, _)| *a).collect();
                 mapping::write(conn, d, catalog, m, &unique).await?;
             }
-            None => content::insert_aspects(conn, d, catalog, &def, &items, true).await?,
+            None => content::insert_aspects(conn, d, catalog, &def, &items, true, true).await?,
         }
-        let v = bump(conn, d, catalog, &[aspect_def]).await?;
+        // The version was read under the catalog's write lock: this write makes the next one.
+        let v = info.version + 1;
+        bump_to(conn, d, catalog, v, &[aspect_def]).await?;
         record_aspect_changes(conn, d, catalog, aspect_def, &ids, v, false).await?;
+        written = Some(v);
         Ok(aspects.iter().map(|a| UpsertOutcome { entity_id: a.entity_id(), created: !existing.contains_key(&a.entity_id()) }).collect())
-    }.await)
+    }.await)?;
+    if let Some(v) = written {
+        // Committed, and no metadata changed: the cached entry holds at the new version.
+        b.meta.advance(catalog, v);
+    }
+    Ok(outcomes)
+}
+
+/// The map positions of those of `ids` already in aspect map `name`, and the last position
+/// used (-1 for an empty map), one statement per chunk of ids.
+async fn positions(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    ids: &[Uuid],
+) -> Result<(HashMap<Uuid, i64>, i64)> {
+    let mut existing = HashMap::new();
+    let mut last = -1;
+    for chunk in ids.chunks(d.in_chunk()) {
+        let sql = format!(
+            "SELECT entity_id, map_order FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ? AND entity_id IN ({}) \
+             UNION ALL SELECT NULL, MAX(map_order) FROM hierarchy_aspect_map WHERE catalog_id = ? AND hierarchy_name = ?",
+            placeholders(chunk.len())
+        );
+        let mut args = vec![Arg::Uuid(catalog), Arg::text(name)];
+        args.extend(uuid_args(chunk));
+        args.extend([Arg::Uuid(catalog), Arg::text(name)]);
+        conn.for_each(&sql, &args, &mut |r| {
+            match (r.opt_uuid(0)?, r.opt_int(1)?) {
+                (Some(e), Some(o)) => {
+                    existing.insert(e, o);
+                }
+                (None, Some(max)) => last = last.max(max),
+                _ => {}
+            }
+            Ok(())
+        })
+        .await?;
+    }
+    Ok((existing, last))
 }
 
 pub(crate) async fn delete_aspects(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     aspect_def: &str,
     entities: &[Uuid],
@@ -74,24 +110,32 @@ pub(crate) async fn delete_aspects(
         return Err(no_entity_ids(aspect_def));
     }
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        let def = aspect_def_of(conn, catalog, aspect_def).await?;
+    let mut written = None;
+    let n = write_txn!(b, catalog, conn => async {
+        let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
+        let def = meta_def(&meta, catalog, aspect_def)?;
         if let Some(m) = &mapping {
             mapping::delete(conn, d, catalog, m, entities).await?;
         }
         let ids = uuid_args(entities);
         let n = delete_in(conn, d, "hierarchy_aspect_map", "entity_id", catalog, aspect_def, &ids).await?;
         delete_aspect_rows(conn, d, catalog, def.id(), &ids).await?;
-        let v = bump(conn, d, catalog, &touched(n, aspect_def)).await?;
+        let v = info.version + 1;
+        bump_to(conn, d, catalog, v, &touched(n, aspect_def)).await?;
         if n > 0 {
             record_aspect_changes(conn, d, catalog, aspect_def, entities, v, true).await?;
         }
-        Ok(n)
-    }.await)
+        written = Some(v);
+        Ok::<_, CheapError>(n)
+    }.await)?;
+    if let Some(v) = written {
+        b.meta.advance(catalog, v);
+    }
+    Ok(n)
 }
 
 pub(crate) async fn query_aspects(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     entities: &[Uuid],
     aspect_defs: &[String],
@@ -100,20 +144,19 @@ pub(crate) async fn query_aspects(
     let maps = b.mapping_registry().snapshot();
     let mut conn = b.connect(TxMode::Read).await?;
     let conn: &mut dyn SqlConn = &mut *conn;
-    require_catalog(conn, catalog).await?;
+    let (_, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
     let names: Vec<String> = if aspect_defs.is_empty() {
-        hierarchy_rows(conn, d, catalog, None)
-            .await?
-            .into_iter()
-            .filter(|h| h.kind == HierarchyType::AspectMap)
-            .map(|h| h.name)
+        meta.hierarchies
+            .iter()
+            .filter(|(_, k)| *k == HierarchyType::AspectMap)
+            .map(|(n, _)| n.clone())
             .collect()
     } else {
         aspect_defs.to_vec()
     };
     let mut out = Vec::with_capacity(names.len());
     for name in names {
-        let def = aspect_def_of(conn, catalog, &name).await?;
+        let def = meta_def(&meta, catalog, &name)?;
         let map = if entities.is_empty() {
             let rows = hierarchy_rows(conn, d, catalog, Some(&name)).await?;
             let defs = HashMap::from([(name.clone(), def.clone())]);

@@ -64,13 +64,15 @@ pub(super) async fn save(
         &["species", "uri", "upstream_catalog_id", "version_number"],
     );
     conn.execute(
-        &format!("INSERT INTO catalog (catalog_id, species, uri, upstream_catalog_id, version_number) VALUES (?, ?, ?, ?, ?) {upsert}"),
+        &format!("INSERT INTO catalog (catalog_id, species, uri, upstream_catalog_id, version_number, cheap_epoch) VALUES (?, ?, ?, ?, ?, ?) {upsert}"),
         &[
             Arg::Uuid(cat),
             Arg::text(catalog.species().as_upper()),
             Arg::opt_text(catalog.uri.as_deref()),
             Arg::opt_uuid(catalog.upstream()),
             Arg::Int(version),
+            // A new row is a new incarnation; an existing row keeps its epoch.
+            Arg::Int(new_epoch()),
         ],
     )
     .await?;
@@ -171,13 +173,13 @@ pub(super) async fn clear_catalog(conn: &mut dyn SqlConn, cat: Uuid) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn save_catalog(b: &dyn SqlBackend, catalog: &Catalog) -> Result<i64> {
+pub(crate) async fn save_catalog(b: &Engine<'_>, catalog: &Catalog) -> Result<i64> {
     let maps = b.mapping_registry().snapshot();
     let d = b.dialect();
     write_txn!(b, catalog.id(), conn => save(conn, d, catalog, &maps).await)
 }
 
-pub(crate) async fn load_catalog(b: &dyn SqlBackend, id: Uuid) -> Result<Catalog> {
+pub(crate) async fn load_catalog(b: &Engine<'_>, id: Uuid) -> Result<Catalog> {
     // A read transaction gives the load one consistent snapshot.
     let mut conn = b.connect(TxMode::Read).await?;
     load(
@@ -189,31 +191,34 @@ pub(crate) async fn load_catalog(b: &dyn SqlBackend, id: Uuid) -> Result<Catalog
     .await
 }
 
-pub(crate) async fn delete_catalog(b: &dyn SqlBackend, id: Uuid) -> Result<bool> {
+pub(crate) async fn delete_catalog(b: &Engine<'_>, id: Uuid) -> Result<bool> {
     let maps = b.mapping_registry().snapshot();
     let d = b.dialect();
-    write_txn!(b, id, conn => async {
+    let deleted = write_txn!(b, id, conn => async {
         let names = hierarchy_names(conn, d, id).await?;
         clear_mapped(conn, d, id, &names, &maps).await?;
         clear_catalog(conn, id).await?;
         conn.execute("DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
         conn.execute("DELETE FROM cheap_sync_mark WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
         let n = conn.execute("DELETE FROM catalog WHERE catalog_id = ?", &[Arg::Uuid(id)]).await?;
-        Ok(n > 0)
-    }.await)
+        Ok::<_, cheap_core::CheapError>(n > 0)
+    }.await);
+    // Not needed for correctness (a new catalog row has a new epoch), only to free the entry.
+    b.meta.forget(id);
+    deleted
 }
 
-pub(crate) async fn catalog_exists(b: &dyn SqlBackend, id: Uuid) -> Result<bool> {
+pub(crate) async fn catalog_exists(b: &Engine<'_>, id: Uuid) -> Result<bool> {
     let mut conn = b.connect(TxMode::None).await?;
     Ok(find_catalog(&mut *conn, id).await?.is_some())
 }
 
-pub(crate) async fn catalog_info(b: &dyn SqlBackend, id: Uuid) -> Result<CatalogInfo> {
+pub(crate) async fn catalog_info(b: &Engine<'_>, id: Uuid) -> Result<CatalogInfo> {
     let mut conn = b.connect(TxMode::None).await?;
     require_catalog(&mut *conn, id).await
 }
 
-pub(crate) async fn list_catalog_ids(b: &dyn SqlBackend) -> Result<Vec<Uuid>> {
+pub(crate) async fn list_catalog_ids(b: &Engine<'_>) -> Result<Vec<Uuid>> {
     let mut conn = b.connect(TxMode::None).await?;
     conn.fetch_all("SELECT catalog_id FROM catalog ORDER BY catalog_id", &[])
         .await?
@@ -222,7 +227,7 @@ pub(crate) async fn list_catalog_ids(b: &dyn SqlBackend) -> Result<Vec<Uuid>> {
         .collect()
 }
 
-pub(crate) async fn catalog_count(b: &dyn SqlBackend) -> Result<u64> {
+pub(crate) async fn catalog_count(b: &Engine<'_>) -> Result<u64> {
     let mut conn = b.connect(TxMode::None).await?;
     Ok(conn
         .fetch_int("SELECT COUNT(*) FROM catalog", &[])
@@ -231,7 +236,7 @@ pub(crate) async fn catalog_count(b: &dyn SqlBackend) -> Result<u64> {
 }
 
 pub(crate) async fn list_catalogs_page(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     offset: u64,
     limit: u64,
 ) -> Result<Vec<CatalogInfo>> {
@@ -256,7 +261,7 @@ pub(crate) async fn list_catalogs_page(
 }
 
 pub(crate) async fn load_catalogs_page(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     offset: u64,
     limit: u64,
 ) -> Result<Vec<Catalog>> {
@@ -279,7 +284,7 @@ pub(crate) async fn load_catalogs_page(
     Ok(out)
 }
 
-pub(crate) async fn health_check(b: &dyn SqlBackend) -> Result<()> {
+pub(crate) async fn health_check(b: &Engine<'_>) -> Result<()> {
     let mut conn = b.connect(TxMode::None).await?;
     conn.fetch_one("SELECT 1", &[]).await?;
     Ok(())

@@ -29,6 +29,37 @@ pub(super) async fn bump(
             std::slice::from_ref(&id),
         )
         .await?;
+    stamp(conn, d, cat, v, touched).await?;
+    Ok(v)
+}
+
+/// Sets the catalog's version to `v`, which the caller read under the catalog's write lock
+/// (so `v` is one past the stored version), and stamps the touched hierarchies.
+pub(super) async fn bump_to(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    v: i64,
+    touched: &[&str],
+) -> Result<()> {
+    conn.execute(
+        "UPDATE catalog SET version_number = ? WHERE catalog_id = ?",
+        &[Arg::Int(v), Arg::Uuid(cat)],
+    )
+    .await?;
+    stamp(conn, d, cat, v, touched).await
+}
+
+/// Sets each touched hierarchy's version to `v`, or tombstones it when it is gone. (A
+/// hierarchy created again loses its tombstone when it is created.)
+async fn stamp(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    v: i64,
+    touched: &[&str],
+) -> Result<()> {
+    let id = Arg::Uuid(cat);
     let tombstone = format!(
         "INSERT INTO cheap_hierarchy_tombstone (version_number, catalog_id, name) VALUES (?, ?, ?) {}",
         d.on_conflict(&["catalog_id", "name"], &["version_number"])
@@ -41,17 +72,11 @@ pub(super) async fn bump(
                 &args,
             )
             .await?;
-        if updated > 0 {
-            conn.execute(
-                "DELETE FROM cheap_hierarchy_tombstone WHERE version_number <> ? AND catalog_id = ? AND name = ?",
-                &args,
-            )
-            .await?;
-        } else {
+        if updated == 0 {
             conn.execute(&tombstone, &args).await?;
         }
     }
-    Ok(v)
+    Ok(())
 }
 
 /// Drops the per-aspect change records and rewrite mark of a hierarchy that goes away.
@@ -130,11 +155,7 @@ pub(super) async fn record_aspect_changes(
     Ok(())
 }
 
-pub(crate) async fn changes_since(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    version: i64,
-) -> Result<Changes> {
+pub(crate) async fn changes_since(b: &Engine<'_>, catalog: Uuid, version: i64) -> Result<Changes> {
     let info = super::catalogs::catalog_info(b, catalog).await?;
     let changed = super::hierarchies::list_hierarchies(b, catalog)
         .await?
@@ -159,7 +180,7 @@ pub(crate) async fn changes_since(
 }
 
 pub(crate) async fn aspect_changes_since(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     aspect_def: &str,
     version: i64,
@@ -218,7 +239,7 @@ pub(crate) async fn aspect_changes_since(
     Ok(out)
 }
 
-pub(crate) async fn sync_mark(b: &dyn SqlBackend, catalog: Uuid) -> Result<Option<SyncMark>> {
+pub(crate) async fn sync_mark(b: &Engine<'_>, catalog: Uuid) -> Result<Option<SyncMark>> {
     let mut conn = b.connect(TxMode::Read).await?;
     require_catalog(&mut *conn, catalog).await?;
     conn.fetch_optional(
@@ -236,7 +257,7 @@ pub(crate) async fn sync_mark(b: &dyn SqlBackend, catalog: Uuid) -> Result<Optio
     .transpose()
 }
 
-pub(crate) async fn set_sync_mark(b: &dyn SqlBackend, catalog: Uuid, mark: SyncMark) -> Result<()> {
+pub(crate) async fn set_sync_mark(b: &Engine<'_>, catalog: Uuid, mark: SyncMark) -> Result<()> {
     let d = b.dialect();
     write_txn!(b, catalog, conn => async {
         require_catalog(conn, catalog).await?;

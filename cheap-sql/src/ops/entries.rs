@@ -37,7 +37,7 @@ pub(super) async fn rewrite_list(
 }
 
 pub(crate) async fn add_entities(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     ids: &[Uuid],
@@ -63,7 +63,7 @@ pub(crate) async fn add_entities(
 }
 
 pub(crate) async fn insert_entities(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     index: u64,
@@ -88,7 +88,7 @@ pub(crate) async fn insert_entities(
 }
 
 pub(crate) async fn remove_entities(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     ids: &[Uuid],
@@ -118,7 +118,7 @@ pub(crate) async fn remove_entities(
 }
 
 pub(crate) async fn put_directory_entries(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     entries: &[(String, Uuid)],
@@ -143,7 +143,7 @@ pub(crate) async fn put_directory_entries(
 }
 
 pub(crate) async fn remove_directory_keys(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     keys: &[String],
@@ -153,7 +153,7 @@ pub(crate) async fn remove_directory_keys(
 }
 
 pub(crate) async fn remove_directory_entities(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     ids: &[Uuid],
@@ -163,7 +163,7 @@ pub(crate) async fn remove_directory_entities(
 
 /// Removes the entries of a directory whose `column` is one of `values`.
 async fn remove_directory_rows(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     column: &str,
@@ -181,7 +181,7 @@ async fn remove_directory_rows(
 }
 
 pub(crate) async fn add_tree_nodes(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     parent_path: &str,
@@ -234,7 +234,7 @@ pub(crate) async fn add_tree_nodes(
 }
 
 pub(crate) async fn remove_tree_nodes(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     hierarchy: &str,
     paths: &[String],

@@ -14,7 +14,7 @@ use cheap_core::model::{Hierarchy, HierarchyDef, HierarchyType};
 use cheap_core::{CheapError, Result};
 
 pub(crate) async fn create_hierarchy(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     def: &HierarchyDef,
 ) -> Result<()> {
@@ -37,11 +37,7 @@ pub(crate) async fn create_hierarchy(
     }.await)
 }
 
-pub(crate) async fn delete_hierarchy(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    name: &str,
-) -> Result<bool> {
+pub(crate) async fn delete_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {
     let d = b.dialect();
     let maps = b.mapping_registry().snapshot();
     write_txn!(b, catalog, conn => async {
@@ -62,22 +58,19 @@ pub(crate) async fn delete_hierarchy(
 }
 
 pub(crate) async fn list_hierarchy_defs(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
 ) -> Result<Vec<HierarchyDef>> {
-    let mut conn = b.connect(TxMode::Read).await?;
-    require_catalog(&mut *conn, catalog).await?;
-    hierarchy_rows(&mut *conn, b.dialect(), catalog, None)
-        .await?
-        .into_iter()
-        .map(|h| Ok(HierarchyDef::new(h.name, h.kind)))
-        .collect()
+    let mut conn = b.connect(TxMode::None).await?;
+    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    Ok(meta
+        .hierarchies
+        .iter()
+        .map(|(n, k)| HierarchyDef::new(n.clone(), *k))
+        .collect())
 }
 
-pub(crate) async fn list_hierarchies(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-) -> Result<Vec<HierarchyInfo>> {
+pub(crate) async fn list_hierarchies(b: &Engine<'_>, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
     let mut conn = b.connect(TxMode::Read).await?;
     require_catalog(&mut *conn, catalog).await?;
     let counts: Vec<String> = HierarchyType::ALL
@@ -105,18 +98,14 @@ pub(crate) async fn list_hierarchies(
         .collect()
 }
 
-pub(crate) async fn get_hierarchy(
-    b: &dyn SqlBackend,
-    catalog: Uuid,
-    name: &str,
-) -> Result<Hierarchy> {
+pub(crate) async fn get_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<Hierarchy> {
     Ok(read_hierarchy_page(b, catalog, name, 0, u64::MAX)
         .await?
         .hierarchy)
 }
 
 pub(crate) async fn read_hierarchy_page(
-    b: &dyn SqlBackend,
+    b: &Engine<'_>,
     catalog: Uuid,
     name: &str,
     offset: u64,

@@ -15,10 +15,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::batch;
-use crate::conn::{Arg, SqlBackend, SqlConn, TxMode};
+use crate::conn::{Arg, SqlConn, TxMode};
 use crate::content::HierarchyRow;
 use crate::defs;
 use crate::dialect::Dialect;
+use crate::engine::Engine;
+use crate::meta::{CatalogMeta, Stamp};
 use cheap_core::dao::rules::{missing_aspect_def, missing_catalog, missing_hierarchy, wrong_kind};
 use cheap_core::dao::CatalogInfo;
 use cheap_core::model::{AspectDef, CatalogSpecies, HierarchyType};
@@ -44,7 +46,7 @@ macro_rules! write_txn {
 }
 pub(crate) use write_txn;
 
-pub(super) async fn begin_write(b: &dyn SqlBackend, catalog: Uuid) -> Result<Box<dyn SqlConn>> {
+pub(super) async fn begin_write(b: &Engine<'_>, catalog: Uuid) -> Result<Box<dyn SqlConn>> {
     let mut conn = b.connect(TxMode::Write).await?;
     if let Some((sql, arg)) = b.dialect().lock_catalog(catalog) {
         conn.execute(sql, &[arg]).await?;
@@ -53,22 +55,97 @@ pub(super) async fn begin_write(b: &dyn SqlBackend, catalog: Uuid) -> Result<Box
 }
 
 pub(super) async fn find_catalog(conn: &mut dyn SqlConn, id: Uuid) -> Result<Option<CatalogInfo>> {
+    Ok(find_catalog_row(conn, id).await?.map(|(info, _)| info))
+}
+
+/// The catalog's row: its info and the stamp the metadata cache checks.
+async fn find_catalog_row(
+    conn: &mut dyn SqlConn,
+    id: Uuid,
+) -> Result<Option<(CatalogInfo, Stamp)>> {
     let row = conn
         .fetch_optional(
-            "SELECT species, uri, upstream_catalog_id, version_number FROM catalog WHERE catalog_id = ?",
+            "SELECT species, uri, upstream_catalog_id, version_number, cheap_epoch FROM catalog WHERE catalog_id = ?",
             &[Arg::Uuid(id)],
         )
         .await?;
     row.map(|mut r| {
-        Ok(CatalogInfo {
-            id,
-            species: CatalogSpecies::from_str(r.str(0)?)?,
-            uri: r.opt_string(1)?,
-            upstream: r.opt_uuid(2)?,
-            version: r.int(3)?,
-        })
+        let version = r.int(3)?;
+        Ok((
+            CatalogInfo {
+                id,
+                species: CatalogSpecies::from_str(r.str(0)?)?,
+                uri: r.opt_string(1)?,
+                upstream: r.opt_uuid(2)?,
+                version,
+            },
+            Stamp {
+                version,
+                epoch: r.opt_int(4)?,
+            },
+        ))
     })
     .transpose()
+}
+
+/// A random epoch for a new catalog row.
+pub(super) fn new_epoch() -> i64 {
+    Uuid::new_v4().as_u64_pair().0 as i64
+}
+
+/// How the statements of a connection see the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum View {
+    /// One snapshot (a read or write transaction): what it reads agrees.
+    Snapshot,
+    /// Each statement sees what is committed when it runs.
+    Latest,
+}
+
+/// The catalog's info and its metadata (hierarchies and defs): one single-row read when the
+/// cache holds this version of it, else that read and the two metadata queries. What it
+/// returns agrees with the info; outside a snapshot the stamp is read again after the metadata
+/// and the metadata is cached only if no write came between.
+pub(super) async fn catalog_meta(
+    e: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    id: Uuid,
+    view: View,
+) -> Result<(CatalogInfo, Arc<CatalogMeta>)> {
+    let (info, stamp) = find_catalog_row(conn, id)
+        .await?
+        .ok_or_else(|| missing_catalog(id))?;
+    if let Some(m) = e.meta.get(id, stamp) {
+        return Ok((info, m));
+    }
+    let hierarchies = hierarchy_rows(conn, e.dialect(), id, None)
+        .await?
+        .into_iter()
+        .map(|h| (h.name, h.kind))
+        .collect();
+    let defs = defs::catalog_defs(conn, id).await?;
+    let meta = Arc::new(CatalogMeta { hierarchies, defs });
+    let settled = match view {
+        View::Snapshot => true,
+        // Every write advances the version: an unchanged stamp means nothing came between.
+        View::Latest => find_catalog_row(conn, id).await?.map(|(_, s)| s) == Some(stamp),
+    };
+    if settled {
+        e.meta.put(id, stamp, meta.clone());
+        Ok((info, meta))
+    } else {
+        // A write came between: read it all again on a snapshot.
+        let mut snap = e.connect(TxMode::Read).await?;
+        Box::pin(catalog_meta(e, &mut *snap, id, View::Snapshot)).await
+    }
+}
+
+/// The def of aspect map `name`, from the catalog's metadata.
+pub(super) fn meta_def(meta: &CatalogMeta, cat: Uuid, name: &str) -> Result<Arc<AspectDef>> {
+    match (meta.kind(name), meta.defs.get(name)) {
+        (Some(HierarchyType::AspectMap), Some(d)) => Ok(d.clone()),
+        _ => Err(missing_aspect_def(cat, name)),
+    }
 }
 
 pub(super) async fn require_catalog(conn: &mut dyn SqlConn, id: Uuid) -> Result<CatalogInfo> {
@@ -215,19 +292,6 @@ pub(super) async fn require_kind(
     Ok(())
 }
 
-pub(super) async fn aspect_def_of(
-    conn: &mut dyn SqlConn,
-    cat: Uuid,
-    name: &str,
-) -> Result<Arc<AspectDef>> {
-    if find_hierarchy(conn, cat, name).await? != Some(HierarchyType::AspectMap) {
-        return Err(missing_aspect_def(cat, name));
-    }
-    defs::catalog_def(conn, cat, name)
-        .await?
-        .ok_or_else(|| missing_aspect_def(cat, name))
-}
-
 /// Adds a hierarchy row after the catalog's others.
 pub(super) async fn insert_hierarchy_row(
     conn: &mut dyn SqlConn,
@@ -240,6 +304,12 @@ pub(super) async fn insert_hierarchy_row(
     conn.execute(
         "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order) SELECT ?, ?, ?, 0, COALESCE(MAX(hierarchy_order), -1) + 1 FROM hierarchy WHERE catalog_id = ?",
         &[Arg::Uuid(cat), Arg::text(name), Arg::text(t.code()), Arg::Uuid(cat)],
+    )
+    .await?;
+    // A name used again is no longer gone.
+    conn.execute(
+        "DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name = ?",
+        &[Arg::Uuid(cat), Arg::text(name)],
     )
     .await?;
     Ok(())
