@@ -11,8 +11,8 @@ use futures::StreamExt;
 
 use cheap_core::dao::forward::METHODS;
 use cheap_core::dao::{
-    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, InstrumentedDao, SyncMark,
-    UpsertOutcome,
+    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice,
+    InstrumentedDao, SyncMark, UpsertOutcome,
 };
 use cheap_core::sync::SpeciesDao;
 use cheap_core::{
@@ -249,6 +249,16 @@ impl CheapDao for Recorder {
             .await
     }
 
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        self.note("merge_aspects");
+        self.inner.merge_aspects(catalog, aspect_def, patches).await
+    }
+
     async fn delete_aspects(
         &self,
         catalog: Uuid,
@@ -355,6 +365,7 @@ async fn call_everything(dao: &dyn CheapDao) {
         .await;
     let _ = dao.remove_tree_nodes(id, "x", &["x".to_owned()]).await;
     let _ = dao.upsert_aspects(id, "x", &[]).await;
+    let _ = dao.merge_aspects(id, "x", &[]).await;
     let _ = dao.delete_aspects(id, "x", &[id]).await;
     let _ = dao.query_aspects(id, &[id], &["x".to_owned()]).await;
     let _ = dao.changes_since(id, 0).await;

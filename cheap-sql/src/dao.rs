@@ -13,7 +13,8 @@ use crate::engine::{Engine, Shared};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
-    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark,
+    UpsertOutcome,
 };
 use cheap_core::model::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef,
@@ -243,6 +244,15 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
         ops::aspects::upsert_aspects(&self.engine(), catalog, aspect_def, aspects).await
+    }
+
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        ops::aspects::merge_aspects(&self.engine(), catalog, aspect_def, patches).await
     }
 
     async fn delete_aspects(

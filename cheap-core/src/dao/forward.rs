@@ -182,6 +182,16 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::upsert_aspects($inner, catalog, aspect_def, aspects).await
             }
 
+            async fn merge_aspects(
+                &self,
+                catalog: $crate::Uuid,
+                aspect_def: &str,
+                patches: &[$crate::dao::AspectPatch],
+            ) -> $crate::Result<Vec<$crate::Result<$crate::dao::UpsertOutcome>>> {
+                let $this = self;
+                $crate::CheapDao::merge_aspects($inner, catalog, aspect_def, patches).await
+            }
+
             async fn delete_aspects(&self, catalog: $crate::Uuid, aspect_def: &str, entities: &[$crate::Uuid]) -> $crate::Result<u64> {
                 let $this = self;
                 $crate::CheapDao::delete_aspects($inner, catalog, aspect_def, entities).await
@@ -262,6 +272,7 @@ pub const METHODS: &[&str] = &[
     "add_tree_nodes",
     "remove_tree_nodes",
     "upsert_aspects",
+    "merge_aspects",
     "delete_aspects",
     "query_aspects",
     "changes_since",

@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use super::{
-    AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
-    UpsertOutcome,
+    AspectChanges, AspectPatch, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice,
+    SyncMark, UpsertOutcome,
 };
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
@@ -402,6 +402,19 @@ impl CheapDao for InstrumentedDao {
         self.run(
             "upsert_aspects",
             self.inner.upsert_aspects(catalog, aspect_def, aspects),
+        )
+        .await
+    }
+
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        self.run(
+            "merge_aspects",
+            self.inner.merge_aspects(catalog, aspect_def, patches),
         )
         .await
     }

@@ -16,7 +16,8 @@ use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy,
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{
-    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark,
+    UpsertOutcome,
 };
 
 /// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
@@ -205,6 +206,52 @@ pub trait CheapDao: Send + Sync {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>>;
+
+    /// Applies each patch over the stored aspect of its entity (see [`AspectPatch`]) and
+    /// writes the results, one outcome per patch: a patch that does not make a valid aspect
+    /// fails alone and the others are written. The SQL backends read and write in one
+    /// transaction under the catalog's write lock, so concurrent patches of different
+    /// properties of one aspect all land; this default reads, then writes.
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        let def = std::sync::Arc::new(self.get_aspect_def(catalog, aspect_def).await?);
+        let ids: Vec<Uuid> = patches.iter().map(|p| p.entity_id).collect();
+        let stored = if ids.is_empty() {
+            Vec::new()
+        } else {
+            self.query_aspects(catalog, &ids, &[aspect_def.to_owned()])
+                .await?
+        };
+        let stored = stored.first();
+        let merged: Vec<Result<Aspect>> = patches
+            .iter()
+            .map(|p| p.apply(&def, stored.and_then(|m| m.get(p.entity_id))))
+            .collect();
+        let valid: Vec<Aspect> = merged
+            .iter()
+            .filter_map(|r| r.as_ref().ok().cloned())
+            .collect();
+        let mut written = if valid.is_empty() {
+            Vec::new()
+        } else {
+            self.upsert_aspects(catalog, aspect_def, &valid).await?
+        }
+        .into_iter();
+        Ok(merged
+            .into_iter()
+            .map(|r| {
+                r.and_then(|_| {
+                    written.next().ok_or_else(|| {
+                        crate::CheapError::invalid("the store reported fewer outcomes than aspects")
+                    })
+                })
+            })
+            .collect())
+    }
 
     /// Deletes the aspects of `entities`; returns how many went.
     async fn delete_aspects(

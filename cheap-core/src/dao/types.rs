@@ -76,6 +76,38 @@ pub struct UpsertOutcome {
     pub created: bool,
 }
 
+/// A change to one entity's aspect: the properties it sets (a `None` value sets null); the
+/// others keep what is stored, or start from the def's defaults for a new aspect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AspectPatch {
+    /// The aspect's entity.
+    pub entity_id: Uuid,
+    /// Property name and new value, in order.
+    pub values: Vec<(String, Option<crate::PropertyValue>)>,
+}
+
+impl AspectPatch {
+    /// The patched aspect: `patch`'s values over `base` (or over a new aspect of `def`),
+    /// checked to be complete.
+    pub fn apply(
+        &self,
+        def: &std::sync::Arc<crate::AspectDef>,
+        base: Option<&crate::Aspect>,
+    ) -> crate::Result<crate::Aspect> {
+        let mut aspect = base
+            .cloned()
+            .unwrap_or_else(|| crate::Aspect::new(def.clone(), self.entity_id));
+        for (name, value) in &self.values {
+            match value {
+                Some(v) => aspect.set(name, v.clone())?,
+                None => aspect.set_null(name)?,
+            }
+        }
+        aspect.check_complete()?;
+        Ok(aspect)
+    }
+}
+
 /// What changed in a catalog after some version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {

@@ -10,8 +10,8 @@ use super::{now_ms, Replica};
 use futures::stream::BoxStream;
 
 use crate::dao::{
-    catalog_pages, AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice,
-    SyncMark, UpsertOutcome,
+    catalog_pages, AspectChanges, AspectPatch, CatalogInfo, Changes, CheapDao, HierarchyInfo,
+    HierarchySlice, SyncMark, UpsertOutcome,
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -330,6 +330,15 @@ impl CheapDao for SpeciesDao {
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
         write!(self, catalog, d => d.upsert_aspects(catalog, aspect_def, aspects))
+    }
+
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        write!(self, catalog, d => d.merge_aspects(catalog, aspect_def, patches))
     }
 
     async fn delete_aspects(

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params};
 use crate::AppState;
+use cheap_core::dao::AspectPatch;
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::{
     AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
@@ -44,33 +45,41 @@ pub(crate) async fn upsert_or_query(
     upsert(&state, id, &def, req).await
 }
 
-fn apply(
-    def: &Arc<AspectDef>,
-    base: Option<&Aspect>,
-    input: &AspectInput,
-) -> Result<Aspect, String> {
-    // Properties left out keep their stored values (the reference drops them).
-    let mut aspect = base
-        .cloned()
-        .unwrap_or_else(|| Aspect::new(def.clone(), input.entity_id));
+/// A whole aspect from an input (a replacing upsert).
+fn apply(def: &Arc<AspectDef>, input: &AspectInput) -> Result<Aspect, String> {
+    patch(def, input)?.apply(def, None).map_err(incomplete)
+}
+
+/// The message of an aspect that is not complete (or otherwise refused).
+fn incomplete(e: CheapError) -> String {
+    match e {
+        CheapError::InvalidValue { property, .. } => {
+            format!("Required property {property} is missing")
+        }
+        e => e.to_string(),
+    }
+}
+
+/// The typed patch of an input, each value checked as a write of it would be.
+fn patch(def: &Arc<AspectDef>, input: &AspectInput) -> Result<AspectPatch, String> {
+    let mut scratch = Aspect::new(def.clone(), input.entity_id);
+    let mut values = Vec::with_capacity(input.properties.len());
     for (k, v) in &input.properties {
         let pd = def
             .property_def(k)
             .ok_or_else(|| format!("Aspect data validation failed: unknown property '{k}'"))?;
         let value = json::read::value_from_json(def.name(), pd, v).map_err(|e| e.to_string())?;
-        let r = match value {
-            Some(v) => aspect.set(k, v),
-            None => aspect.set_null(k),
-        };
-        r.map_err(|e| e.to_string())?;
-    }
-    aspect.check_complete().map_err(|e| match e {
-        CheapError::InvalidValue { property, .. } => {
-            format!("Required property {property} is missing")
+        match &value {
+            Some(v) => scratch.set(k, v.clone()),
+            None => scratch.set_null(k),
         }
-        e => e.to_string(),
-    })?;
-    Ok(aspect)
+        .map_err(|e| e.to_string())?;
+        values.push((k.clone(), value));
+    }
+    Ok(AspectPatch {
+        entity_id: input.entity_id,
+        values,
+    })
 }
 
 async fn upsert(
@@ -93,58 +102,56 @@ async fn upsert(
         items.insert(a.entity_id, a.clone());
     }
     let ids: Vec<Uuid> = items.keys().copied().collect();
-    let existing: HashMap<Uuid, Aspect> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        state
-            .dao
-            .query_aspects(catalog, &ids, &[def_name.to_owned()])
-            .await?
-            .into_iter()
-            .flat_map(|m| m.iter().cloned().collect::<Vec<_>>())
-            .map(|a| (a.entity_id(), a))
-            .collect()
-    };
     let mut results = Vec::with_capacity(items.len());
-    let mut valid = Vec::new();
-    for input in items.values() {
-        let base = if req.replace {
-            None
-        } else {
-            existing.get(&input.entity_id)
-        };
-        match apply(&def, base, input) {
-            Ok(a) => valid.push(a),
-            Err(message) => results.push(AspectResult {
-                entity_id: input.entity_id,
-                success: false,
-                created: false,
-                message,
-            }),
-        }
-    }
-    let outcomes = if valid.is_empty() {
-        Vec::new()
-    } else {
-        state.dao.upsert_aspects(catalog, def_name, &valid).await?
+    let failed = |entity_id, message| AspectResult {
+        entity_id,
+        success: false,
+        created: false,
+        message,
     };
-    let created: HashMap<Uuid, bool> = outcomes
-        .into_iter()
-        .map(|o| (o.entity_id, o.created))
-        .collect();
-    for a in &valid {
-        let c = created.get(&a.entity_id()).copied().unwrap_or(false);
-        results.push(AspectResult {
-            entity_id: a.entity_id(),
-            success: true,
-            created: c,
-            message: if c {
-                "Aspect created"
-            } else {
-                "Aspect updated"
+    let done = |entity_id, created: bool| AspectResult {
+        entity_id,
+        success: true,
+        created,
+        message: if created {
+            "Aspect created"
+        } else {
+            "Aspect updated"
+        }
+        .into(),
+    };
+    if req.replace {
+        let mut valid = Vec::new();
+        for input in items.values() {
+            match apply(&def, input) {
+                Ok(a) => valid.push(a),
+                Err(message) => results.push(failed(input.entity_id, message)),
             }
-            .into(),
-        });
+        }
+        if !valid.is_empty() {
+            for o in state.dao.upsert_aspects(catalog, def_name, &valid).await? {
+                results.push(done(o.entity_id, o.created));
+            }
+        }
+    } else {
+        // Properties left out keep their stored values (the reference drops them): the store
+        // merges each patch over what it holds, in the write's own transaction.
+        let mut patches = Vec::new();
+        for input in items.values() {
+            match patch(&def, input) {
+                Ok(p) => patches.push(p),
+                Err(message) => results.push(failed(input.entity_id, message)),
+            }
+        }
+        if !patches.is_empty() {
+            let outcomes = state.dao.merge_aspects(catalog, def_name, &patches).await?;
+            for (p, o) in patches.iter().zip(outcomes) {
+                results.push(match o {
+                    Ok(o) => done(o.entity_id, o.created),
+                    Err(e) => failed(p.entity_id, incomplete(e)),
+                });
+            }
+        }
     }
     let order: HashMap<Uuid, usize> = ids.iter().enumerate().map(|(i, e)| (*e, i)).collect();
     results.sort_by_key(|r| order.get(&r.entity_id).copied().unwrap_or(usize::MAX));
