@@ -171,3 +171,13 @@ async fn two_mariadb_stores_over_one_database_see_each_others_metadata() {
     b.close().await.unwrap();
     drop_database(&a, &db).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_commit_in_groups_on_mariadb() {
+    let Some((dao, db)) = dao().await else {
+        return;
+    };
+    let groups = cheap_sql::testkit::concurrent_upserts(dao.engine(), async { async {} }).await;
+    eprintln!("64 concurrent upserts on MariaDB: {groups} group(s)");
+    drop_database(&dao, &db).await;
+}

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::PgDriver;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::Postgres;
 
 use crate::error::map_err;
 use crate::PostgresDao;
@@ -138,7 +138,7 @@ impl PostgresOptions {
             let _ = sqlx::Connection::close(setup).await;
             o = o.options([("search_path", schema.as_str())]);
         }
-        let pool = pool_options::<Postgres>(&self.pool)
+        let pool = pool_options::<PgDriver>(&self.pool)
             .connect_with(o)
             .await
             .map_err(map_err)?;

@@ -56,6 +56,8 @@ impl SqlxDriver for SqliteDriver {
     // "database is locked" when a read lock is upgraded.
     const BEGIN_WRITE: Option<&'static str> = Some("BEGIN IMMEDIATE");
 
+    const CHECK_BEFORE_ACQUIRE: bool = false;
+
     fn dialect() -> &'static dyn Dialect {
         &SqliteDialect
     }

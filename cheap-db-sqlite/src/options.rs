@@ -3,8 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::SqliteDriver;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::Sqlite;
 
 use crate::error::map_err;
 use crate::SqliteDao;
@@ -156,7 +156,7 @@ impl SqliteOptions {
         } else {
             self.pool
         };
-        let pool = pool_options::<Sqlite>(&settings)
+        let pool = pool_options::<SqliteDriver>(&settings)
             .connect_with(opts)
             .await
             .map_err(map_err)?;

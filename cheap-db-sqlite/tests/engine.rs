@@ -3,6 +3,7 @@
 
 use cheap_db_sqlite::{SqliteDao, SqliteOptions};
 use cheap_sql::testkit;
+use sqlx::Connection;
 
 async fn open(path: &std::path::Path) -> SqliteDao {
     SqliteOptions::path(path)
@@ -29,4 +30,33 @@ async fn two_sqlite_stores_over_one_file_see_each_others_metadata() {
     let a = open(&path).await;
     let b = open(&path).await;
     testkit::metadata_is_never_stale(a.engine(), b.engine()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_commit_in_groups_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    let dao = open(&path).await;
+    let free = testkit::concurrent_upserts(dao.engine(), async { async {} }).await;
+    eprintln!("64 concurrent upserts, writer free: {free} group(s)");
+    // While another connection holds the database's write lock, the writes queue behind the
+    // first group's transaction: the next group takes them all.
+    let url = format!("sqlite://{}", path.display());
+    let gate = async {
+        let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+        }
+    };
+    let held = testkit::concurrent_upserts(dao.engine(), gate).await;
+    eprintln!("64 concurrent upserts behind a held lock: {held} group(s)");
+    assert!(
+        held < 63,
+        "writes queued behind a lock commit together: {held} groups"
+    );
 }

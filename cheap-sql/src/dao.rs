@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use uuid::Uuid;
 
 use crate::conn::SqlBackend;
+use tokio::sync::oneshot;
+
 use crate::engine::{Engine, Shared};
+use crate::group::{Item, Job, Reply};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
@@ -19,7 +22,7 @@ use cheap_core::dao::{
 use cheap_core::model::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef,
 };
-use cheap_core::{CheapDao, Result};
+use cheap_core::{CheapDao, CheapError, Result};
 
 /// The shared SQL engine over one backend: `SqlDao<B>` is a [`CheapDao`] for any
 /// [`SqlBackend`] `B` (connections and a dialect), so SQLite, PostgreSQL and MariaDB behave
@@ -30,7 +33,7 @@ use cheap_core::{CheapDao, Result};
 /// operations run ([`statements`](Self::statements)).
 #[derive(Debug, Clone)]
 pub struct SqlDao<B> {
-    backend: B,
+    backend: Arc<B>,
     shared: Arc<Shared>,
 }
 
@@ -44,10 +47,11 @@ impl<B: SqlBackend> SqlDao<B> {
     /// The engine over `backend`, caching the metadata of up to `catalogs` catalogs.
     pub fn with_meta_capacity(backend: B, catalogs: usize) -> Self {
         SqlDao {
-            backend,
+            backend: Arc::new(backend),
             shared: Arc::new(Shared {
                 meta: MetaCache::new(catalogs),
                 statements: Default::default(),
+                groups: Default::default(),
             }),
         }
     }
@@ -69,7 +73,36 @@ impl<B: SqlBackend> SqlDao<B> {
     }
 
     fn engine(&self) -> Engine<'_> {
-        Engine::new(&self.backend, &self.shared)
+        Engine::new(&*self.backend, &self.shared)
+    }
+
+    /// Queues a write of `items` to `catalog` for the next group transaction and waits for
+    /// its outcomes (the `group` module says how groups form).
+    async fn grouped(&self, catalog: Uuid, aspect_def: &str, items: Vec<Item>) -> Reply {
+        let (reply, outcome) = oneshot::channel();
+        let queue = self.shared.groups.queue(catalog);
+        queue.push(Job {
+            aspect_def: aspect_def.to_owned(),
+            items,
+            reply,
+        });
+        let backend = self.backend.clone();
+        let shared = self.shared.clone();
+        // The group runs in a task of its own, so a caller that goes away mid-write does not
+        // cut short the transaction that carries the others' writes too.
+        tokio::spawn(async move {
+            let slot = queue.slot.lock().await;
+            let jobs = queue.take();
+            if !jobs.is_empty() {
+                let engine = Engine::new(&*backend, &shared);
+                ops::aspects::run_group(&engine, catalog, jobs).await;
+            }
+            drop(slot);
+            shared.groups.release(catalog, &queue);
+        });
+        outcome.await.map_err(|_| {
+            CheapError::Unavailable("the write's group task ended without an answer".into())
+        })?
     }
 }
 
@@ -243,7 +276,15 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
-        ops::aspects::upsert_aspects(&self.engine(), catalog, aspect_def, aspects).await
+        ops::aspects::check_upsert_request(&self.engine(), catalog, aspect_def, aspects).await?;
+        if aspects.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = aspects.iter().cloned().map(Item::Replace).collect();
+        self.grouped(catalog, aspect_def, items)
+            .await?
+            .into_iter()
+            .collect()
     }
 
     async fn merge_aspects(
@@ -252,7 +293,12 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         patches: &[AspectPatch],
     ) -> Result<Vec<Result<UpsertOutcome>>> {
-        ops::aspects::merge_aspects(&self.engine(), catalog, aspect_def, patches).await
+        ops::aspects::check_merge_request(&self.engine(), catalog, aspect_def).await?;
+        if patches.is_empty() {
+            return Ok(Vec::new());
+        }
+        let items = patches.iter().cloned().map(Item::Patch).collect();
+        self.grouped(catalog, aspect_def, items).await
     }
 
     async fn delete_aspects(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::conn::{Arg, Row, SqlBackend, SqlConn, TxMode};
+use crate::group::Groups;
 use crate::meta::MetaCache;
 use cheap_core::Result;
 
@@ -17,6 +18,7 @@ use cheap_core::Result;
 pub(crate) struct Shared {
     pub meta: MetaCache,
     pub statements: Arc<AtomicU64>,
+    pub groups: Groups,
 }
 
 /// One operation's view of the engine.

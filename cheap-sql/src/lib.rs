@@ -27,6 +27,7 @@ pub mod dao;
 mod defs;
 pub mod dialect;
 mod engine;
+mod group;
 mod mapping;
 pub mod meta;
 mod ops;

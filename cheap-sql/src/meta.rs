@@ -76,6 +76,12 @@ impl MetaCache {
         }
     }
 
+    /// The latest entry of `catalog`, whatever its version: for checks that the write's own
+    /// transaction repeats against the current metadata.
+    pub(crate) fn latest(&self, catalog: Uuid) -> Option<Arc<CatalogMeta>> {
+        self.lock().get(&catalog).map(|(_, m)| m.clone())
+    }
+
     /// Keeps `meta` as `catalog`'s state at `stamp`.
     pub(crate) fn put(&self, catalog: Uuid, stamp: Stamp, meta: Arc<CatalogMeta>) {
         self.lock().put(catalog, (stamp, meta));

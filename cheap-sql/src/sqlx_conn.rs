@@ -27,6 +27,11 @@ pub trait SqlxDriver: Send + Sync + 'static {
     /// The statement that begins a write transaction (`None`: sqlx's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str> = None;
 
+    /// Whether the pool checks a connection before handing it out. A server's connection can
+    /// die while idle (a restart, a terminated backend); SQLite's is an in-process worker that
+    /// cannot, and the check would cost a round trip to its thread per operation.
+    const CHECK_BEFORE_ACQUIRE: bool = true;
+
     /// The dialect.
     fn dialect() -> &'static dyn Dialect;
 
@@ -179,9 +184,10 @@ where
     }
 }
 
-/// sqlx pool options from the shared [`PoolSettings`].
-pub fn pool_options<DB: Database>(s: &PoolSettings) -> sqlx::pool::PoolOptions<DB> {
+/// sqlx pool options for driver `D` from the shared [`PoolSettings`].
+pub fn pool_options<D: SqlxDriver>(s: &PoolSettings) -> sqlx::pool::PoolOptions<D::Db> {
     sqlx::pool::PoolOptions::new()
+        .test_before_acquire(D::CHECK_BEFORE_ACQUIRE)
         .min_connections(s.effective_min())
         .max_connections(s.max_connections)
         .acquire_timeout(s.acquire_timeout)

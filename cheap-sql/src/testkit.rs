@@ -490,3 +490,111 @@ pub async fn metadata_is_never_stale<B: SqlBackend>(a: &SqlDao<B>, b: &SqlDao<B>
     );
     a.delete_catalog(id).await.expect("clean up");
 }
+
+/// 64 concurrent upserts of distinct entities into one catalog, one of them invalid: the 63
+/// valid ones land with `created` outcomes, the invalid one fails alone, and every version
+/// the writes took belongs to one committed group (distinct, consecutive, none empty).
+/// Returns how many groups committed them.
+///
+/// `gate` runs once the catalog exists, before the upserts start; the future it returns runs
+/// beside them (a test can hold a lock there and release it later, so that the writes queue).
+pub async fn concurrent_upserts<B, G, R>(dao: &SqlDao<B>, gate: G) -> u64
+where
+    B: SqlBackend,
+    G: std::future::Future<Output = R>,
+    R: std::future::Future<Output = ()>,
+{
+    let def = AspectDef::builder("group.Item")
+        .property(PropertyDef::new("n", PropertyType::Integer).nullable(false))
+        .build()
+        .expect("a valid def")
+        .into_arc();
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    catalog.extend(def.clone()).expect("extend");
+    dao.save_catalog(&catalog).await.expect("save");
+    let before = dao.catalog_info(id).await.expect("info").version;
+    // Same name, other shape: not the stored def, refused before it joins any group.
+    let impostor = AspectDef::builder("group.Item")
+        .property(PropertyDef::new("m", PropertyType::String))
+        .build()
+        .expect("a valid def")
+        .into_arc();
+    let aspects: Vec<Aspect> = (0..64)
+        .map(|i| {
+            let d = if i == 13 { &impostor } else { &def };
+            let b = Aspect::builder(d.clone(), Uuid::new_v4());
+            if i == 13 {
+                b.set("m", PropertyValue::String("x".into()))
+            } else {
+                b.set("n", PropertyValue::Integer(i))
+            }
+            .build()
+            .expect("aspect")
+        })
+        .collect();
+    let release = gate.await;
+    let (results, ()) = futures::future::join(
+        futures::future::join_all(
+            aspects
+                .iter()
+                .map(|a| dao.upsert_aspects(id, "group.Item", std::slice::from_ref(a))),
+        ),
+        release,
+    )
+    .await;
+    for (i, r) in results.iter().enumerate() {
+        if i == 13 {
+            assert!(
+                matches!(r, Err(CheapError::InvalidInput(_))),
+                "the invalid upsert fails alone: {r:?}"
+            );
+        } else {
+            let outcome = r.as_ref().expect("a valid upsert lands");
+            assert_eq!(outcome.len(), 1);
+            assert!(outcome[0].created, "{i} is new");
+            assert_eq!(outcome[0].entity_id, aspects[i].entity_id());
+        }
+    }
+    let loaded = dao.load_catalog(id).await.expect("load");
+    let map = loaded.aspects("group.Item").expect("map");
+    assert_eq!(
+        map.len(),
+        63,
+        "every valid upsert is stored, the invalid one is not"
+    );
+    for (i, a) in aspects.iter().enumerate().filter(|(i, _)| *i != 13) {
+        assert_eq!(
+            map.get(a.entity_id())
+                .and_then(|x| x.get("n"))
+                .and_then(|v| v.as_i64()),
+            Some(i as i64)
+        );
+    }
+    assert!(map.get(aspects[13].entity_id()).is_none());
+    // Each version after `before` is one committed group: it wrote at least one aspect, and
+    // the groups' writes together are the 63.
+    let after = loaded.version;
+    let groups = (after - before) as u64;
+    assert!(groups >= 1, "the writes advanced the version");
+    let mut seen = 0;
+    for v in before..after {
+        let since = dao
+            .aspect_changes_since(id, "group.Item", v)
+            .await
+            .expect("changes")
+            .changed
+            .len();
+        let later = dao
+            .aspect_changes_since(id, "group.Item", v + 1)
+            .await
+            .expect("changes")
+            .changed
+            .len();
+        assert!(since > later, "version {} wrote nothing", v + 1);
+        seen += since - later;
+    }
+    assert_eq!(seen, 63, "the groups' writes are the 63 upserts");
+    dao.delete_catalog(id).await.expect("clean up");
+    groups
+}

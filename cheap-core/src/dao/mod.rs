@@ -29,7 +29,8 @@ pub use types::{
 ///   that differs from the one another catalog stores under the same name (or id)
 ///   ([`CheapError::Conflict`](crate::CheapError::Conflict)).
 /// - Every mutation advances the catalog's version by at least one and sets each hierarchy it
-///   touched to the new version; [`changes_since`](Self::changes_since) lists them.
+///   touched to the new version; [`changes_since`](Self::changes_since) lists them. Aspect
+///   writes that a SQL backend commits together as one group share that group's version.
 /// - A rejected operation changes nothing.
 /// - Missing catalogs and hierarchies are [`CheapError::NotFound`](crate::CheapError::NotFound).
 #[async_trait]

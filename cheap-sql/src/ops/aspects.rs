@@ -10,87 +10,214 @@ use super::*;
 use crate::batch::{self, placeholders};
 use crate::content::{self, Window};
 use crate::mapping;
+use indexmap::IndexMap;
+
+use crate::group::{Item, Job};
 use crate::table_mapping::AspectTableMapping;
 use cheap_core::dao::rules::{check_upsert, no_entity_ids, plan_upsert, touched};
-use cheap_core::dao::{AspectPatch, UpsertOutcome};
+use cheap_core::dao::UpsertOutcome;
 use cheap_core::model::{Aspect, AspectDef, AspectMap, HierarchyType};
 use cheap_core::{CheapError, Result};
 
-pub(crate) async fn upsert_aspects(
+/// Checks an upsert before it joins a group, so that an invalid one fails alone: the def
+/// exists and every aspect is complete and of it. The group's transaction checks each aspect
+/// again against the def it finds then, so the def may come from a cached entry of any
+/// version here, at no statement.
+pub(crate) async fn check_upsert_request(
     b: &Engine<'_>,
     catalog: Uuid,
     aspect_def: &str,
     aspects: &[Aspect],
-) -> Result<Vec<UpsertOutcome>> {
-    let mapping = b.mapping_registry().get(aspect_def);
-    if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
-        return Err(no_entity_ids(aspect_def));
-    }
-    let d = b.dialect();
-    let mut written = None;
-    let outcomes = write_txn!(b, catalog, conn => async {
-        let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
-        let def = meta_def(&meta, catalog, aspect_def)?;
-        check_upsert(&def, aspect_def, aspects)?;
-        if aspects.is_empty() {
-            return Ok::<_, CheapError>(vec![]);
+) -> Result<()> {
+    writable(aspect_def, b)?;
+    if let Some(def) = cached_def(b, catalog, aspect_def) {
+        if check_upsert(&def, aspect_def, aspects).is_ok() {
+            return Ok(());
         }
-        let v = info.version + 1;
-        let out = write_aspects(conn, d, catalog, &def, mapping.as_deref(), aspects, v).await?;
-        written = Some(v);
-        Ok(out)
-    }.await)?;
-    if let Some(v) = written {
-        // Committed, and no metadata changed: the cached entry holds at the new version.
-        b.meta.advance(catalog, v);
     }
-    Ok(outcomes)
+    // Nothing cached, or refused by what may be an old def: decide on the current one.
+    let def = current_def(b, catalog, aspect_def).await?;
+    check_upsert(&def, aspect_def, aspects)
 }
 
-pub(crate) async fn merge_aspects(
+/// Checks a merge before it joins a group: the def exists (the patches are applied in the
+/// group's transaction, against the def current then).
+pub(crate) async fn check_merge_request(
     b: &Engine<'_>,
     catalog: Uuid,
     aspect_def: &str,
-    patches: &[AspectPatch],
-) -> Result<Vec<Result<UpsertOutcome>>> {
-    let mapping = b.mapping_registry().get(aspect_def);
-    if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+) -> Result<()> {
+    writable(aspect_def, b)?;
+    if cached_def(b, catalog, aspect_def).is_none() {
+        current_def(b, catalog, aspect_def).await?;
+    }
+    Ok(())
+}
+
+/// Refuses granular writes to a def stored in a table without entity ids.
+fn writable(aspect_def: &str, b: &Engine<'_>) -> Result<()> {
+    if b.mapping_registry()
+        .get(aspect_def)
+        .is_some_and(|m| !m.has_entity_id())
+    {
         return Err(no_entity_ids(aspect_def));
     }
-    let d = b.dialect();
-    let maps = b.mapping_registry().snapshot();
+    Ok(())
+}
+
+/// The def from the catalog's latest cached metadata, of whatever version.
+fn cached_def(b: &Engine<'_>, catalog: Uuid, aspect_def: &str) -> Option<Arc<AspectDef>> {
+    b.meta
+        .latest(catalog)
+        .and_then(|m| meta_def(&m, catalog, aspect_def).ok())
+}
+
+/// The def as stored now.
+async fn current_def(b: &Engine<'_>, catalog: Uuid, aspect_def: &str) -> Result<Arc<AspectDef>> {
+    let mut conn = b.connect(TxMode::None).await?;
+    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    meta_def(&meta, catalog, aspect_def)
+}
+
+/// Runs queued writes of `catalog` in one transaction and sends each its reply. When the
+/// transaction fails, a group of several is run again one by one.
+pub(crate) async fn run_group(e: &Engine<'_>, catalog: Uuid, jobs: Vec<Job>) {
     let mut written = None;
-    let outcomes = write_txn!(b, catalog, conn => async {
-        let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
-        let def = meta_def(&meta, catalog, aspect_def)?;
-        let ids: Vec<Uuid> = patches.iter().map(|p| p.entity_id).collect();
-        // Read under the write lock: no other writer can come between this read and the write.
-        let stored = if ids.is_empty() {
+    let result: Result<Vec<Vec<Result<UpsertOutcome>>>> = async {
+        write_txn!(e, catalog, conn => apply_group(e, conn, catalog, &jobs, &mut written).await)
+    }
+    .await;
+    match result {
+        Ok(replies) => {
+            if let Some(v) = written {
+                // Committed, and no metadata changed: the cached entry holds at the new version.
+                e.meta.advance(catalog, v);
+            }
+            for (job, reply) in jobs.into_iter().zip(replies) {
+                // A caller that went away no longer waits; its write stands.
+                let _ = job.reply.send(Ok(reply));
+            }
+        }
+        Err(_) if jobs.len() > 1 => {
+            for job in jobs {
+                Box::pin(run_group(e, catalog, vec![job])).await;
+            }
+        }
+        Err(err) => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(err));
+            }
+        }
+    }
+}
+
+/// Where one item's outcome comes from once the group is written.
+enum Slot {
+    Done(Result<UpsertOutcome>),
+    Wrote(Uuid),
+}
+
+/// Applies every job's items, def by def, in the order they came: a patch goes over what the
+/// items before it left, and each entity is written once, as its last state.
+async fn apply_group(
+    e: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    jobs: &[Job],
+    written: &mut Option<i64>,
+) -> Result<Vec<Vec<Result<UpsertOutcome>>>> {
+    let d = e.dialect();
+    let maps = e.mapping_registry().snapshot();
+    let (info, meta) = catalog_meta(e, conn, catalog, View::Snapshot).await?;
+    // The version was read under the catalog's write lock: this write makes the next one.
+    let v = info.version + 1;
+    let mut slots: Vec<Vec<Slot>> = jobs
+        .iter()
+        .map(|j| Vec::with_capacity(j.items.len()))
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for j in jobs {
+        if !names.contains(&j.aspect_def.as_str()) {
+            names.push(&j.aspect_def);
+        }
+    }
+    let mut created: HashMap<(usize, Uuid), bool> = HashMap::new();
+    for (n, name) in names.iter().enumerate() {
+        let def = meta_def(&meta, catalog, name)?;
+        let mapping = e.mapping_registry().get(name);
+        if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
+            return Err(no_entity_ids(name));
+        }
+        let members: Vec<usize> = (0..jobs.len())
+            .filter(|&j| jobs[j].aspect_def == *name)
+            .collect();
+        let mut patched: Vec<Uuid> = Vec::new();
+        for &j in &members {
+            for item in &jobs[j].items {
+                if let Item::Patch(p) = item {
+                    if !patched.contains(&p.entity_id) {
+                        patched.push(p.entity_id);
+                    }
+                }
+            }
+        }
+        let stored = if patched.is_empty() {
             AspectMap::new(def.clone())
         } else {
-            content::read_aspects_of(conn, d, catalog, def.clone(), &maps, &ids).await?
+            content::read_aspects_of(conn, d, catalog, def.clone(), &maps, &patched).await?
         };
-        let merged: Vec<Result<Aspect>> = patches
-            .iter()
-            .map(|p| p.apply(&def, stored.get(p.entity_id)))
-            .collect();
-        let valid: Vec<Aspect> = merged.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
-        if valid.is_empty() {
-            // Every patch failed: nothing to write, no version to advance.
-            return Ok::<_, CheapError>(merged.into_iter().filter_map(Result::err).map(Err).collect());
+        let mut current: IndexMap<Uuid, Aspect> = IndexMap::new();
+        for &j in &members {
+            for item in &jobs[j].items {
+                let id = item.entity_id();
+                let next = match item {
+                    // Checked before joining, against a def that may have changed since.
+                    Item::Replace(a) => {
+                        check_upsert(&def, name, std::slice::from_ref(a)).map(|_| a.clone())
+                    }
+                    Item::Patch(p) => p.apply(&def, current.get(&id).or_else(|| stored.get(id))),
+                };
+                slots[j].push(match next {
+                    Ok(a) => {
+                        current.insert(id, a);
+                        Slot::Wrote(id)
+                    }
+                    Err(err) => Slot::Done(Err(err)),
+                });
+            }
         }
-        let v = info.version + 1;
-        let mut out = write_aspects(conn, d, catalog, &def, mapping.as_deref(), &valid, v).await?.into_iter();
-        written = Some(v);
-        Ok(merged
-            .into_iter()
-            .map(|r| r.and_then(|_| out.next().ok_or_else(|| CheapError::invalid("fewer outcomes than aspects"))))
-            .collect())
-    }.await)?;
-    if let Some(v) = written {
-        b.meta.advance(catalog, v);
+        if current.is_empty() {
+            continue;
+        }
+        let aspects: Vec<Aspect> = current.into_values().collect();
+        for o in write_aspects(conn, d, catalog, &def, mapping.as_deref(), &aspects, v).await? {
+            created.insert((n, o.entity_id), o.created);
+        }
+        *written = Some(v);
     }
-    Ok(outcomes)
+    // An entity is created by the first item that wrote it; later ones update it.
+    let mut first: std::collections::HashSet<(usize, Uuid)> = std::collections::HashSet::new();
+    Ok(slots
+        .into_iter()
+        .enumerate()
+        .map(|(j, items)| {
+            let n = names
+                .iter()
+                .position(|x| *x == jobs[j].aspect_def)
+                .unwrap_or(0);
+            items
+                .into_iter()
+                .map(|slot| match slot {
+                    Slot::Done(r) => r,
+                    Slot::Wrote(id) => Ok(UpsertOutcome {
+                        entity_id: id,
+                        created: first.insert((n, id))
+                            && created.get(&(n, id)).copied().unwrap_or(false),
+                    }),
+                })
+                .collect()
+        })
+        .collect())
 }
 
 /// Writes `aspects` (checked against `def`) as version `v`, which the caller read under the
