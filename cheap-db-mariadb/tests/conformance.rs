@@ -177,7 +177,11 @@ async fn concurrent_upserts_commit_in_groups_on_mariadb() {
     let Some((dao, db)) = dao().await else {
         return;
     };
-    let groups = cheap_sql::testkit::concurrent_upserts(dao.engine(), async { async {} }).await;
+    let groups = cheap_sql::testkit::concurrent_upserts(
+        dao.engine(),
+        std::future::ready(std::future::ready(())),
+    )
+    .await;
     eprintln!("64 concurrent upserts on MariaDB: {groups} group(s)");
     drop_database(&dao, &db).await;
 }

@@ -83,7 +83,8 @@ async fn two_postgres_stores_over_one_schema_see_each_others_metadata() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_upserts_commit_in_groups_on_postgres() {
     let Some(dao) = pg().await else { return };
-    let groups = tables::concurrent_upserts(dao.engine(), async { async {} }).await;
+    let groups =
+        tables::concurrent_upserts(dao.engine(), std::future::ready(std::future::ready(()))).await;
     eprintln!("64 concurrent upserts on PostgreSQL: {groups} group(s)");
     drop_schema(&dao).await;
 }

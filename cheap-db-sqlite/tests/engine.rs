@@ -37,7 +37,8 @@ async fn concurrent_upserts_commit_in_groups_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.db");
     let dao = open(&path).await;
-    let free = testkit::concurrent_upserts(dao.engine(), async { async {} }).await;
+    let free =
+        testkit::concurrent_upserts(dao.engine(), std::future::ready(std::future::ready(()))).await;
     eprintln!("64 concurrent upserts, writer free: {free} group(s)");
     // While another connection holds the database's write lock, the writes queue behind the
     // first group's transaction: the next group takes them all.
