@@ -43,6 +43,8 @@ async fn concurrent_upserts_commit_in_groups_on_sqlite() {
     // While another connection holds the database's write lock, the writes queue behind the
     // first group's transaction: the next group takes them all.
     let url = format!("sqlite://{}", path.display());
+    // The gate takes the lock and hands back the future that releases it.
+    #[allow(clippy::async_yields_async)]
     let gate = async {
         let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
         sqlx::query("BEGIN IMMEDIATE")
