@@ -26,7 +26,7 @@ use sqlx::sqlite::SqlitePool;
 
 pub use cheap_sql::TableAccess;
 pub use error::map_err;
-pub use options::SqliteOptions;
+pub use options::{SqliteOptions, DEFAULT_MMAP, DEFAULT_PAGE_CACHE};
 
 use cheap_core::Result;
 use cheap_sql::schema::SchemaOptions;

@@ -12,9 +12,15 @@ use cheap_core::{CheapError, Result};
 use cheap_sql::sqlx_conn::pool_options;
 use cheap_sql::PoolSettings;
 
+/// The default page cache of a pool, in bytes.
+pub const DEFAULT_PAGE_CACHE: u64 = 64 << 20;
+/// The default memory map of a connection, in bytes.
+pub const DEFAULT_MMAP: u64 = 256 << 20;
+
 /// How to open a SQLite store. Defaults: create the file if missing, create the schema, WAL,
 /// `synchronous=NORMAL`, busy timeout 5 s, 1 to 8 connections, acquire timeout 5 s, idle
-/// timeout 10 min, max lifetime 30 min. An in-memory database uses one connection kept for the
+/// timeout 10 min, max lifetime 30 min, a page cache of [`DEFAULT_PAGE_CACHE`] for the whole
+/// pool and a memory map of [`DEFAULT_MMAP`] per connection. An in-memory database uses one connection kept for the
 /// pool's lifetime: its data would vanish with the last connection, and SQLite's shared cache
 /// makes concurrent connections fail instead of wait.
 #[derive(Debug, Clone)]
@@ -24,6 +30,8 @@ pub struct SqliteOptions {
     init_schema: bool,
     pool: PoolSettings,
     busy_timeout: Duration,
+    page_cache: u64,
+    mmap: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -40,6 +48,8 @@ impl SqliteOptions {
             init_schema: true,
             pool: PoolSettings::with_max(8),
             busy_timeout: Duration::from_secs(5),
+            page_cache: DEFAULT_PAGE_CACHE,
+            mmap: DEFAULT_MMAP,
         }
     }
 
@@ -94,6 +104,22 @@ impl SqliteOptions {
         self
     }
 
+    /// SQLite's page cache for the whole pool, in bytes (default 64 MiB), shared out evenly
+    /// between its connections: more connections do not multiply the memory a store takes.
+    pub fn page_cache(mut self, bytes: u64) -> Self {
+        self.page_cache = bytes;
+        self
+    }
+
+    /// How much of the database file each connection reads through a memory map, in bytes
+    /// (default 256 MiB; 0 turns it off). Mapped pages are the operating system's file cache
+    /// (they count in a process's RSS while mapped, and are given back under memory pressure);
+    /// a load of a large catalog on a cold connection is about 1.5x faster with them.
+    pub fn mmap_size(mut self, bytes: u64) -> Self {
+        self.mmap = bytes;
+        self
+    }
+
     /// How long a statement waits on a locked database before failing with `Unavailable` (5 s).
     pub fn busy_timeout(mut self, d: Duration) -> Self {
         self.busy_timeout = d;
@@ -132,6 +158,12 @@ impl SqliteOptions {
                 true,
             ),
         };
+        let connections = if memory {
+            1
+        } else {
+            u64::from(self.pool.max_connections.max(1))
+        };
+        let per_connection_kib = (self.page_cache / 1024 / connections).max(256);
         let opts = base
             .foreign_keys(true)
             .busy_timeout(self.busy_timeout)
@@ -141,13 +173,14 @@ impl SqliteOptions {
                 SqliteJournalMode::Wal
             })
             .synchronous(SqliteSynchronous::Normal)
-            // 64 MiB of page cache per connection: big saves and loads otherwise thrash the
-            // default 2 MiB cache on the value table's indexes.
-            .pragma("cache_size", "-65536")
+            // The pool's page cache shared out between its connections (a negative cache_size
+            // is KiB): big saves and loads otherwise thrash the default 2 MiB on the value
+            // table's indexes.
+            .pragma("cache_size", format!("-{}", per_connection_kib))
             .pragma("temp_store", "memory")
             // Reads through a memory map: a connection with a cold page cache (a load on another
             // connection than the save) reads pages without a pread and a copy each.
-            .pragma("mmap_size", "268435456");
+            .pragma("mmap_size", self.mmap.to_string());
         // An in-memory database lives in SQLite's shared cache, whose table locks fail at once
         // ("database is deadlocked") instead of waiting on the busy timeout; one connection,
         // kept for the pool's lifetime, serializes access and keeps the data alive.

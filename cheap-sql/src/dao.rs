@@ -95,7 +95,9 @@ impl<B: SqlBackend> SqlDao<B> {
             let jobs = queue.take();
             if !jobs.is_empty() {
                 let engine = Engine::new(&*backend, &shared);
-                ops::aspects::run_group(&engine, catalog, jobs).await;
+                // Boxed: every waiting request's task would otherwise hold a whole
+                // transaction's state machine inline, though only one runs it.
+                Box::pin(ops::aspects::run_group(&engine, catalog, jobs)).await;
             }
             drop(slot);
             shared.groups.release(catalog, &queue);
