@@ -22,20 +22,70 @@ pub async fn bare_server() {
     axum::serve(listener, app).await.expect("serve");
 }
 
-/// Runs the cheap server on a SQLite file, as `cheap serve` does, until killed; prints its address.
-pub async fn cheap_server() {
+/// Runs the cheap server on `backend` (a SQLite file, or a fresh `cheap_bench` schema or
+/// database on the machine's PostgreSQL or MariaDB: `CHEAP_TEST_POSTGRES_URL`,
+/// `CHEAP_TEST_MARIADB_URL`), as `cheap serve` does, until killed; prints its address.
+pub async fn cheap_server(backend: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dao = cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"))
-        .connect()
-        .await
-        .expect("sqlite");
+    let dao: Arc<dyn cheap_core::CheapDao> = match backend {
+        "postgres" => {
+            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let admin = cheap_db_postgres::PostgresOptions::url(&url)
+                .init_schema(false)
+                .connect()
+                .await
+                .expect("postgres");
+            sqlx::query("DROP SCHEMA IF EXISTS cheap_bench CASCADE")
+                .execute(admin.pool())
+                .await
+                .expect("drop the bench schema");
+            Arc::new(
+                cheap_db_postgres::PostgresOptions::url(&url)
+                    .schema("cheap_bench")
+                    .connect()
+                    .await
+                    .expect("postgres"),
+            )
+        }
+        "mariadb" => {
+            use mysql_async::prelude::Queryable;
+            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+            let admin = cheap_db_mariadb::MariaDbOptions::url(&url)
+                .init_schema(false)
+                .connect()
+                .await
+                .expect("mariadb");
+            let mut conn = admin.pool().get_conn().await.expect("a connection");
+            conn.query_drop("DROP DATABASE IF EXISTS cheap_bench")
+                .await
+                .expect("drop the bench database");
+            conn.query_drop("CREATE DATABASE cheap_bench")
+                .await
+                .expect("create the bench database");
+            Arc::new(
+                cheap_db_mariadb::MariaDbOptions::url(&url)
+                    .database("cheap_bench")
+                    .connect()
+                    .await
+                    .expect("mariadb"),
+            )
+        }
+        _ => Arc::new(
+            cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"))
+                .connect()
+                .await
+                .expect("sqlite"),
+        ),
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     println!("http://{}", listener.local_addr().expect("addr"));
     cheap_server::serve(
         listener,
-        cheap_server::router(Arc::new(dao), Default::default()),
+        cheap_server::router(dao, Default::default()),
         std::future::pending(),
     )
     .await
@@ -48,10 +98,10 @@ struct Server {
 }
 
 impl Server {
-    fn spawn(kind: &str) -> Server {
+    fn spawn(args: &[&str]) -> Server {
         let exe = std::env::current_exe().expect("exe");
         let mut child = Command::new(exe)
-            .arg(kind)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -175,20 +225,20 @@ fn print(name: &str, conns: usize, f: &Figures, base: &Figures) {
     );
 }
 
-pub async fn run(seconds: u64) -> cheap_core::Result<()> {
-    let cheap = Server::spawn("serve-cheap");
-    let bare = Server::spawn("serve-bare");
+pub async fn run(seconds: u64, backend: &str, aspects: usize) -> cheap_core::Result<()> {
+    let cheap = Server::spawn(&["serve-cheap", "--backend", backend]);
+    let bare = Server::spawn(&["serve-bare"]);
     let client = cheap_client::CheapClient::new(&cheap.url)
         .map_err(|e| cheap_core::CheapError::invalid(e.to_string()))?;
 
-    // A catalog with 1,000 aspects to read, query and upsert.
+    // A catalog of `aspects` aspects to read, query and upsert into.
     let def = AspectDef::builder("bench.item")
         .property(PropertyDef::new("name", PropertyType::String).nullable(false))
         .property(PropertyDef::new("qty", PropertyType::Integer))
         .build()?
         .into_arc();
     let mut cat = Catalog::with_id(Uuid::new_v4(), CatalogSpecies::Sink, None)?;
-    let entities: Vec<Uuid> = (0..1000).map(|_| Uuid::new_v4()).collect();
+    let entities: Vec<Uuid> = (0..aspects).map(|_| Uuid::new_v4()).collect();
     let map = cat.extend(def.clone())?;
     for (i, e) in entities.iter().enumerate() {
         map.put(
@@ -225,17 +275,15 @@ pub async fn run(seconds: u64) -> cheap_core::Result<()> {
             )
         })
     };
+    // Each upsert writes an entity of its own: the catalog grows as it runs.
     let upsert: Arc<dyn Fn(usize) -> Req + Send + Sync> = {
-        let (u, e) = (
-            format!("{base}/api/catalog/{id}/aspects/bench.item"),
-            entities.clone(),
-        );
+        let u = format!("{base}/api/catalog/{id}/aspects/bench.item");
         Arc::new(move |i| {
             Req::Post(
                 u.clone(),
                 format!(
                     r#"{{"aspects":[{{"entityId":"{}","properties":{{"name":"n{i}","qty":{i}}}}}]}}"#,
-                    e[i % e.len()]
+                    Uuid::new_v4()
                 ),
             )
         })
@@ -245,7 +293,7 @@ pub async fn run(seconds: u64) -> cheap_core::Result<()> {
         Arc::new(move |_| Req::Get(u.clone()))
     };
     let d = Duration::from_secs(seconds);
-    println!("http: {seconds} s per figure; server and bare axum are child processes, loaded from this one (2 cores shared)");
+    println!("http: {backend}, a catalog of {aspects} aspects, each upsert a new entity; {seconds} s per figure; server and bare axum are child processes, loaded from this one (2 cores shared)");
     for conns in [64, 512] {
         let base_fig = load(bare_req.clone(), conns, d).await;
         for (name, make) in [
@@ -267,7 +315,7 @@ pub async fn run(seconds: u64) -> cheap_core::Result<()> {
 
 /// `cheap-bench client`: per-request cost of the cheap client beside raw reqwest, same server.
 pub async fn client_overhead(requests: usize) -> cheap_core::Result<()> {
-    let cheap = Server::spawn("serve-cheap");
+    let cheap = Server::spawn(&["serve-cheap"]);
     let err = |e: cheap_client::ClientError| cheap_core::CheapError::invalid(e.to_string());
     let client = cheap_client::CheapClient::new(&cheap.url).map_err(err)?;
     let id = client

@@ -53,6 +53,12 @@ enum Command {
         /// Seconds per figure.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+        /// The store behind the server.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        /// Aspects in the catalog read, queried and upserted into.
+        #[arg(long, default_value_t = 100_000)]
+        aspects: usize,
     },
     /// Client per-request overhead beside raw reqwest.
     Client {
@@ -62,7 +68,11 @@ enum Command {
     },
     /// (internal) serve the cheap REST API for `http`.
     #[command(hide = true)]
-    ServeCheap,
+    ServeCheap {
+        /// The store behind the server.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+    },
     /// (internal) serve a bare axum handler for `http`.
     #[command(hide = true)]
     ServeBare,
@@ -73,6 +83,16 @@ enum Backend {
     Sqlite,
     Postgres,
     Mariadb,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::Mariadb => "mariadb",
+        }
+    }
 }
 
 /// A catalog of `n` aspects with `props` properties each (Integer, String, Float cycling).
@@ -307,10 +327,14 @@ async fn main() -> cheap_core::Result<()> {
             runs,
         } => dao_mariadb(aspects, properties, runs.max(1)).await,
         Command::Sync { aspects, runs } => sync(aspects, runs.max(1)).await,
-        Command::Http { seconds } => http::run(seconds.max(1)).await,
+        Command::Http {
+            seconds,
+            backend,
+            aspects,
+        } => http::run(seconds.max(1), backend.name(), aspects.max(1)).await,
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
-        Command::ServeCheap => {
-            http::cheap_server().await;
+        Command::ServeCheap { backend } => {
+            http::cheap_server(backend.name()).await;
             Ok(())
         }
         Command::ServeBare => {

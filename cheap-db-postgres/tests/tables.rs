@@ -88,3 +88,10 @@ async fn concurrent_upserts_commit_in_groups_on_postgres() {
     eprintln!("64 concurrent upserts on PostgreSQL: {groups} group(s)");
     drop_schema(&dao).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_postgres_group_is_retried_alone() {
+    let Some(dao) = pg().await else { return };
+    tables::a_failed_group_is_retried_alone(dao.engine()).await;
+    drop_schema(&dao).await;
+}

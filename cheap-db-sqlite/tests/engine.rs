@@ -63,3 +63,10 @@ async fn concurrent_upserts_commit_in_groups_on_sqlite() {
         "writes queued behind a lock commit together: {held} groups"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sqlite_group_is_retried_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let dao = open(&dir.path().join("r.db")).await;
+    testkit::a_failed_group_is_retried_alone(dao.engine()).await;
+}

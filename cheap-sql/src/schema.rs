@@ -507,6 +507,13 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
         "hierarchy_aspect_map",
         "aspect_def_id",
     ),
+    // The last position of a map, which every upsert of a new entity reads: an index lookup
+    // instead of a scan of the map.
+    (
+        "idx_hierarchy_aspect_map_order",
+        "hierarchy_aspect_map",
+        "catalog_id, hierarchy_name, map_order",
+    ),
 ];
 
 /// What varies between two stores of one dialect.

@@ -598,3 +598,59 @@ where
     dao.delete_catalog(id).await.expect("clean up");
     groups
 }
+
+/// A group whose transaction fails in the database is retried one by one: of 16 concurrent
+/// upserts into a mapped table with a unique column, the one that repeats another's value
+/// gets the conflict, the 15 others land, whichever groups they met in.
+///
+/// Not for MariaDB: its `ON DUPLICATE KEY UPDATE` resolves a collision on any unique key by
+/// updating the row it collides with, so no write fails there.
+pub async fn a_failed_group_is_retried_alone<B: SqlBackend>(dao: &SqlDao<B>) {
+    let name = format!("retry_{}", &Uuid::new_v4().simple().to_string()[..8]);
+    let d = AspectDef::builder(name.as_str())
+        .property(PropertyDef::new("code", PropertyType::Integer).nullable(false))
+        .build()
+        .expect("a valid def")
+        .into_arc();
+    let m = AspectTableMapping::new(d.clone(), d.name());
+    dao.create_table(&m).await.expect("create table");
+    exec(
+        dao,
+        &[&format!("CREATE UNIQUE INDEX ux_{name} ON {name} (code)")],
+    )
+    .await;
+    dao.add_table_mapping(m).expect("mapping");
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    catalog.extend(d.clone()).expect("extend");
+    dao.save_catalog(&catalog).await.expect("save");
+    // Codes 0..15, and entity 15 repeats entity 3's code.
+    let aspects: Vec<Aspect> = (0..16)
+        .map(|i| {
+            Aspect::builder(d.clone(), Uuid::new_v4())
+                .set("code", PropertyValue::Integer(if i == 15 { 3 } else { i }))
+                .build()
+                .expect("aspect")
+        })
+        .collect();
+    let results = futures::future::join_all(
+        aspects
+            .iter()
+            .map(|a| dao.upsert_aspects(id, &name, std::slice::from_ref(a))),
+    )
+    .await;
+    let conflicts: Vec<usize> = (0..16)
+        .filter(|&i| matches!(results[i], Err(CheapError::Conflict { .. })))
+        .collect();
+    assert_eq!(conflicts.len(), 1, "one conflict: {results:?}");
+    assert!(
+        conflicts[0] == 3 || conflicts[0] == 15,
+        "the conflict is one of the two that share a code: {results:?}"
+    );
+    let landed = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(landed, 15, "the others land: {results:?}");
+    assert_eq!(rows(dao, &name).await, 15, "15 rows in the table");
+    let loaded = dao.load_catalog(id).await.expect("load");
+    assert_eq!(loaded.aspects(&name).map(|m| m.len()), Some(15));
+    dao.delete_catalog(id).await.expect("clean up");
+}
