@@ -72,12 +72,17 @@ pub async fn cheap_server(backend: &str) {
                     .expect("mariadb"),
             )
         }
-        _ => Arc::new(
-            cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"))
-                .connect()
-                .await
-                .expect("sqlite"),
-        ),
+        _ => {
+            let mut o = cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"));
+            // For experiments: the pool's page cache in MiB.
+            if let Some(mib) = std::env::var("CHEAP_BENCH_PAGE_CACHE_MIB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                o = o.page_cache(mib << 20);
+            }
+            Arc::new(o.connect().await.expect("sqlite"))
+        }
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
