@@ -55,10 +55,7 @@ pub(crate) async fn add_entities(
             }
             t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
         };
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -110,10 +107,7 @@ pub(crate) async fn remove_entities(
             }
             t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
         };
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -135,10 +129,7 @@ pub(crate) async fn put_directory_entries(
         let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
         content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
         let n = entries.len() as u64;
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -173,10 +164,7 @@ async fn remove_directory_rows(
     write_txn!(b, catalog, conn => async {
         require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
         let n = delete_in(conn, d, "hierarchy_entity_directory", column, catalog, hierarchy, values).await?;
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -226,10 +214,7 @@ pub(crate) async fn add_tree_nodes(
             content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
         }
         let n = nodes.len() as u64;
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -256,10 +241,7 @@ pub(crate) async fn remove_tree_nodes(
             n += conn.fetch_int(&count, &args).await?.max(0) as u64;
             delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
         }
-        if n > 0 {
-            bump(conn, d, catalog, &[hierarchy]).await?;
-        }
-        Ok(n)
+        stamp_if_changed(conn, d, catalog, hierarchy, n).await
     }.await)
 }
 
@@ -281,4 +263,19 @@ pub(super) async fn delete_subtree(
         ],
     )
     .await
+}
+
+/// Advances the catalog's version for a write to `hierarchy` that changed `n` entries (none:
+/// no new version); returns `n`.
+async fn stamp_if_changed(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    hierarchy: &str,
+    n: u64,
+) -> Result<u64> {
+    if n > 0 {
+        bump(conn, d, catalog, &[hierarchy]).await?;
+    }
+    Ok(n)
 }
