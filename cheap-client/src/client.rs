@@ -60,11 +60,12 @@ fn enc(s: &str) -> String {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()))
+    // The same parser and nesting limit as the server's, so whatever it serves decodes here.
+    cheap_core::json::from_slice(bytes).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 fn from_value<T: DeserializeOwned>(v: Value) -> Result<T> {
-    serde_json::from_value(v).map_err(|e| ClientError::Decode(e.to_string()))
+    cheap_core::json::from_value(v).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
 fn page_query(page: u64, size: u64) -> [(&'static str, String); 2] {

@@ -12,6 +12,7 @@ pub mod dao;
 mod error;
 pub mod hash;
 pub mod json;
+pub mod limits;
 pub mod model;
 pub mod rest;
 pub mod sync;

@@ -18,7 +18,9 @@ pub fn map_err(e: sqlx::Error) -> CheapError {
             let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
             match code.as_str() {
                 "23505" | "23503" => CheapError::db_conflict(db.constraint().map(str::to_owned), e),
-                "23514" | "23502" | "22P02" | "22001" => {
+                // 22021: a NUL in text; 54000: an index row too large. Core's limits refuse
+                // both first; this keeps anything that slips past a client's mistake.
+                "23514" | "23502" | "22P02" | "22001" | "22021" | "54000" => {
                     CheapError::InvalidInput(db.message().to_owned())
                 }
                 "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" => {

@@ -19,6 +19,7 @@ use cheap_core::dao::{
     AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark,
     UpsertOutcome,
 };
+use cheap_core::limits::{self, args};
 use cheap_core::model::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef,
 };
@@ -123,6 +124,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
+        limits::check_catalog(catalog)?;
         ops::catalogs::save_catalog(&self.engine(), catalog).await
     }
 
@@ -159,10 +161,12 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
+        limits::check_aspect_def(def)?;
         ops::aspect_defs::put_aspect_def(&self.engine(), catalog, def).await
     }
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
+        args::lookup("aspect def name", name)?;
         ops::aspect_defs::get_aspect_def(&self.engine(), catalog, name).await
     }
 
@@ -175,14 +179,17 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        args::lookup("aspect def name", name)?;
         ops::aspect_defs::delete_aspect_def(&self.engine(), catalog, name).await
     }
 
     async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
+        limits::check_name("hierarchy name", &def.name)?;
         ops::hierarchies::create_hierarchy(&self.engine(), catalog, def).await
     }
 
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        args::lookup("hierarchy name", name)?;
         ops::hierarchies::delete_hierarchy(&self.engine(), catalog, name).await
     }
 
@@ -195,6 +202,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
+        args::lookup("hierarchy name", name)?;
         ops::hierarchies::get_hierarchy(&self.engine(), catalog, name).await
     }
 
@@ -205,10 +213,12 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         offset: u64,
         limit: u64,
     ) -> Result<HierarchySlice> {
+        args::lookup("hierarchy name", name)?;
         ops::hierarchies::read_hierarchy_page(&self.engine(), catalog, name, offset, limit).await
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         ops::entries::add_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
@@ -219,10 +229,12 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         index: u64,
         ids: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         ops::entries::insert_entities(&self.engine(), catalog, hierarchy, index, ids).await
     }
 
     async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         ops::entries::remove_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
@@ -232,6 +244,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         entries: &[(String, Uuid)],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::directory_entries(entries)?;
         ops::entries::put_directory_entries(&self.engine(), catalog, hierarchy, entries).await
     }
 
@@ -241,6 +255,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         keys: &[String],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::lookups("directory key", keys)?;
         ops::entries::remove_directory_keys(&self.engine(), catalog, hierarchy, keys).await
     }
 
@@ -250,6 +266,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         ids: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         ops::entries::remove_directory_entities(&self.engine(), catalog, hierarchy, ids).await
     }
 
@@ -260,6 +277,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         parent_path: &str,
         nodes: &[(String, Option<Uuid>)],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::tree_nodes(parent_path, nodes)?;
         ops::entries::add_tree_nodes(&self.engine(), catalog, hierarchy, parent_path, nodes).await
     }
 
@@ -269,6 +288,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         hierarchy: &str,
         paths: &[String],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::lookups("tree path", paths)?;
         ops::entries::remove_tree_nodes(&self.engine(), catalog, hierarchy, paths).await
     }
 
@@ -278,6 +299,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
+        args::lookup("aspect def name", aspect_def)?;
+        args::aspects(aspects)?;
         ops::aspects::check_upsert_request(&self.engine(), catalog, aspect_def, aspects).await?;
         if aspects.is_empty() {
             return Ok(Vec::new());
@@ -295,6 +318,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         patches: &[AspectPatch],
     ) -> Result<Vec<Result<UpsertOutcome>>> {
+        args::lookup("aspect def name", aspect_def)?;
+        args::patches(aspect_def, patches)?;
         ops::aspects::check_merge_request(&self.engine(), catalog, aspect_def).await?;
         if patches.is_empty() {
             return Ok(Vec::new());
@@ -309,6 +334,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("aspect def name", aspect_def)?;
         ops::aspects::delete_aspects(&self.engine(), catalog, aspect_def, entities).await
     }
 
@@ -318,6 +344,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         entities: &[Uuid],
         aspect_defs: &[String],
     ) -> Result<Vec<AspectMap>> {
+        args::lookups("aspect def name", aspect_defs)?;
         ops::aspects::query_aspects(&self.engine(), catalog, entities, aspect_defs).await
     }
 
@@ -331,6 +358,7 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         aspect_def: &str,
         version: i64,
     ) -> Result<AspectChanges> {
+        args::lookup("aspect def name", aspect_def)?;
         ops::changes::aspect_changes_since(&self.engine(), catalog, aspect_def, version).await
     }
 

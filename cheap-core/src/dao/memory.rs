@@ -13,6 +13,7 @@ use super::{
     UpsertOutcome,
 };
 use crate::error::{CheapError, NotFound, Result};
+use crate::limits::{self, args};
 use crate::model::{
     Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyContent, HierarchyDef,
 };
@@ -218,6 +219,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
+        limits::check_catalog(catalog)?;
         let mut g = self.write()?;
         for d in catalog.aspect_defs() {
             global_def_conflict(&g.catalogs, catalog.id(), d)?;
@@ -325,6 +327,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
+        limits::check_aspect_def(def)?;
         self.mutate_logged(catalog, |c, others| {
             global_def_conflict(others, catalog, def)?;
             match c.hierarchy(def.name()) {
@@ -349,6 +352,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
+        args::lookup("aspect def name", name)?;
         self.with_catalog(catalog, |c| {
             c.aspect_def(name)
                 .map(|d| (**d).clone())
@@ -363,6 +367,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        args::lookup("aspect def name", name)?;
         self.mutate(catalog, |c, _| {
             if c.aspects(name).is_none() {
                 return Ok((false, vec![]));
@@ -373,6 +378,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
+        limits::check_name("hierarchy name", &def.name)?;
         self.mutate(catalog, |c, _| {
             if c.hierarchy(&def.name).is_some() {
                 return Err(CheapError::conflict(format!(
@@ -386,6 +392,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
+        args::lookup("hierarchy name", name)?;
         self.mutate(catalog, |c, _| match c.remove_hierarchy(name) {
             Some(_) => Ok((true, vec![name.to_owned()])),
             None => Ok((false, vec![])),
@@ -399,6 +406,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
+        args::lookup("hierarchy name", name)?;
         self.with_catalog(catalog, |c| {
             c.hierarchy(name)
                 .cloned()
@@ -413,6 +421,7 @@ impl CheapDao for MemoryDao {
         offset: u64,
         limit: u64,
     ) -> Result<HierarchySlice> {
+        args::lookup("hierarchy name", name)?;
         self.with_catalog(catalog, |c| {
             let h = c
                 .hierarchy(name)
@@ -422,6 +431,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let n = match &mut h.content {
@@ -449,6 +459,7 @@ impl CheapDao for MemoryDao {
         index: u64,
         ids: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(l) = h.as_list() else {
@@ -470,6 +481,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let n = match &mut h.content {
@@ -493,6 +505,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         entries: &[(String, Uuid)],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::directory_entries(entries)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             if h.as_directory().is_none() {
@@ -523,6 +537,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         keys: &[String],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::lookups("directory key", keys)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(d) = h.as_directory_mut() else {
@@ -543,6 +559,7 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         ids: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(d) = h.as_directory_mut() else {
@@ -564,6 +581,8 @@ impl CheapDao for MemoryDao {
         parent_path: &str,
         nodes: &[(String, Option<Uuid>)],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::tree_nodes(parent_path, nodes)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(t) = h.as_tree_mut() else {
@@ -586,6 +605,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         paths: &[String],
     ) -> Result<u64> {
+        args::lookup("hierarchy name", hierarchy)?;
+        args::lookups("tree path", paths)?;
         self.mutate(catalog, |c, _| {
             let h = hierarchy_mut(c, hierarchy)?;
             let Some(t) = h.as_tree_mut() else {
@@ -607,6 +628,8 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
+        args::lookup("aspect def name", aspect_def)?;
+        args::aspects(aspects)?;
         self.mutate_logged(catalog, |c, _| {
             let map = c
                 .aspects_mut(aspect_def)
@@ -648,6 +671,7 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
+        args::lookup("aspect def name", aspect_def)?;
         self.mutate_logged(catalog, |c, _| {
             let map = c
                 .aspects_mut(aspect_def)
@@ -675,6 +699,7 @@ impl CheapDao for MemoryDao {
         entities: &[Uuid],
         aspect_defs: &[String],
     ) -> Result<Vec<AspectMap>> {
+        args::lookups("aspect def name", aspect_defs)?;
         self.with_catalog(catalog, |c| {
             let maps: Vec<&AspectMap> = if aspect_defs.is_empty() {
                 c.hierarchies()
@@ -715,6 +740,7 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         version: i64,
     ) -> Result<AspectChanges> {
+        args::lookup("aspect def name", aspect_def)?;
         let g = self.read()?;
         let s = g
             .catalogs

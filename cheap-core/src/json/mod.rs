@@ -14,6 +14,7 @@
 //! assert_eq!(cat.to_json(), text);
 //! ```
 
+mod parse;
 mod printer;
 pub mod read;
 pub mod write;
@@ -28,6 +29,7 @@ use crate::model::{
     PropertyDef,
 };
 
+pub use parse::{from_slice, from_value, nesting_depth};
 pub use printer::{compact, pretty, Json, Map};
 
 /// Model elements that have a cheap-json form.
@@ -37,8 +39,7 @@ pub trait ToJson {
 
     /// The element as a serde_json value (exponent text normalized by serde_json).
     fn to_json_value(&self) -> serde_json::Value {
-        // Our compact output is always valid JSON.
-        serde_json::from_str(&self.to_json()).unwrap_or(serde_json::Value::Null)
+        to_value(&self.to_json_tree())
     }
 
     /// Compact text, as the Java writer produces it.
@@ -49,6 +50,21 @@ pub trait ToJson {
     /// Pretty text, as Jackson's default pretty printer produces it.
     fn to_json_pretty(&self) -> String {
         pretty(&self.to_json_tree())
+    }
+}
+
+/// A JSON tree as a serde_json value (number text parsed as serde_json parses it, so exponents
+/// are normalized), at any depth.
+pub fn to_value(j: &Json) -> serde_json::Value {
+    use serde_json::Value as V;
+    match j {
+        Json::Null => V::Null,
+        Json::Bool(b) => V::Bool(*b),
+        // Our writers only put valid number text here.
+        Json::Number(n) => n.parse().map_or(V::Null, V::Number),
+        Json::String(s) => V::String(s.clone()),
+        Json::Array(items) => V::Array(items.iter().map(to_value).collect()),
+        Json::Object(m) => V::Object(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect()),
     }
 }
 

@@ -26,7 +26,7 @@ fn bad(what: &str, msg: impl std::fmt::Display) -> CheapError {
 
 /// Parses JSON text, mapping syntax errors to [`CheapError::InvalidInput`].
 pub fn parse(text: &str) -> Result<Value> {
-    serde_json::from_str(text).map_err(|e| bad("malformed JSON", e))
+    super::from_slice(text.as_bytes())
 }
 
 fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {

@@ -5,7 +5,10 @@
 //! catalogs with fresh random ids and share no state, so a backend may run them on one store.
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
+mod limits;
 pub mod sync;
+
+pub use limits::limits_are_the_same_everywhere;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1123,4 +1126,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     concurrent_writers(dao).await;
     change_tracking(dao).await;
     hostile_text(dao).await;
+    limits_are_the_same_everywhere(dao).await;
 }

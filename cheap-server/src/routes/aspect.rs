@@ -36,11 +36,11 @@ pub(crate) async fn upsert_or_query(
     let id = uuid(&id, "catalog id")?;
     let is_query = def == "query" && body.get("aspects").is_none();
     if is_query {
-        let req: AspectQueryRequest = serde_json::from_value(body)
+        let req: AspectQueryRequest = json::from_value(body)
             .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
         return Ok(query(&state, id, req).await?.into_response());
     }
-    let req: UpsertAspectsRequest = serde_json::from_value(body)
+    let req: UpsertAspectsRequest = json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
     upsert(&state, id, &def, req).await
 }

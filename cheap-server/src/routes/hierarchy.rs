@@ -133,7 +133,7 @@ pub(crate) async fn get(
 }
 
 fn json_value(j: &json::Json) -> serde_json::Value {
-    serde_json::from_str(&json::compact(j)).unwrap_or(serde_json::Value::Null)
+    json::to_value(j)
 }
 
 /// Deletes a hierarchy (an extension; an aspect map goes with its aspects).

@@ -152,9 +152,7 @@ pub(crate) async fn slice(
             q.limit.unwrap_or(u64::MAX),
         )
         .await?;
-    let text = json::compact(&json::write::hierarchy_to_json(&s.hierarchy));
-    let hierarchy = serde_json::from_str(&text)
-        .map_err(|e| ApiError::from(cheap_core::CheapError::invalid(e.to_string())))?;
+    let hierarchy = json::to_value(&json::write::hierarchy_to_json(&s.hierarchy));
     Ok(Json(HierarchySliceResponse {
         offset: s.offset,
         total: s.total,

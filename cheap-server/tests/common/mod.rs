@@ -76,7 +76,7 @@ impl TestServer {
         let value = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
+            cheap_core::json::from_slice(text.as_bytes()).unwrap_or(Value::String(text))
         };
         (status, value)
     }
