@@ -11,8 +11,8 @@
 //! | JSON read anywhere | at most [`MAX_JSON_DEPTH`] levels of nesting | deep enough for a tree of [`MAX_TREE_DEPTH`] levels inside a catalog |
 //!
 //! BLOB values may hold any byte. A name or key that breaks a limit is refused with
-//! [`CheapError::InvalidInput`] (a value with [`CheapError::InvalidValue`]), naming the field; a
-//! lookup by such a name finds nothing.
+//! [`CheapError::InvalidInput`] (a value with [`CheapError::InvalidValue`]), naming the field; so
+//! is a lookup by a name holding a NUL (PostgreSQL refuses it even as a query parameter).
 
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -102,12 +102,6 @@ pub fn check_tree_path(path: &str) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-/// True when `name` could be stored at all; lookups by other names find nothing without asking
-/// the database (PostgreSQL refuses a NUL even in a query parameter).
-pub fn is_storable(name: &str) -> bool {
-    !name.contains('\0')
 }
 
 /// Checks a value's text (String, Text, CLOB, URI, and the elements of a list) for NUL.
