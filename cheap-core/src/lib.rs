@@ -14,6 +14,7 @@ pub mod hash;
 pub mod json;
 pub mod limits;
 pub mod model;
+pub mod redact;
 pub mod rest;
 pub mod sync;
 #[cfg(feature = "testkit")]

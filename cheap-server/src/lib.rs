@@ -20,6 +20,7 @@
 //! on the handlers.
 #![deny(missing_docs)]
 
+mod auth;
 pub mod error;
 mod extract;
 mod openapi;

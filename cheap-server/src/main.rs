@@ -11,6 +11,7 @@ mod store;
 use clap::{Parser, Subcommand};
 
 use cheap_core::json::{self, ToJson};
+use cheap_core::redact::{redact_url, scrub};
 use cheap_core::Uuid;
 use cheap_server::ServerConfig;
 
@@ -108,9 +109,10 @@ enum Command {
 
 async fn run(cli: Cli) -> Result<(), String> {
     let open = |url: String| async move {
-        store::open(&url)
-            .await
-            .map_err(|e| format!("cannot open {url}: {e}"))
+        store::open(&url).await.map_err(|e| {
+            let message = format!("cannot open {}: {e}", redact_url(&url));
+            scrub(&message, &url)
+        })
     };
     match cli.command {
         Command::Serve {
@@ -121,7 +123,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             body_limit,
             request_timeout,
         } => {
+            if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+                return Err(
+                    "refusing to start: the API key (--api-key or CHEAP_API_KEY) is empty; \
+                    unset it to serve without authentication"
+                        .into(),
+                );
+            }
             let dao = open(store.database_url.clone()).await?;
+            let authentication = if api_key.is_some() { "API key" } else { "off" };
             let config = ServerConfig {
                 api_key,
                 max_page_size,
@@ -133,7 +143,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
-            tracing::info!(%addr, store = %store.database_url, "serving");
+            tracing::info!(%addr, store = %redact_url(&store.database_url), authentication, "serving");
             eprintln!("cheap: serving {} on http://{addr}", dao.backend_name());
             cheap_server::serve(
                 listener,
@@ -147,7 +157,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Init { store } => {
             let dao = open(store.database_url.clone()).await?;
             dao.health_check().await.map_err(|e| e.to_string())?;
-            eprintln!("cheap: {} is ready", store.database_url);
+            eprintln!("cheap: {} is ready", redact_url(&store.database_url));
             dao.close().await.map_err(|e| e.to_string())
         }
         Command::Import { store, file } => {

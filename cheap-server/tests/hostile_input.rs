@@ -224,6 +224,47 @@ async fn api_key_guards_everything_but_health() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.headers().contains_key("x-request-id"));
+    // The scheme is case-insensitive; a 401 says which scheme to use.
+    let r = s
+        .http
+        .get(s.url("/api/catalog"))
+        .header("authorization", "bearer s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for auth in [None, Some("Basic s3cret"), Some("Bearer"), Some("Bearer ")] {
+        let mut req = s.http.get(s.url("/api/catalog"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), 401, "{auth:?}");
+        assert_eq!(
+            r.headers().get("www-authenticate").map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..]),
+            "{auth:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_configured_key_lets_nobody_in() {
+    let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
+    let config = cheap_server::ServerConfig {
+        api_key: Some(String::new()),
+        ..Default::default()
+    };
+    let s = start(dao, config).await;
+    assert_eq!(s.get("/api/catalog").await.0, 401);
+    let r = s
+        .http
+        .get(s.url("/api/catalog"))
+        .header("authorization", "Bearer ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
 }
 
 #[tokio::test]

@@ -7,10 +7,8 @@ pub(crate) mod hierarchy;
 pub(crate) mod replica;
 pub(crate) mod system;
 
-use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -64,43 +62,6 @@ pub(crate) fn page_info(page: u64, size: u64, total: u64) -> PageInfo {
         total_elements: total,
         total_pages: total.div_ceil(size.max(1)),
     }
-}
-
-async fn require_api_key(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let Some(key) = state.config.api_key.as_deref() else {
-        return Ok(next.run(req).await);
-    };
-    let path = req.uri().path();
-    if path == "/health" || path == "/actuator/health" {
-        return Ok(next.run(req).await);
-    }
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if constant_time_eq(given.as_bytes(), key.as_bytes()) {
-        Ok(next.run(req).await)
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "Missing or wrong API key",
-        ))
-    }
-}
-
-/// Compares without an early exit, so timing does not tell how much of a key matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = (a.len() ^ b.len()) as u8;
-    for (i, x) in a.iter().enumerate() {
-        diff |= x ^ b.get(i % b.len().max(1)).copied().unwrap_or(0);
-    }
-    diff == 0 && a.len() == b.len()
 }
 
 async fn not_found() -> ApiError {
@@ -181,7 +142,7 @@ pub(crate) fn build(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     api.layer(middleware::from_fn_with_state(
         state.clone(),
-        require_api_key,
+        crate::auth::require_api_key,
     ))
     .layer(axum::extract::DefaultBodyLimit::max(body_limit))
     .layer(TimeoutLayer::with_status_code(
@@ -193,18 +154,4 @@ pub(crate) fn build(state: AppState) -> Router {
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::constant_time_eq;
-
-    #[test]
-    fn key_comparison() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-        assert!(!constant_time_eq(b"", b"secret"));
-        assert!(constant_time_eq(b"", b""));
-    }
 }
