@@ -21,6 +21,8 @@ pub struct ApiError {
     pub errors: Vec<FieldError>,
     /// What a 404 did not find.
     pub missing: Option<NotFound>,
+    /// Seconds for a `Retry-After` header (503s of a busy or unreachable store).
+    pub retry_after: Option<u64>,
 }
 
 /// Result of a handler.
@@ -34,7 +36,14 @@ impl ApiError {
             message: message.into(),
             errors: Vec::new(),
             missing: None,
+            retry_after: None,
         }
+    }
+
+    /// The same error, asking the client to retry after `seconds`.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// 400.
@@ -55,10 +64,8 @@ impl ApiError {
     /// 400 with field errors.
     pub fn validation(message: impl Into<String>, errors: Vec<FieldError>) -> Self {
         ApiError {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
             errors,
-            missing: None,
+            ..ApiError::bad_request(message)
         }
     }
 
@@ -96,11 +103,19 @@ impl From<CheapError> for ApiError {
             }
             CheapError::Unavailable(m) => {
                 tracing::warn!(error = %m, "database unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database unavailable")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Database unavailable: the store is down or busy; retry shortly",
+                )
+                .retry_after(1)
             }
             CheapError::Timeout(m) => {
                 tracing::warn!(error = %m, "database timeout");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Database timed out")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The store is busy (it did not answer in time); retry shortly",
+                )
+                .retry_after(1)
             }
             other => {
                 tracing::error!(error = %other, "database error");
@@ -166,6 +181,11 @@ pub async fn error_body(req: Request, next: Next) -> Response {
             missing: e.missing,
         };
         let mut fresh = (e.status, axum::Json(&body)).into_response();
+        if let Some(secs) = e.retry_after {
+            fresh
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         for (k, v) in response.headers() {
             if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
                 fresh.headers_mut().insert(k.clone(), v.clone());

@@ -21,10 +21,12 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod body;
 pub mod error;
 mod extract;
 mod openapi;
 mod routes;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +38,7 @@ use cheap_core::CheapDao;
 pub use cheap_core::rest as dto;
 pub use error::ApiError;
 pub use openapi::openapi_json;
+pub use serve::{serve_with_limits, ConnectionLimits};
 
 /// Server settings; the defaults are the reference's.
 #[derive(Debug, Clone)]
@@ -48,8 +51,10 @@ pub struct ServerConfig {
     pub max_upsert_batch: usize,
     /// Largest request body in bytes; larger is 413 (16 MiB).
     pub body_limit: usize,
-    /// Requests taking longer get 503 (30 s).
+    /// Handlers taking longer get 503 (30 s); reading the body does not count.
     pub request_timeout: Duration,
+    /// A body not received within this time is 408 (20 s).
+    pub body_read_timeout: Duration,
     /// When set, every route but health needs `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
     /// DAO operations slower than this are logged (1 s).
@@ -64,6 +69,7 @@ impl Default for ServerConfig {
             max_upsert_batch: 1000,
             body_limit: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(20),
             api_key: None,
             slow_operation: Duration::from_secs(1),
         }
@@ -100,22 +106,14 @@ pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
     routes::build(state)
 }
 
-/// Serves `app` on `listener` with TCP_NODELAY until `shutdown` completes; in-flight requests
-/// finish first.
+/// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown`
+/// completes; in-flight requests finish first.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(listener, app, ConnectionLimits::default(), shutdown).await
 }
 
 /// Completes on SIGINT or SIGTERM.

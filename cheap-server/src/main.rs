@@ -51,9 +51,20 @@ enum Command {
         /// Largest request body, in bytes.
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         body_limit: usize,
-        /// Request timeout, in seconds.
+        /// Request timeout, in seconds (answered 503); reading the body does not count.
         #[arg(long, default_value_t = 30)]
         request_timeout: u64,
+        /// Seconds a client has to send a request's body (else 408).
+        #[arg(long, default_value_t = 20)]
+        body_read_timeout: u64,
+        /// Seconds a client has to send a request's headers, and that an idle connection stays
+        /// open.
+        #[arg(long, default_value_t = 10)]
+        header_read_timeout: u64,
+        /// Connections served at once; beyond it new connections are answered 503 (health
+        /// still answers) and closed.
+        #[arg(long, default_value_t = 4096)]
+        max_connections: usize,
     },
     /// Create the schema of a store (done automatically by the other commands too).
     Init {
@@ -122,6 +133,9 @@ async fn run(cli: Cli) -> Result<(), String> {
             max_page_size,
             body_limit,
             request_timeout,
+            body_read_timeout,
+            header_read_timeout,
+            max_connections,
         } => {
             if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
                 return Err(
@@ -137,6 +151,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 max_page_size,
                 body_limit,
                 request_timeout: Duration::from_secs(request_timeout),
+                body_read_timeout: Duration::from_secs(body_read_timeout),
                 ..ServerConfig::default()
             };
             let listener = tokio::net::TcpListener::bind(bind)
@@ -145,9 +160,14 @@ async fn run(cli: Cli) -> Result<(), String> {
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             tracing::info!(%addr, store = %redact_url(&store.database_url), authentication, "serving");
             eprintln!("cheap: serving {} on http://{addr}", dao.backend_name());
-            cheap_server::serve(
+            raise_descriptor_limit(max_connections);
+            let limits = cheap_server::ConnectionLimits::default()
+                .with_max_connections(max_connections)
+                .with_header_read_timeout(Duration::from_secs(header_read_timeout));
+            cheap_server::serve_with_limits(
                 listener,
                 cheap_server::router(dao.clone(), config),
+                limits,
                 cheap_server::shutdown_signal(),
             )
             .await
@@ -302,6 +322,21 @@ async fn sync_one(
         }
     }
     Ok(())
+}
+
+/// Lifts the soft limit on open files towards the hard one, so that `max_connections` sockets
+/// plus the pools' fit; says so when they cannot.
+fn raise_descriptor_limit(max_connections: usize) {
+    let want = max_connections as u64 + max_connections as u64 / 8 + 256;
+    match rlimit::increase_nofile_limit(want) {
+        Ok(got) if got < want => tracing::warn!(
+            open_files = got,
+            max_connections,
+            "the open-file limit is below what --max-connections needs; connections beyond it are refused at accept"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read or raise the open-file limit"),
+    }
 }
 
 #[tokio::main]

@@ -110,6 +110,26 @@ async fn a_locked_sqlite_file_is_503_and_then_recovers() {
     let (ok, statuses) = load(&s, catalog, 8, 4).await;
     assert!(ok.is_empty(), "writes cannot pass an exclusive lock");
     assert!(statuses.iter().all(|s| *s == 503), "{statuses:?}");
+    // A client is told the store is busy and when to come back.
+    let r = s
+        .http
+        .post(s.url(&format!(
+            "/api/catalog/{catalog}/hierarchies/queue/entities"
+        )))
+        .json(&serde_json::json!({"entityIds": [uuid::Uuid::new_v4()]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        r.headers().get("retry-after").map(|v| v.as_bytes()),
+        Some(&b"1"[..])
+    );
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("busy")),
+        "{body}"
+    );
     cheap_core::testkit::assert_same(
         &dao.load_catalog(catalog).await.unwrap(),
         &before,

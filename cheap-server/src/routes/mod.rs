@@ -149,6 +149,10 @@ pub(crate) fn build(state: AppState) -> Router {
         StatusCode::SERVICE_UNAVAILABLE,
         timeout,
     ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::body::read_whole_body,
+    ))
     .layer(middleware::from_fn(error_body))
     .layer(TraceLayer::new_for_http())
     .layer(PropagateRequestIdLayer::x_request_id())

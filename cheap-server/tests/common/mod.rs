@@ -15,12 +15,20 @@ pub struct TestServer {
 }
 
 pub async fn start(dao: Arc<dyn CheapDao>, config: ServerConfig) -> TestServer {
+    start_with_limits(dao, config, cheap_server::ConnectionLimits::default()).await
+}
+
+pub async fn start_with_limits(
+    dao: Arc<dyn CheapDao>,
+    config: ServerConfig,
+    limits: cheap_server::ConnectionLimits,
+) -> TestServer {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let app = cheap_server::router(dao.clone(), config);
     tokio::spawn(async move {
-        cheap_server::serve(listener, app, async {
+        cheap_server::serve_with_limits(listener, app, limits, async {
             let _ = rx.await;
         })
         .await
