@@ -265,6 +265,26 @@ impl CheapDao for RemoteDao {
         Ok(())
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        if def.hierarchy_type == HierarchyType::AspectMap {
+            return Err(CheapError::invalid(
+                "an aspect map hierarchy is created with put_aspect_def",
+            ));
+        }
+        // The endpoint replaces in one transaction on the server. Whether something was
+        // replaced is not in its answer; ask first (a race can only make the answer stale).
+        let existed = self
+            .list_hierarchies(catalog)
+            .await?
+            .iter()
+            .any(|h| h.name == def.name);
+        self.c()?
+            .create_hierarchy(catalog, def)
+            .await
+            .map_err(to_cheap)?;
+        Ok(existed)
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         self.c()?
             .delete_hierarchy(catalog, name)

@@ -120,6 +120,11 @@ impl CheapDao for Recorder {
         self.inner.create_hierarchy(catalog, def).await
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        self.note("replace_hierarchy");
+        self.inner.replace_hierarchy(catalog, def).await
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         self.note("delete_hierarchy");
         self.inner.delete_hierarchy(catalog, name).await
@@ -347,6 +352,7 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.catalog_def(id).await;
     let _ = dao.delete_aspect_def(id, "x").await;
     let _ = dao.create_hierarchy(id, &hdef).await;
+    let _ = dao.replace_hierarchy(id, &hdef).await;
     let _ = dao.delete_hierarchy(id, "x").await;
     let _ = dao.list_hierarchies(id).await;
     let _ = dao.list_hierarchy_defs(id).await;

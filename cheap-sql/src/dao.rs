@@ -188,6 +188,11 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         ops::hierarchies::create_hierarchy(&self.engine(), catalog, def).await
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        limits::check_name("hierarchy name", &def.name)?;
+        ops::hierarchies::replace_hierarchy(&self.engine(), catalog, def).await
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         args::lookup("hierarchy name", name)?;
         ops::hierarchies::delete_hierarchy(&self.engine(), catalog, name).await

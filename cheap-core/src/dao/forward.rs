@@ -112,6 +112,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::create_hierarchy($inner, catalog, def).await
             }
 
+            async fn replace_hierarchy(&self, catalog: $crate::Uuid, def: &$crate::HierarchyDef) -> $crate::Result<bool> {
+                let $this = self;
+                $crate::CheapDao::replace_hierarchy($inner, catalog, def).await
+            }
+
             async fn delete_hierarchy(&self, catalog: $crate::Uuid, name: &str) -> $crate::Result<bool> {
                 let $this = self;
                 $crate::CheapDao::delete_hierarchy($inner, catalog, name).await
@@ -258,6 +263,7 @@ pub const METHODS: &[&str] = &[
     "catalog_def",
     "delete_aspect_def",
     "create_hierarchy",
+    "replace_hierarchy",
     "delete_hierarchy",
     "list_hierarchies",
     "list_hierarchy_defs",

@@ -254,6 +254,14 @@ impl CheapDao for InstrumentedDao {
         .await
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        self.run(
+            "replace_hierarchy",
+            self.inner.replace_hierarchy(catalog, def),
+        )
+        .await
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         self.run(
             "delete_hierarchy",

@@ -391,6 +391,25 @@ impl CheapDao for MemoryDao {
         })
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        limits::check_name("hierarchy name", &def.name)?;
+        let fresh = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+        self.mutate(catalog, |c, _| {
+            let replaced = match c.hierarchy(&def.name) {
+                Some(h) if h.hierarchy_type() == crate::HierarchyType::AspectMap => {
+                    return Err(CheapError::conflict(format!(
+                        "'{}' is an aspect map and cannot be replaced",
+                        def.name
+                    )))
+                }
+                Some(_) => c.remove_hierarchy(&def.name).is_some(),
+                None => false,
+            };
+            c.add_hierarchy(fresh)?;
+            Ok((replaced, vec![def.name.clone()]))
+        })
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         args::lookup("hierarchy name", name)?;
         self.mutate(catalog, |c, _| match c.remove_hierarchy(name) {

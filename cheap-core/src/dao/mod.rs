@@ -109,6 +109,35 @@ pub trait CheapDao: Send + Sync {
     /// Creates an empty hierarchy (not an aspect map: use [`put_aspect_def`](Self::put_aspect_def)).
     async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()>;
 
+    /// Creates an empty list, set, directory or tree, replacing one of the same name (contents
+    /// and all) in the same step, so concurrent readers and writers see the old hierarchy or
+    /// the new one, never neither. An aspect map is never replaced
+    /// ([`Conflict`](crate::CheapError::Conflict)).
+    /// Returns whether one was replaced.
+    ///
+    /// The default deletes then creates, which is not atomic; every backend of this workspace
+    /// overrides it.
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        if def.hierarchy_type == crate::HierarchyType::AspectMap {
+            return Err(crate::CheapError::invalid(
+                "an aspect map hierarchy is created with put_aspect_def",
+            ));
+        }
+        let existing = self.list_hierarchy_defs(catalog).await?;
+        let replaced = match existing.iter().find(|h| h.name == def.name) {
+            Some(h) if h.hierarchy_type == crate::HierarchyType::AspectMap => {
+                return Err(crate::CheapError::conflict(format!(
+                    "'{}' is an aspect map and cannot be replaced",
+                    def.name
+                )))
+            }
+            Some(_) => self.delete_hierarchy(catalog, &def.name).await?,
+            None => false,
+        };
+        self.create_hierarchy(catalog, def).await?;
+        Ok(replaced)
+    }
+
     /// Deletes a hierarchy (an aspect map with its aspects); false if absent.
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool>;
 

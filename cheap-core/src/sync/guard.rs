@@ -233,6 +233,10 @@ impl CheapDao for SpeciesDao {
         write!(self, catalog, d => d.create_hierarchy(catalog, def))
     }
 
+    async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
+        write!(self, catalog, d => d.replace_hierarchy(catalog, def))
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         write!(self, catalog, d => d.delete_hierarchy(catalog, name))
     }

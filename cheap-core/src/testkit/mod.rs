@@ -6,9 +6,11 @@
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
 mod limits;
+mod replace;
 pub mod sync;
 
 pub use limits::limits_are_the_same_everywhere;
+pub use replace::replacing_a_hierarchy_is_atomic;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1127,4 +1129,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     change_tracking(dao).await;
     hostile_text(dao).await;
     limits_are_the_same_everywhere(dao).await;
+    replacing_a_hierarchy_is_atomic(dao).await;
 }

@@ -37,17 +37,8 @@ pub(crate) async fn create(
             "AspectMap hierarchies are created from AspectDefs: POST .../aspect-defs",
         ));
     }
-    let existing = state.dao.list_hierarchy_defs(id).await?;
-    if let Some(h) = existing.iter().find(|h| h.name == def.name) {
-        if h.hierarchy_type == HierarchyType::AspectMap {
-            return Err(ApiError::conflict(format!(
-                "'{}' is an aspect map and cannot be replaced",
-                def.name
-            )));
-        }
-        state.dao.delete_hierarchy(id, &def.name).await?;
-    }
-    state.dao.create_hierarchy(id, &def).await?;
+    // One DAO call, one transaction: concurrent requests see the old hierarchy or the new one.
+    state.dao.replace_hierarchy(id, &def).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateHierarchyResponse {

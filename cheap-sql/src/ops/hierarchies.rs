@@ -37,6 +37,42 @@ pub(crate) async fn create_hierarchy(
     }.await)
 }
 
+/// Deletes a list, set, directory or tree of `def`'s name, if there is one, and creates `def` in
+/// the same transaction.
+pub(crate) async fn replace_hierarchy(
+    b: &Engine<'_>,
+    catalog: Uuid,
+    def: &HierarchyDef,
+) -> Result<bool> {
+    if def.hierarchy_type == HierarchyType::AspectMap {
+        return Err(CheapError::invalid(
+            "an aspect map hierarchy is created with put_aspect_def",
+        ));
+    }
+    let empty = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+    let d = b.dialect();
+    write_txn!(b, catalog, conn => async {
+        let replaced = match find_hierarchy(conn, catalog, &def.name).await? {
+            Some(HierarchyType::AspectMap) => {
+                return Err(CheapError::conflict(format!("'{}' is an aspect map and cannot be replaced", def.name)));
+            }
+            Some(t) => {
+                let args = [Arg::Uuid(catalog), Arg::text(&def.name)];
+                conn.execute(&format!("DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?", content_table(t)), &args).await?;
+                conn.execute("DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?", &args).await?;
+                forget_changes(conn, catalog, &def.name).await?;
+                true
+            }
+            None => false,
+        };
+        insert_hierarchy_row(conn, catalog, &def.name, def.hierarchy_type).await?;
+        content::write_content(conn, d, catalog, &empty, &Mappings::new()).await?;
+        let v = bump(conn, d, catalog, &[def.name.as_str()]).await?;
+        record_rewrite(conn, d, catalog, &def.name, v).await?;
+        Ok(replaced)
+    }.await)
+}
+
 pub(crate) async fn delete_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {
     let d = b.dialect();
     let maps = b.mapping_registry().snapshot();
