@@ -1,4 +1,4 @@
-//! The optional API key: `Authorization: Bearer <key>` on every route but health.
+//! The optional API key: `Authorization: Bearer <key>` on every route but health and the API document.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -19,8 +19,7 @@ pub(crate) async fn require_api_key(
     let Some(key) = state.config.api_key.as_deref() else {
         return next.run(req).await;
     };
-    let path = req.uri().path();
-    if path == "/health" || path == "/actuator/health" {
+    if is_public(req.uri().path()) {
         return next.run(req).await;
     }
     let given = req
@@ -40,6 +39,12 @@ pub(crate) async fn require_api_key(
             r
         }
     }
+}
+
+/// Health (a load balancer has no key) and the API's description (the browsable docs load it
+/// before the user can enter a key; it holds no data).
+pub(crate) fn is_public(path: &str) -> bool {
+    matches!(path, "/health" | "/actuator/health" | "/api-docs")
 }
 
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 §11.1).

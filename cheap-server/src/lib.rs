@@ -55,7 +55,7 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// A body not received within this time is 408 (20 s).
     pub body_read_timeout: Duration,
-    /// When set, every route but health needs `Authorization: Bearer <key>`.
+    /// When set, every route but health and `/api-docs` needs `Authorization: Bearer <key>`.
     pub api_key: Option<String>,
     /// DAO operations slower than this are logged (1 s).
     pub slow_operation: Duration,

@@ -42,7 +42,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "CHEAP_BIND", default_value = "127.0.0.1:8080")]
         bind: SocketAddr,
-        /// Require `Authorization: Bearer <key>` on every route but health.
+        /// Require `Authorization: Bearer <key>` on every route but health and /api-docs.
         #[arg(long, env = "CHEAP_API_KEY")]
         api_key: Option<String>,
         /// Largest page size.
@@ -107,6 +107,8 @@ enum Command {
         /// The catalog id.
         catalog: Uuid,
     },
+    /// Print the OpenAPI document of the REST API (what `cheap serve` answers at /api-docs).
+    Openapi,
     /// Copy every catalog from one store to another.
     Copy {
         /// Source store URL.
@@ -228,6 +230,10 @@ async fn run(cli: Cli) -> Result<(), String> {
             l.close().await.map_err(|e| e.to_string())?;
             u.close().await.map_err(|e| e.to_string())?;
             outcome
+        }
+        Command::Openapi => {
+            println!("{}", cheap_server::openapi_json());
+            Ok(())
         }
         Command::Copy { from, to } => {
             use futures::TryStreamExt;

@@ -22,6 +22,7 @@ use cheap_core::rest::*;
         routes::aspect_def::get,
         routes::aspect_def::delete,
         routes::aspect::upsert_or_query,
+        aspect_query,
         routes::hierarchy::create,
         routes::hierarchy::get,
         routes::hierarchy::delete,
@@ -37,6 +38,7 @@ use cheap_core::rest::*;
         routes::system::export,
         routes::system::import,
         routes::system::stream,
+        routes::system::task,
         routes::replica::catalog_info,
         routes::replica::list_hierarchies,
         routes::replica::changes,
@@ -82,9 +84,139 @@ use cheap_core::rest::*;
         HealthResponse,
         PageInfo,
         FieldError,
-    ))
+        ErrorBody,
+        TaskStatus,
+    )),
+    modifiers(&Conventions)
 )]
 struct ApiDoc;
+
+/// `get_catalog_by_catalog_id_aspect_defs` for `GET /api/catalog/{catalog_id}/aspect-defs`.
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for seg in path.split('/').filter(|s| !s.is_empty() && *s != "api") {
+        id.push('_');
+        match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(param) => {
+                id.push_str("by_");
+                id.push_str(param);
+            }
+            None => id.push_str(&seg.replace(['-', '.'], "_")),
+        }
+    }
+    id
+}
+
+/// `POST .../aspects/query` is served by the upsert handler (a body without `aspects` is a
+/// query), so it is declared here on its own: one path, one operation in the document.
+#[utoipa::path(post, path = "/api/catalog/{catalog_id}/aspects/query", request_body = AspectQueryRequest,
+    responses((status = 200, body = AspectQueryResponse), (status = 400), (status = 404)))]
+#[allow(dead_code)]
+fn aspect_query() {}
+
+/// What every operation shares: the optional API key, and the error answers any route can give
+/// (each with the error body), added once here instead of on each handler.
+struct Conventions;
+
+impl utoipa::Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+        };
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The server's API key (`cheap serve --api-key`), when it has one",
+                    ))
+                    .build(),
+            ),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let open = crate::auth::is_public(path);
+            let has_params = path.contains('{');
+            let ops = [
+                ("get", item.get.as_mut()),
+                ("post", item.post.as_mut()),
+                ("put", item.put.as_mut()),
+                ("delete", item.delete.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                // Handler names repeat across resources (`list`, `get`); method and path do not.
+                op.operation_id = Some(operation_id(method, path));
+                // The key is needed only when the server has one: optional ({}) or bearer.
+                op.security = Some(if open {
+                    vec![SecurityRequirement::default()]
+                } else {
+                    vec![
+                        SecurityRequirement::new("apiKey", Vec::<String>::new()),
+                        SecurityRequirement::default(),
+                    ]
+                });
+                let writes = method != "get";
+                let takes_input =
+                    has_params || writes || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let mut add = |status: &str, description: &str| {
+                    let r = &mut op.responses.responses;
+                    match r.get_mut(status) {
+                        // A bare status from a handler's annotation gets its description
+                        // and the error body.
+                        Some(utoipa::openapi::RefOr::T(resp))
+                            if resp.content.is_empty() && resp.description.is_empty() =>
+                        {
+                            *resp = error(description);
+                        }
+                        Some(_) => {}
+                        None => {
+                            r.insert(status.to_owned(), error(description).into());
+                        }
+                    }
+                };
+                if takes_input {
+                    add("400", "The request is malformed or breaks a limit");
+                }
+                if !open {
+                    add(
+                        "401",
+                        "The server has an API key and the request does not carry it",
+                    );
+                    add(
+                        "503",
+                        "The store is down or busy; retry after Retry-After seconds",
+                    );
+                }
+                if has_params {
+                    add(
+                        "404",
+                        "The catalog, or what the path names in it, does not exist",
+                    );
+                }
+                if writes {
+                    add("409", "The change conflicts with what is stored");
+                    add("413", "The request body is larger than the server accepts");
+                    add("408", "The request body was not received in time");
+                }
+            }
+        }
+    }
+}
 
 /// The OpenAPI 3 document as JSON.
 pub fn openapi_json() -> String {

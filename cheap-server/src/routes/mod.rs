@@ -22,6 +22,7 @@ use cheap_core::rest::PageInfo;
 
 /// `?page=&size=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct PageQuery {
     /// Zero-based page (default 0).
     page: Option<i64>,

@@ -19,6 +19,7 @@ use cheap_core::rest::{
 
 /// `?since=N`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SinceQuery {
     /// The version the caller has (default 0: everything).
     since: Option<i64>,
@@ -26,6 +27,7 @@ pub(crate) struct SinceQuery {
 
 /// `?offset=&limit=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SliceQuery {
     /// First entry (default 0).
     offset: Option<u64>,

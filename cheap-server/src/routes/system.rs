@@ -77,6 +77,7 @@ pub(crate) async fn export(
 
 /// `?background=true` runs an import as a task.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
     /// Answer 202 at once and import in the background (`GET /api/tasks/{id}` reports).
     background: Option<bool>,
