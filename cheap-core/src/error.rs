@@ -236,6 +236,19 @@ impl CheapError {
         }
     }
 
+    /// True when the request itself was refused (missing, conflicting, invalid or not allowed),
+    /// as opposed to the store failing to carry it out.
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            CheapError::NotFound(_)
+                | CheapError::Conflict { .. }
+                | CheapError::InvalidInput(_)
+                | CheapError::InvalidValue { .. }
+                | CheapError::NotAllowed(_)
+        )
+    }
+
     /// True for failures worth retrying later (unavailable backend, timeout).
     pub fn is_transient(&self) -> bool {
         matches!(self, CheapError::Unavailable(_) | CheapError::Timeout(_))

@@ -116,6 +116,9 @@ impl PostgresOptions {
                 .map_err(|e| CheapError::invalid(format!("bad PostgreSQL URL: {e}")))?,
             None => self.connect.clone(),
         };
+        // `CREATE ... IF NOT EXISTS` on an existing schema sends a NOTICE per object, which
+        // sqlx logs; an operator wants warnings, not 34 lines of "already exists, skipping".
+        o = o.options([("client_min_messages", "warning")]);
         if let Some(n) = self.statement_cache {
             o = o.statement_cache_capacity(n);
         }
@@ -138,10 +141,21 @@ impl PostgresOptions {
             let _ = sqlx::Connection::close(setup).await;
             o = o.options([("search_path", schema.as_str())]);
         }
-        let pool = pool_options::<PgDriver>(&self.pool)
-            .connect_with(o)
+        let pool = match pool_options::<PgDriver>(&self.pool)
+            .connect_with(o.clone())
             .await
-            .map_err(map_err)?;
+        {
+            Ok(pool) => pool,
+            // The pool reports only that it timed out; one direct attempt says why (connection
+            // refused, authentication failed, no such database).
+            Err(sqlx::Error::PoolTimedOut) => {
+                return Err(match sqlx::ConnectOptions::connect(&o).await {
+                    Err(e) => map_err(e),
+                    Ok(_) => map_err(sqlx::Error::PoolTimedOut),
+                })
+            }
+            Err(e) => return Err(map_err(e)),
+        };
         let dao = PostgresDao::from_pool(pool);
         if self.init_schema {
             dao.init_schema().await?;

@@ -24,6 +24,7 @@ mod auth;
 mod body;
 pub mod error;
 mod extract;
+mod observe;
 mod openapi;
 mod routes;
 mod serve;
@@ -37,6 +38,7 @@ use cheap_core::CheapDao;
 
 pub use cheap_core::rest as dto;
 pub use error::ApiError;
+pub use observe::HttpMetrics;
 pub use openapi::openapi_json;
 pub use serve::{serve_with_limits, ConnectionLimits};
 
@@ -89,6 +91,8 @@ pub struct AppState {
     pub dao: Arc<dyn CheapDao>,
     /// Its figures, for `/metrics`.
     pub metrics: DaoMetrics,
+    /// Requests by route and status, for `/metrics`.
+    pub http: HttpMetrics,
     /// Settings.
     pub config: Arc<ServerConfig>,
 }
@@ -100,6 +104,7 @@ pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
     let state = AppState {
         tasks: Tasks::default(),
         metrics: instrumented.metrics().clone(),
+        http: HttpMetrics::new(),
         dao: Arc::new(instrumented),
         config: Arc::new(config),
     };

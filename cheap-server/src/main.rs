@@ -1,7 +1,6 @@
 //! The `cheap` command: serve the REST API, and move catalogs in and out of a store.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,8 +21,23 @@ use cheap_server::ServerConfig;
     about = "CHEAP catalogs: REST server and store tools"
 )]
 struct Cli {
+    /// Log lines as text (the default) or as one JSON object per line.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "CHEAP_LOG_FORMAT"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args, Clone)]
@@ -41,7 +55,7 @@ enum Command {
         store: Store,
         /// Address to listen on.
         #[arg(long, env = "CHEAP_BIND", default_value = "127.0.0.1:8080")]
-        bind: SocketAddr,
+        bind: String,
         /// Require `Authorization: Bearer <key>` on every route but health and /api-docs.
         #[arg(long, env = "CHEAP_API_KEY")]
         api_key: Option<String>,
@@ -156,7 +170,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 body_read_timeout: Duration::from_secs(body_read_timeout),
                 ..ServerConfig::default()
             };
-            let listener = tokio::net::TcpListener::bind(bind)
+            // A host name resolves (`localhost:8080`); the first address that binds is used.
+            let listener = tokio::net::TcpListener::bind(bind.as_str())
                 .await
                 .map_err(|e| format!("cannot bind {bind}: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -347,13 +362,24 @@ fn raise_descriptor_limit(max_connections: usize) {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+    let cli = Cli::parse();
+    // RUST_LOG when set; else INFO, without sqlx's per-statement lines (slow-statement
+    // warnings included: `/metrics` has the latencies).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,sqlx=error".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()).await {
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+    }
+    match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("cheap: {e}");

@@ -24,7 +24,10 @@ fn parameters_are_declared_where_they_are_sent() {
     let d = doc();
     for (method, path, op) in operations(&d) {
         // Path parameters are declared once on the path item, the others on the operation.
-        let mut params = d["paths"][&path]["parameters"].as_array().cloned().unwrap_or_default();
+        let mut params = d["paths"][&path]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         params.extend(op["parameters"].as_array().cloned().unwrap_or_default());
         let mut in_template = Vec::new();
         for p in &params {

@@ -65,7 +65,7 @@ impl DaoMetrics {
         for (op, s) in &ops {
             let _ = writeln!(out, "cheap_dao_operations_total{{op=\"{op}\"}} {}", s.calls);
         }
-        out.push_str("# HELP cheap_dao_errors_total DAO operations that failed, by name.\n# TYPE cheap_dao_errors_total counter\n");
+        out.push_str("# HELP cheap_dao_errors_total DAO operations the store failed to carry out (refused requests are not counted), by name.\n# TYPE cheap_dao_errors_total counter\n");
         for (op, s) in &ops {
             let _ = writeln!(out, "cheap_dao_errors_total{{op=\"{op}\"}} {}", s.errors);
         }
@@ -143,7 +143,9 @@ impl InstrumentedDao {
         let start = Instant::now();
         let r = fut.await;
         let elapsed = start.elapsed();
-        self.metrics.record(op, elapsed, r.is_ok());
+        // A refused request (a client's 404 or 400) is the store working, not failing.
+        let failed = r.as_ref().err().is_some_and(|e| !e.is_refusal());
+        self.metrics.record(op, elapsed, !failed);
         if elapsed >= self.slow {
             tracing::warn!(
                 op,

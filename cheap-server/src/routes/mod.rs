@@ -14,7 +14,6 @@ use axum::Router;
 use serde::Deserialize;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::error::{error_body, ApiError, ApiResult};
 use crate::AppState;
@@ -155,7 +154,10 @@ pub(crate) fn build(state: AppState) -> Router {
         crate::body::read_whole_body,
     ))
     .layer(middleware::from_fn(error_body))
-    .layer(TraceLayer::new_for_http())
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::observe::observe,
+    ))
     .layer(PropagateRequestIdLayer::x_request_id())
     .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
     .with_state(state)

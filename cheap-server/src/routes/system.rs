@@ -37,7 +37,8 @@ pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<H
     }
 }
 
-/// DAO operation counts, errors and latency in the Prometheus text format.
+/// DAO operation counts, errors and latency, HTTP requests by route and status, and process
+/// figures (RSS, open files, uptime), in the Prometheus text format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain", body = String)))]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     (
@@ -45,7 +46,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render_prometheus(),
+        state.metrics.render_prometheus() + &state.http.render_prometheus(),
     )
         .into_response()
 }

@@ -1,0 +1,175 @@
+//! One log line and one set of figures per request: method, matched route, status, latency and
+//! request id, with every line logged while serving the request inside its span (so each
+//! carries the `x-request-id`); and the process's own figures for `/metrics`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::AppState;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Debug, Clone, Default)]
+struct RouteStats {
+    seconds: f64,
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+}
+
+/// (method, matched route, status).
+type RouteKey = (String, String, u16);
+
+/// Requests by method, matched route and status, with their latency.
+#[derive(Debug, Clone, Default)]
+pub struct HttpMetrics {
+    by_route: Arc<Mutex<BTreeMap<RouteKey, RouteStats>>>,
+    started: Option<Instant>,
+}
+
+impl HttpMetrics {
+    /// Figures counted from now (the uptime starts here).
+    pub fn new() -> Self {
+        HttpMetrics {
+            by_route: Arc::default(),
+            started: Some(Instant::now()),
+        }
+    }
+
+    fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
+        let mut m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        let s = m
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
+        s.count += 1;
+        s.seconds += secs;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            if secs <= *b {
+                s.buckets[i] += 1;
+            }
+        }
+    }
+
+    /// Requests that got `status` on `route`, so far.
+    pub fn count(&self, method: &str, route: &str, status: u16) -> u64 {
+        let m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&(method.to_owned(), route.to_owned(), status))
+            .map_or(0, |s| s.count)
+    }
+
+    /// The HTTP and process figures in the Prometheus text format.
+    pub fn render_prometheus(&self) -> String {
+        let m = self
+            .by_route
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let mut out = String::new();
+        out.push_str("# HELP cheap_http_requests_total HTTP requests by method, route and status.\n# TYPE cheap_http_requests_total counter\n");
+        for ((method, route, status), s) in &m {
+            let _ = writeln!(
+                out,
+                "cheap_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
+                s.count
+            );
+        }
+        out.push_str("# HELP cheap_http_request_duration_seconds HTTP request latency by method, route and status.\n# TYPE cheap_http_request_duration_seconds histogram\n");
+        for ((method, route, status), s) in &m {
+            let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+            for (b, n) in BUCKETS.iter().zip(s.buckets) {
+                let _ = writeln!(
+                    out,
+                    "cheap_http_request_duration_seconds_bucket{{{labels},le=\"{b}\"}} {n}"
+                );
+            }
+            let _ = writeln!(
+                out,
+                "cheap_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "cheap_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.seconds
+            );
+            let _ = writeln!(
+                out,
+                "cheap_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
+        }
+        if let Some(rss) = resident_bytes() {
+            out.push_str("# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n");
+            let _ = writeln!(out, "process_resident_memory_bytes {rss}");
+        }
+        if let Some(fds) = open_fds() {
+            out.push_str(
+                "# HELP process_open_fds Open file descriptors.\n# TYPE process_open_fds gauge\n",
+            );
+            let _ = writeln!(out, "process_open_fds {fds}");
+        }
+        if let Some(started) = self.started {
+            out.push_str("# HELP cheap_uptime_seconds Seconds since the server started.\n# TYPE cheap_uptime_seconds gauge\n");
+            let _ = writeln!(
+                out,
+                "cheap_uptime_seconds {}",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        out
+    }
+}
+
+/// Resident set size from `/proc/self/status` (Linux; `None` elsewhere).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn open_fds() -> Option<u64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
+}
+
+/// Logs and counts each request: 5xx at WARN, everything else at INFO.
+pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(unmatched)", MatchedPath::as_str)
+        .to_owned();
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state
+        .http
+        .record(&method, &route, status, elapsed.as_secs_f64());
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, ms, "request");
+        } else {
+            tracing::info!(status, ms, "request");
+        }
+    });
+    response
+}
