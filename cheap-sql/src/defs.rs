@@ -137,11 +137,10 @@ pub(crate) async fn store_def(
             .await?;
         if others.is_some() {
             return Err(CheapError::conflict(format!(
-                "aspect def '{}' ({}) differs from the def '{}' ({}) another catalog stores",
+                "aspect def '{}' differs from the one another catalog stores in {}",
                 def.name(),
-                def.id(),
-                s.name(),
-                s.id()
+                def.difference(&s)
+                    .unwrap_or_else(|| "its properties".into())
             )));
         }
         // Children first, so that databases without cascading foreign keys are cleaned too.

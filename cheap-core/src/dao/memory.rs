@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use super::rules::{check_upsert, missing_catalog, missing_hierarchy, touched, wrong_kind};
+use super::rules::{
+    check_read_only, check_upsert, missing_catalog, missing_hierarchy, touched, wrong_kind,
+};
 use super::{
     AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
     UpsertOutcome,
@@ -158,11 +160,9 @@ fn global_def_conflict(
         for d in s.catalog.aspect_defs() {
             if (d.name() == def.name() || d.id() == def.id()) && **d != *def {
                 return Err(CheapError::conflict(format!(
-                    "aspect def '{}' ({}) differs from the def '{}' ({}) stored by catalog {id}",
+                    "aspect def '{}' differs from the one catalog {id} stores in {}",
                     def.name(),
-                    def.id(),
-                    d.name(),
-                    d.id()
+                    def.difference(d).unwrap_or_else(|| "its properties".into())
                 )));
             }
         }
@@ -333,8 +333,13 @@ impl CheapDao for MemoryDao {
             match c.hierarchy(def.name()) {
                 Some(h) => match h.as_aspect_map() {
                     Some(m) if **m.def() == *def => Ok((false, vec![], Log::default())),
-                    _ => Err(CheapError::conflict(format!(
-                        "catalog {catalog} already has a different hierarchy or aspect def named '{}'",
+                    Some(m) => Err(CheapError::conflict(format!(
+                        "catalog {catalog} already has a different aspect def named '{}': it differs in {}",
+                        def.name(),
+                        def.difference(m.def()).unwrap_or_else(|| "its properties".into())
+                    ))),
+                    None => Err(CheapError::conflict(format!(
+                        "catalog {catalog} already has a hierarchy named '{}'",
                         def.name()
                     ))),
                 },
@@ -655,6 +660,9 @@ impl CheapDao for MemoryDao {
                 .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, aspect_def)))?;
             check_upsert(map.def(), aspect_def, aspects)?;
             let mut out = Vec::with_capacity(aspects.len());
+            for a in aspects {
+                check_read_only(map.get(a.entity_id()), a)?;
+            }
             for a in aspects {
                 let mut a = a.clone();
                 let created = !map.contains(a.entity_id());

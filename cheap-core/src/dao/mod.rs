@@ -442,6 +442,18 @@ pub mod rules {
         Ok(())
     }
 
+    /// Checks a replacing write of `next` over the stored aspect (if any): read-only values
+    /// stay as they were created.
+    pub fn check_read_only(stored: Option<&Aspect>, next: &Aspect) -> Result<()> {
+        stored.map_or(Ok(()), |s| s.check_read_only_kept(next))
+    }
+
+    /// True when some value of `def`'s aspects is read-only (so a replacing write must be
+    /// compared with what is stored).
+    pub fn has_read_only(def: &AspectDef) -> bool {
+        !def.is_writable() || def.property_defs().any(|p| !p.is_writable())
+    }
+
     /// Plans an upsert into an aspect map: the last aspect given for an entity wins (as repeated
     /// puts would), replaced aspects keep their position, new ones follow from `next_order`.
     /// Returns each aspect to write with its position.

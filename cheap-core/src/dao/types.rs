@@ -88,22 +88,28 @@ pub struct AspectPatch {
 
 impl AspectPatch {
     /// The patched aspect: `patch`'s values over `base` (or over a new aspect of `def`),
-    /// checked to be complete.
+    /// checked to be complete; over a stored aspect, read-only values may be repeated but not
+    /// changed.
     pub fn apply(
         &self,
         def: &std::sync::Arc<crate::AspectDef>,
         base: Option<&crate::Aspect>,
     ) -> crate::Result<crate::Aspect> {
-        let mut aspect = base
-            .cloned()
-            .unwrap_or_else(|| crate::Aspect::new(def.clone(), self.entity_id));
-        for (name, value) in &self.values {
-            match value {
-                Some(v) => aspect.set(name, v.clone())?,
-                None => aspect.set_null(name)?,
+        let Some(base) = base else {
+            // A new aspect: read-only properties take their first value.
+            let mut aspect = crate::Aspect::new(def.clone(), self.entity_id);
+            for (name, value) in &self.values {
+                aspect.set_initial(name, value.clone())?;
             }
+            aspect.check_complete()?;
+            return Ok(aspect);
+        };
+        let mut aspect = base.clone();
+        for (name, value) in &self.values {
+            aspect.set_initial(name, value.clone())?;
         }
         aspect.check_complete()?;
+        base.check_read_only_kept(&aspect)?;
         Ok(aspect)
     }
 }

@@ -29,7 +29,7 @@ use crate::model::{
     PropertyDef,
 };
 
-pub use parse::{from_slice, from_value, nesting_depth};
+pub use parse::{from_slice, from_value, nesting_depth, StrictValue};
 pub use printer::{compact, pretty, Json, Map};
 
 /// Model elements that have a cheap-json form.

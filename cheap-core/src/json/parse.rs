@@ -74,6 +74,103 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T> {
         .map_err(|e| CheapError::invalid(e.to_string()))
 }
 
+/// A JSON value that refuses an object with the same key twice (which `serde_json::Value`
+/// resolves silently, the last one winning), so that what a client meant is never guessed.
+/// Typed request structs refuse duplicate fields by themselves; this does it for documents read
+/// as values: catalogs, defs, aspects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrictValue(pub serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for StrictValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(StrictValue)
+    }
+}
+
+struct StrictVisitor;
+
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // With `arbitrary_precision`, serde_json hands a number over as a one-entry map
+            // under this key holding its exact text (its own Value visitor does the same).
+            if out.is_empty() && key == NUMBER_TOKEN {
+                let text: String = map.next_value()?;
+                return text
+                    .parse::<serde_json::Number>()
+                    .map(serde_json::Value::Number)
+                    .map_err(serde::de::Error::custom);
+            }
+            let StrictValue(v) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate key '{key}' in an object"
+                )));
+            }
+            out.insert(key, v);
+        }
+        Ok(serde_json::Value::Object(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(StrictValue(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(serde_json::Value::Array(out))
+    }
+
+    // Scalars, numbers included (their exact text under `arbitrary_precision`), are what
+    // serde_json's own Value makes of them.
+    fn visit_bool<E>(self, v: bool) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> std::result::Result<Self::Value, E> {
+        serde_json::Number::from_f64(v)
+            .map(serde_json::Value::Number)
+            .ok_or_else(|| E::custom("a number JSON cannot hold"))
+    }
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> std::result::Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(
+        self,
+        d: D,
+    ) -> std::result::Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(d).map(|StrictValue(v)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +198,18 @@ mod tests {
         // A hostile document: refused by the scan long before a parser could overflow.
         let e = from_slice::<serde_json::Value>(nested(1_000_000).as_bytes()).unwrap_err();
         assert!(e.to_string().contains("malformed JSON"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_at_any_depth_and_numbers_keep_their_text() {
+        let e = from_slice::<StrictValue>(br#"{"a":1,"b":{"c":1,"c":2}}"#).unwrap_err();
+        assert!(e.to_string().contains("duplicate key 'c'"), "{e}");
+        let StrictValue(v) =
+            from_slice(br#"{"n":12345678901234567890123,"f":1.50,"a":[{"x":null}]}"#).unwrap();
+        let plain: serde_json::Value =
+            from_slice(br#"{"n":12345678901234567890123,"f":1.50,"a":[{"x":null}]}"#).unwrap();
+        assert_eq!(v, plain);
+        assert_eq!(v["n"].to_string(), "12345678901234567890123");
     }
 
     #[test]

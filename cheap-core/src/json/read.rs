@@ -24,9 +24,9 @@ fn bad(what: &str, msg: impl std::fmt::Display) -> CheapError {
     CheapError::invalid(format!("{what}: {msg}"))
 }
 
-/// Parses JSON text, mapping syntax errors to [`CheapError::InvalidInput`].
+/// Parses JSON text, mapping syntax errors and duplicate keys to [`CheapError::InvalidInput`].
 pub fn parse(text: &str) -> Result<Value> {
-    super::from_slice(text.as_bytes())
+    super::from_slice(text.as_bytes()).map(|super::StrictValue(v)| v)
 }
 
 fn object<'a>(v: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
@@ -68,10 +68,12 @@ fn scalar(t: PropertyType, v: &Value) -> std::result::Result<PropertyValue, Stri
             match t {
                 T::Integer => text.parse().map(PropertyValue::Integer).map_err(|_| fail()),
                 T::Float => parse_f64(&text).map(PropertyValue::Float).ok_or_else(fail),
-                T::Boolean => text
-                    .parse::<i64>()
-                    .map(|i| PropertyValue::Boolean(i != 0))
-                    .map_err(|_| fail()),
+                // 0 and 1 are the only numbers that name a truth value; 2 is a mistake.
+                T::Boolean => match text.as_str() {
+                    "0" => Ok(PropertyValue::Boolean(false)),
+                    "1" => Ok(PropertyValue::Boolean(true)),
+                    _ => Err(fail()),
+                },
                 T::BigInteger => BigInt::from_str(&text)
                     .map(PropertyValue::BigInteger)
                     .map_err(|_| fail()),

@@ -141,6 +141,47 @@ impl Aspect {
         self.put_checked(name, None, true)
     }
 
+    /// Sets a property of an aspect being created (`None` for null): like [`set`](Self::set),
+    /// but a read-only property, or any property of a read-only def, takes its first value
+    /// here. Stores refuse to change such a value once the aspect is stored.
+    pub fn set_initial(&mut self, name: &str, value: Option<PropertyValue>) -> Result<()> {
+        self.put_checked(name, value, false)
+    }
+
+    /// The value `name` reads as: its own, else the property's default.
+    fn effective(&self, name: &str) -> Option<&PropertyValue> {
+        self.values.get(name).or_else(|| {
+            self.def
+                .property_def(name)
+                .and_then(crate::PropertyDef::default)
+        })
+    }
+
+    /// Refuses `next` as the new state of this stored aspect when it changes what cannot
+    /// change: any value of a read-only def, or a read-only property's value.
+    pub fn check_read_only_kept(&self, next: &Aspect) -> Result<()> {
+        if !self.def.is_writable() {
+            if self != next {
+                return Err(CheapError::NotAllowed(format!(
+                    "aspect def '{}' is not writable: the aspect of entity {} cannot change once stored",
+                    self.def.name(),
+                    self.entity_id
+                )));
+            }
+            return Ok(());
+        }
+        for pd in self.def.property_defs().filter(|p| !p.is_writable()) {
+            if self.effective(pd.name()) != next.effective(pd.name()) {
+                return Err(CheapError::NotAllowed(format!(
+                    "property '{}' of aspect def '{}' is read-only: it is set when the aspect is created and cannot change",
+                    pd.name(),
+                    self.def.name()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn put_checked(
         &mut self,
         name: &str,
@@ -237,11 +278,12 @@ impl AspectBuilder {
         self
     }
 
-    /// Applies every value with [`Aspect::set`]'s checks, then requires every non-nullable
-    /// property without a default to have a value.
+    /// Applies every value with [`Aspect::set_initial`]'s checks (a new aspect: read-only
+    /// properties take their first value), then requires every non-nullable property without
+    /// a default to have a value.
     pub fn build(mut self) -> Result<Aspect> {
         for (k, v) in self.pending {
-            self.aspect.put_checked(&k, v, true)?;
+            self.aspect.put_checked(&k, v, false)?;
         }
         self.aspect.check_complete()?;
         Ok(self.aspect)

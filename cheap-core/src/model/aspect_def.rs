@@ -254,6 +254,57 @@ impl AspectDef {
         }
         Ok(self.properties.shift_remove(name))
     }
+    /// What first tells this def from `other` (`None` when they are equal), for conflict
+    /// messages: "the id", "flag writable", "property 'qty': type Integer here, String there".
+    pub fn difference(&self, other: &AspectDef) -> Option<String> {
+        if self.name != other.name {
+            return Some(format!(
+                "the name ('{}' here, '{}' there)",
+                self.name, other.name
+            ));
+        }
+        if self.id != other.id {
+            return Some(format!("the id ({} here, {} there)", self.id, other.id));
+        }
+        for (flag, a, b) in [
+            ("readable", self.readable, other.readable),
+            ("writable", self.writable, other.writable),
+            (
+                "canAddProperties",
+                self.can_add_properties,
+                other.can_add_properties,
+            ),
+            (
+                "canRemoveProperties",
+                self.can_remove_properties,
+                other.can_remove_properties,
+            ),
+        ] {
+            if a != b {
+                return Some(format!("flag {flag} ({a} here, {b} there)"));
+            }
+        }
+        for (name, p) in &self.properties {
+            let Some(q) = other.properties.get(name) else {
+                return Some(format!("property '{name}' (only here)"));
+            };
+            if let Some(d) = p.difference(q) {
+                return Some(format!("property '{name}': {d}"));
+            }
+        }
+        if let Some(name) = other
+            .properties
+            .keys()
+            .find(|n| !self.properties.contains_key(*n))
+        {
+            return Some(format!("property '{name}' (only there)"));
+        }
+        let (here, there): (Vec<_>, Vec<_>) = (
+            self.properties.keys().collect(),
+            other.properties.keys().collect(),
+        );
+        (here != there).then(|| "the order of the properties".to_owned())
+    }
 
     /// The reference's 64-bit FNV-1a def hash (spec/model.md §3); depends on property order.
     pub fn hash(&self) -> i64 {

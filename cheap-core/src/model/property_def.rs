@@ -202,6 +202,32 @@ impl PropertyDef {
         }
         Ok(self)
     }
+    /// What first tells this property def from `other`, if anything.
+    pub fn difference(&self, other: &PropertyDef) -> Option<String> {
+        if self.property_type != other.property_type {
+            return Some(format!(
+                "type {} here, {} there",
+                self.property_type.name(),
+                other.property_type.name()
+            ));
+        }
+        for (flag, a, b) in [
+            ("readable", self.readable, other.readable),
+            ("writable", self.writable, other.writable),
+            ("nullable", self.nullable, other.nullable),
+            ("multivalued", self.multivalued, other.multivalued),
+            (
+                "hasDefaultValue",
+                self.has_default_value,
+                other.has_default_value,
+            ),
+        ] {
+            if a != b {
+                return Some(format!("flag {flag} ({a} here, {b} there)"));
+            }
+        }
+        (self.default_value != other.default_value).then(|| "the default value".to_owned())
+    }
 
     /// The reference's 64-bit FNV-1a def hash (spec/model.md §3). `isMultivalued` is not part
     /// of it.

@@ -6,10 +6,12 @@
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
 mod limits;
+mod read_only;
 mod replace;
 pub mod sync;
 
 pub use limits::limits_are_the_same_everywhere;
+pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
 
 use std::str::FromStr;
@@ -1130,4 +1132,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     hostile_text(dao).await;
     limits_are_the_same_everywhere(dao).await;
     replacing_a_hierarchy_is_atomic(dao).await;
+    read_only_values_are_set_once(dao).await;
 }

@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use indexmap::IndexMap;
-use serde_json::Value;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
@@ -31,7 +30,7 @@ use cheap_core::{Aspect, AspectDef, CheapError, NotFound};
 pub(crate) async fn upsert_or_query(
     State(state): State<AppState>,
     Params((id, def)): Params<(String, String)>,
-    Body(body): Body<Value>,
+    Body(json::StrictValue(body)): Body<json::StrictValue>,
 ) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let is_query = def == "query" && body.get("aspects").is_none();
@@ -69,11 +68,11 @@ fn patch(def: &Arc<AspectDef>, input: &AspectInput) -> Result<AspectPatch, Strin
             .property_def(k)
             .ok_or_else(|| format!("Aspect data validation failed: unknown property '{k}'"))?;
         let value = json::read::value_from_json(def.name(), pd, v).map_err(|e| e.to_string())?;
-        match &value {
-            Some(v) => scratch.set(k, v.clone()),
-            None => scratch.set_null(k),
-        }
-        .map_err(|e| e.to_string())?;
+        // Types and nulls are checked here; whether a read-only value may be written is the
+        // store's to say (it may, when the aspect is created).
+        scratch
+            .set_initial(k, value.clone())
+            .map_err(|e| e.to_string())?;
         values.push((k.clone(), value));
     }
     Ok(AspectPatch {

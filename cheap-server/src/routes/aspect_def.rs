@@ -22,7 +22,7 @@ use cheap_core::{AspectDef, NotFound};
 pub(crate) async fn create(
     State(state): State<AppState>,
     Params(id): Params<String>,
-    Body(body): Body<Value>,
+    Body(json::StrictValue(body)): Body<json::StrictValue>,
 ) -> ApiResult<(StatusCode, Json<CreateAspectDefResponse>)> {
     let id = uuid(&id, "catalog id")?;
     let def = json::read::aspect_def_from_json(&body).map_err(|e| {

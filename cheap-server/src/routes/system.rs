@@ -6,7 +6,6 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
@@ -94,7 +93,7 @@ const TASK_HISTORY: usize = 1000;
 pub(crate) async fn import(
     State(state): State<AppState>,
     Query(q): Query<ImportQuery>,
-    Body(body): Body<Value>,
+    Body(json::StrictValue(body)): Body<json::StrictValue>,
 ) -> ApiResult<Response> {
     // The document is read before answering, so a bad one is a 400 either way.
     let catalog = json::read::catalog_from_json(&body).map_err(ApiError::from)?;

@@ -19,7 +19,8 @@ pub(crate) async fn put_aspect_def(b: &Engine<'_>, catalog: Uuid, def: &AspectDe
                 if stored.as_deref() == Some(def) {
                     return Ok(false);
                 }
-                Err(CheapError::conflict(format!("catalog {catalog} already has a different aspect def named '{}'", def.name())))
+                let what = stored.as_deref().and_then(|s| def.difference(s)).unwrap_or_else(|| "its properties".into());
+                Err(CheapError::conflict(format!("catalog {catalog} already has a different aspect def named '{}': it differs in {what}", def.name())))
             }
             Some(_) => Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name()))),
             None => {

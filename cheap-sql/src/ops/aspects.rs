@@ -14,7 +14,9 @@ use indexmap::IndexMap;
 
 use crate::group::{Item, Job};
 use crate::table_mapping::AspectTableMapping;
-use cheap_core::dao::rules::{check_upsert, no_entity_ids, plan_upsert, touched};
+use cheap_core::dao::rules::{
+    check_read_only, check_upsert, has_read_only, no_entity_ids, plan_upsert, touched,
+};
 use cheap_core::dao::UpsertOutcome;
 use cheap_core::model::{Aspect, AspectDef, AspectMap, HierarchyType};
 use cheap_core::{CheapError, Result};
@@ -151,12 +153,16 @@ async fn apply_group(
         let members: Vec<usize> = (0..jobs.len())
             .filter(|&j| jobs[j].aspect_def == *name)
             .collect();
+        // What is stored is read for patches, and for replacements when read-only values
+        // must be compared with it.
+        let read_only = has_read_only(&def);
         let mut patched: Vec<Uuid> = Vec::new();
         for &j in &members {
             for item in &jobs[j].items {
-                if let Item::Patch(p) = item {
-                    if !patched.contains(&p.entity_id) {
-                        patched.push(p.entity_id);
+                if matches!(item, Item::Patch(_)) || read_only {
+                    let id = item.entity_id();
+                    if !patched.contains(&id) {
+                        patched.push(id);
                     }
                 }
             }
@@ -172,9 +178,11 @@ async fn apply_group(
                 let id = item.entity_id();
                 let next = match item {
                     // Checked before joining, against a def that may have changed since.
-                    Item::Replace(a) => {
-                        check_upsert(&def, name, std::slice::from_ref(a)).map(|_| a.clone())
-                    }
+                    Item::Replace(a) => check_upsert(&def, name, std::slice::from_ref(a))
+                        .and_then(|()| {
+                            check_read_only(current.get(&id).or_else(|| stored.get(id)), a)
+                        })
+                        .map(|()| a.clone()),
                     Item::Patch(p) => p.apply(&def, current.get(&id).or_else(|| stored.get(id))),
                 };
                 slots[j].push(match next {
