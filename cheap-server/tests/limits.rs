@@ -174,3 +174,78 @@ async fn limits_are_400_on_mariadb() {
     limits_over_rest(&s).await;
     common::drop_mariadb_database(&dao).await;
 }
+
+/// A key twice in one object, a Boolean of 2, and a differing def are refused, saying why.
+#[tokio::test]
+async fn ambiguous_input_is_refused_with_its_reason() {
+    let (s, _dir) = common::sqlite_server().await;
+    let (_, body) = s.post("/api/catalog", &json!({"species": "sink"})).await;
+    let id = body["catalogId"].as_str().unwrap().to_owned();
+    let base = format!("/api/catalog/{id}");
+    let flag = AspectDef::builder("flag")
+        .property(PropertyDef::new("on", PropertyType::Boolean))
+        .property(PropertyDef::new("n", PropertyType::Integer))
+        .build()
+        .unwrap()
+        .to_json_value();
+    assert_eq!(s.post(&format!("{base}/aspect-defs"), &flag).await.0, 201);
+    let e = Uuid::new_v4();
+    let before = export(&s, &id).await;
+
+    let send_raw = |path: String, body: String| {
+        let s = &s;
+        async move {
+            let r = s
+                .http
+                .post(s.url(&path))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    let (status, text) = send_raw(
+        format!("{base}/aspects/query"),
+        format!(r#"{{"entityIds":["{e}"],"entityIds":[],"aspectDefNames":["flag"]}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("duplicate"), "{text}");
+    let (status, text) = send_raw(
+        format!("{base}/aspects/flag"),
+        format!(r#"{{"aspects":[{{"entityId":"{e}","properties":{{"on":2}}}}]}}"#),
+    )
+    .await;
+    assert!(status == 400 || status == 207, "{status} {text}");
+    assert!(text.contains("not a valid Boolean"), "{text}");
+
+    // The same name with another type for one property: the 409 says which and how.
+    let other = AspectDef::builder("flag")
+        .property(PropertyDef::new("on", PropertyType::Boolean))
+        .property(PropertyDef::new("n", PropertyType::String))
+        .build()
+        .unwrap()
+        .to_json_value();
+    let (status, body) = s.post(&format!("{base}/aspect-defs"), &other).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("property 'n'") && message.contains("String"),
+        "{message}"
+    );
+    // In another catalog too: names are global, and the answer says what differs.
+    let (_, body) = s.post("/api/catalog", &json!({"species": "sink"})).await;
+    let second = body["catalogId"].as_str().unwrap().to_owned();
+    let (status, body) = s
+        .post(&format!("/api/catalog/{second}/aspect-defs"), &other)
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("property 'n'") && message.contains("Integer"),
+        "{message}"
+    );
+    assert_eq!(export(&s, &id).await, before, "nothing stored changed");
+}

@@ -44,9 +44,13 @@ pub(crate) async fn create(
         ));
     }
     let existing = state.dao.list_aspect_defs(id).await?;
-    if existing.iter().any(|d| d.name() == def.name()) {
+    if let Some(stored) = existing.iter().find(|d| d.name() == def.name()) {
+        let how = def
+            .difference(stored)
+            .map(|d| format!(" (and differs in {d})"))
+            .unwrap_or_default();
         return Err(ApiError::conflict(format!(
-            "AspectDef with name {} already exists in catalog",
+            "AspectDef with name {} already exists in catalog{how}",
             def.name()
         )));
     }
