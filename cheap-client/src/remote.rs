@@ -93,6 +93,28 @@ fn hierarchy_info(h: HierarchyInfoResponse) -> Result<HierarchyInfo> {
     })
 }
 
+/// Adds the entries of a later page to the hierarchy read so far.
+fn append_page(whole: &mut Hierarchy, page: Hierarchy) -> Result<()> {
+    use cheap_core::HierarchyContent as C;
+    match (&mut whole.content, page.content) {
+        (C::List(l), C::List(p)) => l.0.extend(p.0),
+        (C::Set(s), C::Set(p)) => s.0.extend(p.0),
+        (C::Directory(d), C::Directory(p)) => d.0.extend(p.0),
+        (C::AspectMap(m), C::AspectMap(p)) => {
+            for a in p.iter() {
+                m.put(a.clone())?;
+            }
+        }
+        _ => {
+            return Err(CheapError::Unavailable(format!(
+                "hierarchy '{}' changed kind while it was read in pages",
+                whole.name()
+            )))
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl CheapDao for RemoteDao {
     fn backend_name(&self) -> &'static str {
@@ -303,10 +325,36 @@ impl CheapDao for RemoteDao {
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
-        Ok(self
-            .read_hierarchy_page(catalog, name, 0, u64::MAX)
-            .await?
-            .hierarchy)
+        // The server caps a slice; a large hierarchy comes in pages, and a write between two
+        // pages (a new version) starts the read again, so the result is one version's.
+        const ATTEMPTS: usize = 5;
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let first = self.read_hierarchy_page(catalog, name, 0, u64::MAX).await?;
+            let mut whole = first.hierarchy;
+            let mut have = whole.len() as u64;
+            let mut consistent = true;
+            // A tree is always whole; so is a hierarchy that fits one slice.
+            while whole.hierarchy_type() != HierarchyType::EntityTree && have < first.total {
+                let page = self
+                    .read_hierarchy_page(catalog, name, have, u64::MAX)
+                    .await?;
+                if page.hierarchy.version != whole.version || page.hierarchy.is_empty() {
+                    consistent = false;
+                    break;
+                }
+                have += page.hierarchy.len() as u64;
+                append_page(&mut whole, page.hierarchy)?;
+            }
+            if consistent {
+                return Ok(whole);
+            }
+            last = Some(whole.version);
+        }
+        Err(CheapError::Unavailable(format!(
+            "hierarchy '{name}' kept changing while it was read in pages (last at version {})",
+            last.unwrap_or_default()
+        )))
     }
 
     async fn read_hierarchy_page(

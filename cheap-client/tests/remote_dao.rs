@@ -8,6 +8,10 @@ use cheap_core::{testkit, CheapDao};
 
 /// A server over a SQLite file; returns its base URL.
 async fn server(dir: &tempfile::TempDir) -> String {
+    server_with(dir, Default::default()).await
+}
+
+async fn server_with(dir: &tempfile::TempDir, config: cheap_server::ServerConfig) -> String {
     let dao = cheap_db_sqlite::SqliteOptions::path(dir.path().join("server.db"))
         .connect()
         .await
@@ -17,7 +21,7 @@ async fn server(dir: &tempfile::TempDir) -> String {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(cheap_server::serve(
         listener,
-        cheap_server::router(dao, Default::default()),
+        cheap_server::router(dao, config),
         std::future::pending(),
     ));
     base
@@ -28,6 +32,45 @@ async fn the_suite_passes_through_rest() {
     let dir = tempfile::tempdir().unwrap();
     let remote = RemoteDao::connect(server(&dir).await).unwrap();
     testkit::run_all(&remote).await;
+}
+
+/// With slices of 3 entries, every hierarchy of the suite larger than that is read in pages,
+/// and the slice endpoint caps what it is asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_suite_passes_through_rest_in_small_slices() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = cheap_server::ServerConfig {
+        max_slice_size: 3,
+        ..Default::default()
+    };
+    let base = server_with(&dir, config).await;
+    let remote = RemoteDao::connect(&base).unwrap();
+    testkit::run_all(&remote).await;
+
+    let c = cheap_core::Catalog::new();
+    let id = c.id();
+    remote.save_catalog(&c).await.unwrap();
+    remote
+        .create_hierarchy(
+            id,
+            &cheap_core::HierarchyDef::new("l", cheap_core::HierarchyType::EntityList),
+        )
+        .await
+        .unwrap();
+    let ids: Vec<uuid::Uuid> = (0..10).map(|_| uuid::Uuid::new_v4()).collect();
+    remote.add_entities(id, "l", &ids).await.unwrap();
+    let client = cheap_client::CheapClient::new(&base).unwrap();
+    let s = client.hierarchy_slice(id, "l", 0, 1_000_000).await.unwrap();
+    assert_eq!(
+        (s.total, s.hierarchy["contents"].as_array().map(Vec::len)),
+        (10, Some(3))
+    );
+    let whole = remote.get_hierarchy(id, "l").await.unwrap();
+    assert_eq!(
+        whole.as_list().unwrap().0,
+        ids,
+        "read in four pages, in order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub default_page_size: u64,
     /// Largest page size; larger is 400 (100).
     pub max_page_size: u64,
+    /// Most entries in one `/slice` answer; a larger limit is capped (10,000).
+    pub max_slice_size: u64,
     /// Most aspects in one upsert; more is 400 (1000).
     pub max_upsert_batch: usize,
     /// Largest request body in bytes; larger is 413 (16 MiB).
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
         ServerConfig {
             default_page_size: 20,
             max_page_size: 100,
+            max_slice_size: 10_000,
             max_upsert_batch: 1000,
             body_limit: 16 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),

@@ -136,7 +136,9 @@ pub(crate) async fn delete_aspects(
     }))
 }
 
-/// A page of any hierarchy as cheap-json, by offset and limit (a tree is always whole).
+/// A page of any hierarchy as cheap-json, by offset and limit (a tree is always whole). The limit
+/// is capped at the server's `max_slice_size` (10,000): a client pages on with `offset` until
+/// it has `total` entries.
 #[utoipa::path(get, path = "/api/catalog/{catalog_id}/hierarchies/{name}/slice", params(SliceQuery),
     responses((status = 200, body = HierarchySliceResponse), (status = 400), (status = 404)))]
 pub(crate) async fn slice(
@@ -151,7 +153,9 @@ pub(crate) async fn slice(
             id,
             &name,
             q.offset.unwrap_or(0),
-            q.limit.unwrap_or(u64::MAX),
+            q.limit
+                .unwrap_or(state.config.max_slice_size)
+                .min(state.config.max_slice_size),
         )
         .await?;
     let hierarchy = json::to_value(&json::write::hierarchy_to_json(&s.hierarchy));
