@@ -41,10 +41,14 @@ pub(crate) async fn require_api_key(
     }
 }
 
-/// Health (a load balancer has no key) and the API's description (the browsable docs load it
-/// before the user can enter a key; it holds no data).
+/// Health (a load balancer has no key), the API's description and the browsable docs (the page
+/// loads the description before the user can enter a key; neither holds any data). The calls
+/// the page makes need the key like any other.
 pub(crate) fn is_public(path: &str) -> bool {
-    matches!(path, "/health" | "/actuator/health" | "/api-docs")
+    matches!(
+        path,
+        "/health" | "/actuator/health" | "/api-docs" | "/swagger-ui.html" | "/docs"
+    ) || path.starts_with("/docs/")
 }
 
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 §11.1).

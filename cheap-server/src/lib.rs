@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub api_key: Option<String>,
     /// DAO operations slower than this are logged (1 s).
     pub slow_operation: Duration,
+    /// Serve the browsable API (Swagger UI) at `/docs` and `/swagger-ui.html` (true).
+    pub docs: bool,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             body_read_timeout: Duration::from_secs(20),
             api_key: None,
             slow_operation: Duration::from_secs(1),
+            docs: true,
         }
     }
 }

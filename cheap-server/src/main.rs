@@ -79,6 +79,9 @@ enum Command {
         /// still answers) and closed.
         #[arg(long, default_value_t = 4096)]
         max_connections: usize,
+        /// Do not serve the browsable API (Swagger UI at /docs and /swagger-ui.html).
+        #[arg(long)]
+        no_docs: bool,
     },
     /// Create the schema of a store (done automatically by the other commands too).
     Init {
@@ -152,6 +155,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             body_read_timeout,
             header_read_timeout,
             max_connections,
+            no_docs,
         } => {
             if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
                 return Err(
@@ -168,6 +172,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 body_limit,
                 request_timeout: Duration::from_secs(request_timeout),
                 body_read_timeout: Duration::from_secs(body_read_timeout),
+                docs: !no_docs,
                 ..ServerConfig::default()
             };
             // A host name resolves (`localhost:8080`); the first address that binds is used.

@@ -107,6 +107,18 @@ fn operation_id(method: &str, path: &str) -> String {
     id
 }
 
+/// The resource a handler's module serves, as the page groups it.
+fn tag(module_tags: &[String]) -> &'static str {
+    match module_tags.first().map(String::as_str).unwrap_or_default() {
+        t if t.ends_with("aspect_def") => "Aspect defs",
+        t if t.ends_with("aspect") || t.ends_with("openapi") => "Aspects",
+        t if t.ends_with("catalog") => "Catalogs",
+        t if t.ends_with("hierarchy") => "Hierarchies",
+        t if t.ends_with("replica") => "Replication",
+        _ => "System",
+    }
+}
+
 /// `POST .../aspects/query` is served by the upsert handler (a body without `aspects` is a
 /// query), so it is declared here on its own: one path, one operation in the document.
 #[utoipa::path(post, path = "/api/catalog/{catalog_id}/aspects/query", request_body = AspectQueryRequest,
@@ -161,6 +173,9 @@ impl utoipa::Modify for Conventions {
                 let Some(op) = op else { continue };
                 // Handler names repeat across resources (`list`, `get`); method and path do not.
                 op.operation_id = Some(operation_id(method, path));
+                // utoipa tags an operation with its handler's module path; readers want the
+                // resource.
+                op.tags = Some(vec![tag(op.tags.as_deref().unwrap_or_default()).to_owned()]);
                 // The key is needed only when the server has one: optional ({}) or bearer.
                 op.security = Some(if open {
                     vec![SecurityRequirement::default()]

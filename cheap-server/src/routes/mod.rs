@@ -3,6 +3,7 @@
 pub(crate) mod aspect;
 pub(crate) mod aspect_def;
 pub(crate) mod catalog;
+pub(crate) mod docs;
 pub(crate) mod hierarchy;
 pub(crate) mod replica;
 pub(crate) mod system;
@@ -138,6 +139,11 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api-docs", get(system::api_docs))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    let api = if state.config.docs {
+        api.merge(docs::router())
+    } else {
+        api
+    };
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
     api.layer(middleware::from_fn_with_state(
