@@ -53,6 +53,11 @@ pub enum CheapError {
     /// The operation did not finish in time.
     #[error("timed out: {0}")]
     Timeout(String),
+    /// The transaction lost a race with a concurrent one (a serialization failure, a deadlock, a
+    /// lock wait timeout, a Galera certification failure). The SQL backends re-run such a
+    /// transaction a few times before reporting this; the caller may retry later.
+    #[error("contention: {0}")]
+    Contention(String),
     /// Any other backend failure, with the driver's error as the source.
     #[error("{backend} backend error: {source}")]
     Backend {
@@ -249,8 +254,11 @@ impl CheapError {
         )
     }
 
-    /// True for failures worth retrying later (unavailable backend, timeout).
+    /// True for failures worth retrying later (unavailable backend, timeout, contention).
     pub fn is_transient(&self) -> bool {
-        matches!(self, CheapError::Unavailable(_) | CheapError::Timeout(_))
+        matches!(
+            self,
+            CheapError::Unavailable(_) | CheapError::Timeout(_) | CheapError::Contention(_)
+        )
     }
 }

@@ -2,8 +2,8 @@
 
 use cheap_core::CheapError;
 
-/// Maps a sqlx error: lost connections, pool exhaustion, serialization failures and deadlocks
-/// are `Unavailable` (worth retrying), unique and foreign-key violations `Conflict`, check and
+/// Maps a sqlx error: lost connections and pool exhaustion are `Unavailable`, serialization
+/// failures and deadlocks `Contention` (both worth retrying), unique and foreign-key violations `Conflict`, check and
 /// not-null violations `InvalidInput`, anything else `Backend`.
 pub fn map_err(e: sqlx::Error) -> CheapError {
     match &e {
@@ -23,7 +23,11 @@ pub fn map_err(e: sqlx::Error) -> CheapError {
                 "23514" | "23502" | "22P02" | "22001" | "22021" | "54000" => {
                     CheapError::InvalidInput(db.message().to_owned())
                 }
-                "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03" => {
+                // Serialization failure, deadlock: the transaction can simply run again.
+                "40001" | "40P01" => {
+                    CheapError::Contention(format!("PostgreSQL: {}", db.message()))
+                }
+                "53300" | "57P01" | "57P02" | "57P03" => {
                     CheapError::Unavailable(format!("PostgreSQL: {}", db.message()))
                 }
                 c if c.starts_with("08") => {

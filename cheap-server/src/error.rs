@@ -109,6 +109,14 @@ impl From<CheapError> for ApiError {
                 )
                 .retry_after(1)
             }
+            CheapError::Contention(m) => {
+                tracing::warn!(error = %m, "write conflict persisted after retries");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The write conflicted with concurrent writes and was not applied; retry shortly",
+                )
+                .retry_after(1)
+            }
             CheapError::Timeout(m) => {
                 tracing::warn!(error = %m, "database timeout");
                 ApiError::new(

@@ -52,6 +52,7 @@ impl<B: SqlBackend> SqlDao<B> {
             shared: Arc::new(Shared {
                 meta: MetaCache::new(catalogs),
                 statements: Default::default(),
+                retries: Default::default(),
                 groups: Default::default(),
             }),
         }
@@ -66,6 +67,12 @@ impl<B: SqlBackend> SqlDao<B> {
     /// not included: what tests and benchmarks count to pin an operation's cost.
     pub fn statements(&self) -> u64 {
         self.shared.statements.load(Ordering::Relaxed)
+    }
+
+    /// Transactions run again so far because they lost a race with a concurrent one (a
+    /// deadlock, a serialization or certification failure).
+    pub fn contention_retries(&self) -> u64 {
+        self.shared.retries.load(Ordering::Relaxed)
     }
 
     /// The metadata cache.

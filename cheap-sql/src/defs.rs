@@ -105,6 +105,29 @@ pub(crate) async fn catalog_def(
     .map(Arc::new))
 }
 
+/// Inserts `def`'s row unless one with its id exists; false when it did. Defs are shared by
+/// catalogs whose writers hold different locks, so two of them may store the same new def at
+/// once: the second insert waits for the first and then does nothing, instead of failing on
+/// the primary key.
+async fn insert_def_row(conn: &mut dyn SqlConn, d: &dyn Dialect, def: &AspectDef) -> Result<bool> {
+    let tail = d.on_conflict(&["aspect_def_id"], &[]);
+    let inserted = conn
+        .execute(
+            &format!("INSERT INTO aspect_def (aspect_def_id, name, hash_version, is_readable, is_writable, can_add_properties, can_remove_properties) VALUES (?, ?, ?, ?, ?, ?, ?) {tail}"),
+            &[
+                Arg::Uuid(def.id()),
+                Arg::text(def.name()),
+                Arg::Int(def.hash()),
+                Arg::Bool(def.is_readable()),
+                Arg::Bool(def.is_writable()),
+                Arg::Bool(def.can_add_properties()),
+                Arg::Bool(def.can_remove_properties()),
+            ],
+        )
+        .await?;
+    Ok(inserted > 0)
+}
+
 /// Makes `def` the stored def of its name for `catalog`. A stored def of the same name or id
 /// that differs is replaced when no other catalog links it, and is a conflict otherwise.
 /// Call after removing this catalog's own values of the def.
@@ -155,20 +178,27 @@ pub(crate) async fn store_def(
             conn.execute(sql, std::slice::from_ref(&sid)).await?;
         }
     }
+    if !present && !insert_def_row(conn, d, def).await? {
+        // A concurrent transaction stored a def with this id after we looked and committed
+        // first (our insert waited for it): identical is fine, different is a conflict.
+        match load_defs(conn, "", "d.aspect_def_id = ?", &[Arg::Uuid(id)]).await?.first() {
+            Some(s) if s == def => present = true,
+            Some(s) => {
+                return Err(CheapError::conflict(format!(
+                    "aspect def '{}' differs from the one another catalog stored at the same time in {}",
+                    def.name(),
+                    def.difference(s).unwrap_or_else(|| "its properties".into())
+                )))
+            }
+            None => {
+                return Err(CheapError::Contention(format!(
+                    "aspect def '{}' was being stored by another transaction",
+                    def.name()
+                )))
+            }
+        }
+    }
     if !present {
-        conn.execute(
-            "INSERT INTO aspect_def (aspect_def_id, name, hash_version, is_readable, is_writable, can_add_properties, can_remove_properties) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            &[
-                Arg::Uuid(id),
-                Arg::text(def.name()),
-                Arg::Int(def.hash()),
-                Arg::Bool(def.is_readable()),
-                Arg::Bool(def.is_writable()),
-                Arg::Bool(def.can_add_properties()),
-                Arg::Bool(def.can_remove_properties()),
-            ],
-        )
-        .await?;
         let props: Vec<(usize, &PropertyDef, Option<String>)> = def
             .property_defs()
             .enumerate()

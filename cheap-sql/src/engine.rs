@@ -18,6 +18,8 @@ use cheap_core::Result;
 pub(crate) struct Shared {
     pub meta: MetaCache,
     pub statements: Arc<AtomicU64>,
+    /// Transactions run again after losing a race.
+    pub retries: AtomicU64,
     pub groups: Groups,
 }
 
@@ -27,6 +29,7 @@ pub(crate) struct Engine<'a> {
     backend: &'a dyn SqlBackend,
     pub meta: &'a MetaCache,
     statements: &'a Arc<AtomicU64>,
+    retries: &'a AtomicU64,
 }
 
 impl<'a> Engine<'a> {
@@ -35,7 +38,13 @@ impl<'a> Engine<'a> {
             backend,
             meta: &shared.meta,
             statements: &shared.statements,
+            retries: &shared.retries,
         }
+    }
+
+    /// Counts a transaction run again after losing a race.
+    pub(crate) fn count_retry(&self) {
+        self.retries.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A connection from the backend's pool whose statements are counted.

@@ -8,11 +8,13 @@
 mod limits;
 mod read_only;
 mod replace;
+mod shared_defs;
 pub mod sync;
 
 pub use limits::limits_are_the_same_everywhere;
 pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
+pub use shared_defs::shared_defs_stored_at_once;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1133,4 +1135,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     limits_are_the_same_everywhere(dao).await;
     replacing_a_hierarchy_is_atomic(dao).await;
     read_only_values_are_set_once(dao).await;
+    shared_defs_stored_at_once(dao).await;
 }

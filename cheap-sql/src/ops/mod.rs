@@ -28,21 +28,65 @@ use cheap_core::Result;
 
 /// Runs `$body` (an expression using `$conn: &mut dyn SqlConn`) in a write transaction of
 /// `$catalog`; commits on `Ok`, rolls back (by dropping the connection) on `Err`.
+/// Runs `$body` in a write transaction on `$catalog` and commits it. A transaction that loses
+/// a race ([`CheapError::Contention`](cheap_core::CheapError::Contention): a deadlock, a
+/// serialization or certification failure) is rolled back and run again whole, a few times
+/// with jittered backoff, so `$body` must not consume what it captures.
 macro_rules! write_txn {
     ($b:ident, $catalog:expr, $conn:ident => $body:expr) => {{
-        let mut boxed = $crate::ops::begin_write($b, $catalog).await?;
-        let result = {
-            let $conn: &mut dyn $crate::conn::SqlConn = &mut *boxed;
-            $body
-        };
-        match result {
-            Ok(v) => {
-                boxed.commit().await?;
-                Ok(v)
+        let mut attempt: u32 = 0;
+        loop {
+            let outcome = async {
+                let mut boxed = $crate::ops::begin_write($b, $catalog).await?;
+                let result = {
+                    let $conn: &mut dyn $crate::conn::SqlConn = &mut *boxed;
+                    $body
+                };
+                match result {
+                    Ok(v) => {
+                        boxed.commit().await?;
+                        Ok(v)
+                    }
+                    Err(e) => Err(e),
+                }
             }
-            Err(e) => Err(e),
+            .await;
+            match outcome {
+                Err(cheap_core::CheapError::Contention(m))
+                    if attempt + 1 < $crate::ops::CONTENTION_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    $crate::ops::contention_backoff($b, attempt, &m).await;
+                }
+                other => break other,
+            }
         }
     }};
+}
+
+/// How many times a transaction that lost a race is run in all.
+pub(crate) const CONTENTION_ATTEMPTS: u32 = 5;
+
+/// Waits before run `attempt` + 1 of a transaction that lost a race: 5, 10, 20, 40 ms, each
+/// with up to as much again of jitter, so racing transactions do not collide again in step.
+pub(crate) async fn contention_backoff(b: &Engine<'_>, attempt: u32, why: &str) {
+    b.count_retry();
+    let base = 5u64 << (attempt - 1).min(6);
+    let jitter = rand_below(base + 1);
+    tracing::debug!(attempt, why, "transaction lost a race; running it again");
+    tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+}
+
+/// A cheap random number below `n`, for jitter (no cryptographic use).
+fn rand_below(n: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() % n.max(1)
 }
 pub(crate) use write_txn;
 
