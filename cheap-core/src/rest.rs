@@ -378,6 +378,10 @@ pub struct ImportResponse {
 pub struct HealthResponse {
     /// "UP" or "DOWN".
     pub status: String,
+    /// What the store says about itself (a Galera node: its cluster state); absent when
+    /// there is nothing to say.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub details: IndexMap<String, String>,
 }
 
 /// One field error of a 400 response.

@@ -315,6 +315,11 @@ impl CheapDao for Recorder {
         self.inner.set_sync_mark(catalog, mark).await
     }
 
+    async fn health(&self) -> Result<cheap_core::dao::Health> {
+        self.note("health");
+        self.inner.health().await
+    }
+
     async fn health_check(&self) -> Result<()> {
         self.note("health_check");
         self.inner.health_check().await
@@ -388,6 +393,7 @@ async fn call_everything(dao: &dyn CheapDao) {
         )
         .await;
     let _ = dao.health_check().await;
+    let _ = dao.health().await;
     let _ = dao.close().await;
 }
 

@@ -62,6 +62,51 @@ impl Dialect for MariaDbDialect {
         }
     }
 
+    fn cluster_health_sql(&self) -> Option<&'static str> {
+        Some(
+            "SELECT @@wsrep_on, \
+             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_READY'), \
+             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE'), \
+             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT'), \
+             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_STATUS'), \
+             (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_CLUSTER_SIZE')",
+        )
+    }
+
+    /// A Galera node serves when it is ready, synced (local state 4) and in the primary
+    /// component; a server without wsrep is not a cluster node and always serves.
+    fn cluster_health(
+        &self,
+        row: &mut cheap_sql::Row,
+    ) -> cheap_core::Result<cheap_core::dao::Health> {
+        if row.opt_int(0)?.unwrap_or(0) == 0 {
+            return Ok(cheap_core::dao::Health::up());
+        }
+        let mut details = Vec::new();
+        for (i, name) in [
+            "wsrep_ready",
+            "wsrep_local_state",
+            "wsrep_local_state_comment",
+            "wsrep_cluster_status",
+            "wsrep_cluster_size",
+        ]
+        .iter()
+        .enumerate()
+        {
+            details.push((name.to_string(), row.opt_string(i + 1)?.unwrap_or_default()));
+        }
+        let value = |name: &str| {
+            details
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let up = value("wsrep_ready").eq_ignore_ascii_case("ON")
+            && value("wsrep_local_state") == "4"
+            && value("wsrep_cluster_status").eq_ignore_ascii_case("Primary");
+        Ok(cheap_core::dao::Health::new(up, details))
+    }
+
     fn schema_lock(&self) -> Option<(&'static str, &'static str)> {
         Some((
             "SELECT GET_LOCK('cheap_init_schema', 60)",

@@ -36,6 +36,8 @@ pub struct MariaDbOptions {
     init_schema: bool,
     foreign_keys: bool,
     pool: PoolSettings,
+    /// `SET SESSION` statements run on every new connection.
+    session: Vec<(String, String)>,
 }
 
 impl MariaDbOptions {
@@ -50,18 +52,40 @@ impl MariaDbOptions {
             init_schema: true,
             foreign_keys: true,
             pool: PoolSettings::with_max(10).idle_timeout(Some(Duration::from_secs(300))),
+            session: Vec::new(),
         }
     }
 
     /// From a `mysql://user:password@host:3306/database` URL (`mariadb://` is accepted too).
-    /// The URL's own pool parameters are replaced by this builder's.
+    /// The URL's own pool parameters are replaced by this builder's. Parameters named
+    /// `wsrep_*` are session variables set on every connection: on a Galera cluster,
+    /// `?wsrep_sync_wait=1` makes each read wait until the node has applied every write the
+    /// cluster committed before it (read-your-writes through any node, at some latency).
     pub fn url(url: impl AsRef<str>) -> Self {
         let url = url.as_ref();
         let url = match url.strip_prefix("mariadb://") {
             Some(rest) => format!("mysql://{rest}"),
             None => url.to_owned(),
         };
-        Self::with_base(Opts::from_url(&url).map_err(|e| format!("invalid MariaDB URL: {e}")))
+        let (url, session) = split_session_variables(&url);
+        let mut o =
+            Self::with_base(Opts::from_url(&url).map_err(|e| format!("invalid MariaDB URL: {e}")));
+        match session {
+            Ok(vars) => o.session = vars,
+            Err(e) => o.base = Err(e),
+        }
+        o
+    }
+
+    /// Sets a session variable on every connection (`SET SESSION name = value`); the value is
+    /// an integer or a plain word.
+    pub fn session_variable(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        match check_session_variable(&name, &value) {
+            Ok(()) => self.session.push((name, value)),
+            Err(e) => self.base = Err(e),
+        }
+        self
     }
 
     /// From a host, port and database (user `root`, no password, until set).
@@ -160,7 +184,13 @@ impl MariaDbOptions {
             // Connections carry no session state of ours, and an unfinished transaction is
             // rolled back by the driver when its connection comes back.
             .with_reset_connection(false);
+        let init: Vec<String> = self
+            .session
+            .iter()
+            .map(|(k, v)| format!("SET SESSION {k} = {v}"))
+            .collect();
         let mut b = OptsBuilder::from_opts(base)
+            .init(init)
             .pool_opts(pool)
             .prefer_socket(false)
             .stmt_cache_size(64);
@@ -203,5 +233,64 @@ impl MariaDbOptions {
             dao.health_check().await?;
         }
         Ok(dao)
+    }
+}
+
+/// Takes the `wsrep_*` parameters out of a URL's query: (the URL without them, the variables).
+fn split_session_variables(url: &str) -> (String, Result<Vec<(String, String)>, String>) {
+    let Some((head, query)) = url.split_once('?') else {
+        return (url.to_owned(), Ok(Vec::new()));
+    };
+    let mut kept = Vec::new();
+    let mut vars = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k.starts_with("wsrep_") {
+            if let Err(e) = check_session_variable(k, v) {
+                return (head.to_owned(), Err(e));
+            }
+            vars.push((k.to_owned(), v.to_owned()));
+        } else {
+            kept.push(pair);
+        }
+    }
+    let url = if kept.is_empty() {
+        head.to_owned()
+    } else {
+        format!("{head}?{}", kept.join("&"))
+    };
+    (url, Ok(vars))
+}
+
+/// Names and values go into SQL text, so both are plain words.
+fn check_session_variable(name: &str, value: &str) -> Result<(), String> {
+    let word = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if word(name) && word(value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "session variable {name}={value}: the name and the value must be plain words (letters, digits, _)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod session_tests {
+    use super::split_session_variables;
+
+    #[test]
+    fn wsrep_parameters_become_session_variables() {
+        let (url, vars) = split_session_variables(
+            "mysql://root@h:3311/test?wsrep_sync_wait=1&prefer_socket=false",
+        );
+        assert_eq!(url, "mysql://root@h:3311/test?prefer_socket=false");
+        assert_eq!(
+            vars.unwrap(),
+            vec![("wsrep_sync_wait".to_owned(), "1".to_owned())]
+        );
+        let (_, vars) = split_session_variables("mysql://h/x?wsrep_sync_wait=1;DROP");
+        assert!(vars.is_err());
+        let (url, vars) = split_session_variables("mysql://h/x");
+        assert_eq!((url.as_str(), vars.unwrap().len()), ("mysql://h/x", 0));
     }
 }

@@ -386,6 +386,10 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         ops::catalogs::health_check(&self.engine()).await
     }
 
+    async fn health(&self) -> Result<cheap_core::dao::Health> {
+        ops::catalogs::health(&self.engine()).await
+    }
+
     async fn close(&self) -> Result<()> {
         self.backend.close_pool().await
     }

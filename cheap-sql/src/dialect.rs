@@ -164,6 +164,21 @@ pub trait Dialect: Send + Sync {
         col.to_owned()
     }
 
+    /// A statement whose one row says whether this server is a usable member of a cluster
+    /// (read by [`cluster_health`](Self::cluster_health)); `None` for a database without one.
+    fn cluster_health_sql(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Reads the row of [`cluster_health_sql`](Self::cluster_health_sql).
+    fn cluster_health(
+        &self,
+        row: &mut crate::conn::Row,
+    ) -> cheap_core::Result<cheap_core::dao::Health> {
+        let _ = row;
+        Ok(cheap_core::dao::Health::up())
+    }
+
     /// Statements (take, release) that serialize schema creation between processes, if the
     /// database needs them.
     fn schema_lock(&self) -> Option<(&'static str, &'static str)> {

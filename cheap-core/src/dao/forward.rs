@@ -227,6 +227,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::set_sync_mark($inner, catalog, mark).await
             }
 
+            async fn health(&self) -> $crate::Result<$crate::dao::Health> {
+                let $this = self;
+                $crate::CheapDao::health($inner).await
+            }
+
             async fn health_check(&self) -> $crate::Result<()> {
                 let $this = self;
                 $crate::CheapDao::health_check($inner).await
@@ -286,5 +291,6 @@ pub const METHODS: &[&str] = &[
     "sync_mark",
     "set_sync_mark",
     "health_check",
+    "health",
     "close",
 ];

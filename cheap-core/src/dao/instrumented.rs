@@ -483,6 +483,10 @@ impl CheapDao for InstrumentedDao {
             .await
     }
 
+    async fn health(&self) -> Result<super::Health> {
+        self.run("health", self.inner.health()).await
+    }
+
     async fn health_check(&self) -> Result<()> {
         self.run("health_check", self.inner.health_check()).await
     }

@@ -16,8 +16,8 @@ use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy,
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{
-    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark,
-    UpsertOutcome,
+    AspectChanges, AspectPatch, CatalogInfo, Changes, Health, HierarchyInfo, HierarchySlice,
+    SyncMark, UpsertOutcome,
 };
 
 /// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
@@ -348,6 +348,14 @@ pub trait CheapDao: Send + Sync {
 
     /// Checks that the backend answers.
     async fn health_check(&self) -> Result<()>;
+
+    /// Whether the backend can serve requests, with details. A store that answers but must
+    /// not be used (a Galera node outside the primary component, or still joining) is
+    /// `up: false`, where [`health_check`](Self::health_check) would pass. The default is
+    /// `health_check`'s answer.
+    async fn health(&self) -> Result<Health> {
+        self.health_check().await.map(|()| Health::up())
+    }
 
     /// Releases connections; later calls fail with
     /// [`Unavailable`](crate::CheapError::Unavailable).

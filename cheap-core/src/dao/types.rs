@@ -114,6 +114,32 @@ impl AspectPatch {
     }
 }
 
+/// Whether a store can serve requests, with what it knows about itself (for a Galera node: its
+/// cluster state).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct Health {
+    /// True when the store can serve reads and writes.
+    pub up: bool,
+    /// Named facts, in order (for example `wsrep_local_state_comment = Synced`).
+    pub details: Vec<(String, String)>,
+}
+
+impl Health {
+    /// Up, with nothing more to say.
+    pub fn up() -> Self {
+        Health {
+            up: true,
+            details: Vec::new(),
+        }
+    }
+
+    /// Up or not, with details.
+    pub fn new(up: bool, details: Vec<(String, String)>) -> Self {
+        Health { up, details }
+    }
+}
+
 /// What changed in a catalog after some version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {

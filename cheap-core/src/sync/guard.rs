@@ -386,6 +386,10 @@ impl CheapDao for SpeciesDao {
         self.local.set_sync_mark(catalog, mark).await
     }
 
+    async fn health(&self) -> Result<crate::dao::Health> {
+        self.local.health().await
+    }
+
     async fn health_check(&self) -> Result<()> {
         self.local.health_check().await
     }

@@ -14,26 +14,35 @@ use cheap_core::json::{self, ToJson};
 use cheap_core::rest::{HealthResponse, ImportResponse, TaskStatus};
 use cheap_core::{CheapDao, NotFound};
 
-/// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer.
+/// `{"status":"UP"}`, or `{"status":"DOWN"}` with 503 when the database does not answer or must
+/// not be used (a Galera node outside the primary component, or joining); a cluster node adds
+/// its state under `details`.
 #[utoipa::path(get, path = "/health", responses((status = 200, body = HealthResponse), (status = 503, body = HealthResponse)))]
 pub(crate) async fn health(State(state): State<AppState>) -> (StatusCode, Json<HealthResponse>) {
-    match state.dao.health_check().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(HealthResponse {
-                status: "UP".into(),
-            }),
-        ),
+    let (up, details) = match state.dao.health().await {
+        Ok(h) => {
+            if !h.up {
+                tracing::warn!(details = ?h.details, "the store answers but is not ready");
+            }
+            (h.up, h.details.into_iter().collect())
+        }
         Err(e) => {
             tracing::warn!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(HealthResponse {
-                    status: "DOWN".into(),
-                }),
-            )
+            (false, Default::default())
         }
-    }
+    };
+    let (status, word) = if up {
+        (StatusCode::OK, "UP")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "DOWN")
+    };
+    (
+        status,
+        Json(HealthResponse {
+            status: word.into(),
+            details,
+        }),
+    )
 }
 
 /// DAO operation counts, errors and latency, HTTP requests by route and status, and process

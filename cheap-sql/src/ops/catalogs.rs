@@ -285,7 +285,27 @@ pub(crate) async fn load_catalogs_page(
 }
 
 pub(crate) async fn health_check(b: &Engine<'_>) -> Result<()> {
+    let h = health(b).await?;
+    if h.up {
+        return Ok(());
+    }
+    let why: Vec<String> = h.details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    Err(cheap_core::CheapError::Unavailable(format!(
+        "the database answers but is not ready: {}",
+        why.join(", ")
+    )))
+}
+
+/// `SELECT 1`, and on a cluster node whether the node may serve (a Galera node outside the
+/// primary component answers `SELECT 1` but refuses every table).
+pub(crate) async fn health(b: &Engine<'_>) -> Result<cheap_core::dao::Health> {
     let mut conn = b.connect(TxMode::None).await?;
     conn.fetch_one("SELECT 1", &[]).await?;
-    Ok(())
+    match b.dialect().cluster_health_sql() {
+        Some(sql) => {
+            let mut row = conn.fetch_one(sql, &[]).await?;
+            b.dialect().cluster_health(&mut row)
+        }
+        None => Ok(cheap_core::dao::Health::up()),
+    }
 }
