@@ -48,6 +48,17 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// 503 because the write lost races with concurrent writes and was not applied: the server
+    /// works, and the request may be sent again (even one that is not idempotent).
+    #[error("contention (503): {message}")]
+    Contention {
+        /// The server's message.
+        message: String,
+    },
+    /// The request or its answer broke off after it was sent (a reset connection, a truncated
+    /// body): it may or may not have been applied.
+    #[error("transport failed: {0}")]
+    Transport(String),
     /// Other 5xx.
     #[error("server error ({status}): {message}")]
     Server {
@@ -80,6 +91,7 @@ impl ClientError {
             ClientError::NotFound { .. } => Some(404),
             ClientError::Unauthorized { .. } => Some(401),
             ClientError::Conflict { .. } => Some(409),
+            ClientError::Contention { .. } => Some(503),
             ClientError::BadRequest { status, .. }
             | ClientError::Unavailable { status, .. }
             | ClientError::Server { status, .. } => Some(*status),
@@ -94,11 +106,15 @@ impl ClientError {
             .as_ref()
             .map(|b| b.message.clone())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
+        let reason = parsed.as_ref().and_then(|b| b.reason);
         let (errors, missing) = parsed.map(|b| (b.errors, b.missing)).unwrap_or_default();
         match status {
             404 => ClientError::NotFound { message, missing },
             401 => ClientError::Unauthorized { message },
             409 => ClientError::Conflict { message },
+            503 if reason == Some(cheap_core::rest::UnavailableReason::Contention) => {
+                ClientError::Contention { message }
+            }
             503 => ClientError::Unavailable { status, message },
             500..=599 => ClientError::Server { status, message },
             _ => ClientError::BadRequest {
@@ -119,7 +135,9 @@ impl ClientError {
         } else if e.is_builder() {
             ClientError::Invalid(e.to_string())
         } else {
-            ClientError::Connect(e.to_string())
+            // Sent, then broken off (a body or request error): not a connect error, which is
+            // safe to retry, because the server may have applied it.
+            ClientError::Transport(e.to_string())
         }
     }
 }

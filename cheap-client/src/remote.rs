@@ -77,6 +77,8 @@ pub fn to_cheap(e: ClientError) -> CheapError {
         ClientError::BadRequest { message, .. } => CheapError::InvalidInput(message),
         ClientError::Conflict { message } => CheapError::conflict(message),
         ClientError::Timeout(m) => CheapError::Timeout(m),
+        ClientError::Contention { message } => CheapError::Contention(message),
+        ClientError::Transport(m) => CheapError::Unavailable(m),
         ClientError::Unavailable { message, .. } => CheapError::Unavailable(message),
         ClientError::Connect(m) => CheapError::Unavailable(m),
         ClientError::CircuitOpen => CheapError::Unavailable(ClientError::CircuitOpen.to_string()),

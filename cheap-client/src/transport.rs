@@ -86,12 +86,18 @@ impl Transport {
             if let Some(k) = &self.cfg.api_key {
                 req = req.bearer_auth(k);
             }
-            let (retryable, wait_at_least, err) = match req.send().await {
+            // What is safe to send again: anything that never reached the server (a connect
+            // error) or that it did not apply (contention); timeouts and broken transfers only
+            // when the request is idempotent.
+            let (retryable, safe_anyway, wait_at_least, err) = match req.send().await {
                 Err(e) => {
                     let err = ClientError::from_reqwest(e);
                     self.failure();
+                    let connect = matches!(err, ClientError::Connect(_));
                     (
-                        matches!(err, ClientError::Timeout(_) | ClientError::Connect(_)),
+                        connect
+                            || matches!(err, ClientError::Timeout(_) | ClientError::Transport(_)),
+                        connect,
                         None,
                         err,
                     )
@@ -117,20 +123,18 @@ impl Transport {
                         self.success();
                         return Ok((status, bytes));
                     }
-                    if status.is_server_error() {
+                    let err = ClientError::from_answer(status.as_u16(), &bytes);
+                    let contention = matches!(err, ClientError::Contention { .. });
+                    if status.is_server_error() && !contention {
                         self.failure();
                     } else {
-                        // A 4xx answer shows a server that works.
+                        // A 4xx answer, or contention, shows a server that works.
                         self.success();
                     }
-                    (
-                        retryable_status(status),
-                        after,
-                        ClientError::from_answer(status.as_u16(), &bytes),
-                    )
+                    (retryable_status(status), contention, after, err)
                 }
             };
-            if !(retryable && may_retry && attempt < policy.max_retries) {
+            if !(retryable && (may_retry || safe_anyway) && attempt < policy.max_retries) {
                 return Err(err);
             }
             attempt += 1;

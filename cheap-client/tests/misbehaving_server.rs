@@ -83,6 +83,29 @@ async fn busy(State(c): S) -> impl IntoResponse {
     up()
 }
 
+/// The first `fail_first` answers are the server's 503 for contention (nothing applied).
+async fn contended(State(c): S) -> axum::response::Response {
+    let n = c.attempts.fetch_add(1, Ordering::SeqCst);
+    if n < c.fail_first.load(Ordering::SeqCst) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("content-type", "application/json"), ("retry-after", "0")],
+            r#"{"timestamp":"t","status":503,"error":"Service Unavailable","message":"conflicted","path":"/","reason":"contention"}"#,
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::CREATED,
+            [("content-type", "application/json")],
+            format!(
+                r#"{{"catalogId":"{}","uri":"http://x/c","message":"ok"}}"#,
+                uuid::Uuid::new_v4()
+            ),
+        )
+            .into_response()
+    }
+}
+
 async fn serve(counters: Arc<Counters>) -> String {
     let app = Router::new()
         .route("/flaky/health", get(flaky))
@@ -91,6 +114,7 @@ async fn serve(counters: Arc<Counters>) -> String {
         .route("/slow/health", get(slow))
         .route("/broken/health", get(broken))
         .route("/busy/health", get(busy))
+        .route("/contended/api/catalog", post(contended))
         .with_state(counters);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -169,6 +193,51 @@ async fn non_idempotent_requests_are_not_retried_unless_asked() {
         .unwrap_err();
     assert!(matches!(err, ClientError::Decode(_)), "{err:?}");
     assert_eq!(c.attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn contention_is_retried_even_for_a_create_and_does_not_open_the_circuit() {
+    let c = Arc::new(Counters::default());
+    c.fail_first.store(2, Ordering::SeqCst);
+    let base = serve(c.clone()).await;
+    let breaker = CircuitBreakerConfig {
+        failure_threshold: 1,
+        recovery_timeout: Duration::from_secs(60),
+        success_threshold: 1,
+    };
+    let client = CheapClient::with_config(
+        ClientConfig::new(format!("{base}/contended"))
+            .retry(fast_retries(3))
+            .circuit_breaker(Some(breaker.clone())),
+    )
+    .unwrap();
+    // Contention means nothing was applied, so even a create is sent again.
+    let created = client
+        .create_catalog_with(CatalogSpecies::Sink, None, None)
+        .await;
+    assert!(created.is_ok(), "{created:?}");
+    assert_eq!(c.attempts.load(Ordering::SeqCst), 3);
+    // Without retries the error says contention, and the breaker stays closed.
+    c.attempts.store(0, Ordering::SeqCst);
+    c.fail_first.store(1, Ordering::SeqCst);
+    let once = CheapClient::with_config(
+        ClientConfig::new(format!("{base}/contended"))
+            .retry(RetryPolicy::none())
+            .circuit_breaker(Some(breaker)),
+    )
+    .unwrap();
+    let err = once
+        .create_catalog_with(CatalogSpecies::Sink, None, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Contention { .. }), "{err:?}");
+    let again = once
+        .create_catalog_with(CatalogSpecies::Sink, None, None)
+        .await;
+    assert!(
+        again.is_ok(),
+        "the circuit is not open after contention: {again:?}"
+    );
 }
 
 #[tokio::test]

@@ -414,6 +414,24 @@ pub struct ErrorBody {
     /// What a 404 did not find (a cheap-rs extension; the reference's body has no such key).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub missing: Option<NotFound>,
+    /// Why a 503 happened (a cheap-rs extension), so a client can tell contention (nothing
+    /// was applied; the server works) from an outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<UnavailableReason>,
+}
+
+/// Why a request was answered 503.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum UnavailableReason {
+    /// The write lost races with concurrent writes, even after retries, and was not applied.
+    Contention,
+    /// The store is down, busy or not ready.
+    Store,
+    /// The server has as many connections as it takes.
+    Connections,
 }
 
 /// A background task started by the server (a large import).

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use cheap_core::rest::{ErrorBody, FieldError};
+use cheap_core::rest::{ErrorBody, FieldError, UnavailableReason};
 use cheap_core::{CheapError, NotFound};
 
 /// An error answer: status, message and optional field errors.
@@ -23,6 +23,8 @@ pub struct ApiError {
     pub missing: Option<NotFound>,
     /// Seconds for a `Retry-After` header (503s of a busy or unreachable store).
     pub retry_after: Option<u64>,
+    /// Why a 503 happened, for the body's `reason`.
+    pub reason: Option<cheap_core::rest::UnavailableReason>,
 }
 
 /// Result of a handler.
@@ -37,7 +39,14 @@ impl ApiError {
             errors: Vec::new(),
             missing: None,
             retry_after: None,
+            reason: None,
         }
+    }
+
+    /// The same error, saying why it is a 503.
+    pub fn because(mut self, reason: UnavailableReason) -> Self {
+        self.reason = Some(reason);
+        self
     }
 
     /// The same error, asking the client to retry after `seconds`.
@@ -108,6 +117,7 @@ impl From<CheapError> for ApiError {
                     "Database unavailable: the store is down or busy; retry shortly",
                 )
                 .retry_after(1)
+                .because(UnavailableReason::Store)
             }
             CheapError::Contention(m) => {
                 tracing::warn!(error = %m, "write conflict persisted after retries");
@@ -116,6 +126,7 @@ impl From<CheapError> for ApiError {
                     "The write conflicted with concurrent writes and was not applied; retry shortly",
                 )
                 .retry_after(1)
+                .because(UnavailableReason::Contention)
             }
             CheapError::Timeout(m) => {
                 tracing::warn!(error = %m, "database timeout");
@@ -124,6 +135,7 @@ impl From<CheapError> for ApiError {
                     "The store is busy (it did not answer in time); retry shortly",
                 )
                 .retry_after(1)
+                .because(UnavailableReason::Store)
             }
             other => {
                 tracing::error!(error = %other, "database error");
@@ -187,6 +199,7 @@ pub async fn error_body(req: Request, next: Next) -> Response {
             path,
             errors: e.errors,
             missing: e.missing,
+            reason: e.reason,
         };
         let mut fresh = (e.status, axum::Json(&body)).into_response();
         if let Some(secs) = e.retry_after {

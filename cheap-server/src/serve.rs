@@ -188,7 +188,7 @@ async fn refuse(app: Router, req: Request<Incoming>) -> Result<Response<Body>, I
         return app.oneshot(req.map(Body::new)).await;
     }
     let mut r = Response::new(Body::from(
-        r#"{"status":503,"error":"Service Unavailable","message":"Too many connections; retry shortly"}"#,
+        r#"{"status":503,"error":"Service Unavailable","message":"Too many connections; retry shortly","reason":"connections"}"#,
     ));
     *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     let h = r.headers_mut();
