@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod base_url;
 mod body;
 pub mod error;
 mod extract;
@@ -65,6 +66,12 @@ pub struct ServerConfig {
     pub slow_operation: Duration,
     /// Serve the browsable API (Swagger UI) at `/docs` and `/swagger-ui.html` (true).
     pub docs: bool,
+    /// The server's URL as clients reach it (`https://cheap.example.org`), for the URIs of new
+    /// catalogs; when unset, the request's checked `Host` (None).
+    pub public_url: Option<String>,
+    /// Honour `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`: only behind a proxy that
+    /// sets them (false).
+    pub trust_forwarded: bool,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +87,8 @@ impl Default for ServerConfig {
             api_key: None,
             slow_operation: Duration::from_secs(1),
             docs: true,
+            public_url: None,
+            trust_forwarded: false,
         }
     }
 }

@@ -82,6 +82,14 @@ enum Command {
         /// Do not serve the browsable API (Swagger UI at /docs and /swagger-ui.html).
         #[arg(long)]
         no_docs: bool,
+        /// This server's URL as clients reach it, for the URIs of new catalogs (default: the
+        /// request's Host).
+        #[arg(long, env = "CHEAP_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Honour Forwarded / X-Forwarded-Host / X-Forwarded-Proto (only behind a proxy that
+        /// sets them; any client can send them).
+        #[arg(long)]
+        trust_forwarded_headers: bool,
     },
     /// Create the schema of a store (done automatically by the other commands too).
     Init {
@@ -156,6 +164,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             header_read_timeout,
             max_connections,
             no_docs,
+            public_url,
+            trust_forwarded_headers,
         } => {
             if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
                 return Err(
@@ -173,6 +183,8 @@ async fn run(cli: Cli) -> Result<(), String> {
                 request_timeout: Duration::from_secs(request_timeout),
                 body_read_timeout: Duration::from_secs(body_read_timeout),
                 docs: !no_docs,
+                public_url,
+                trust_forwarded: trust_forwarded_headers,
                 ..ServerConfig::default()
             };
             // A host name resolves (`localhost:8080`); the first address that binds is used.

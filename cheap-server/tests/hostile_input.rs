@@ -312,3 +312,63 @@ async fn a_database_that_is_down_is_503_and_recovers() {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+#[tokio::test]
+async fn a_bad_host_header_is_400_and_forwarded_headers_need_trust() {
+    let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
+    let s = start(dao.clone(), Default::default()).await;
+    let create = |host: &'static str, fwd: Option<&'static str>| {
+        let mut r = s
+            .http
+            .post(s.url("/api/catalog"))
+            .header("host", host)
+            .json(&json!({"species": "sink"}));
+        if let Some(f) = fwd {
+            r = r
+                .header("x-forwarded-host", f)
+                .header("x-forwarded-proto", "https");
+        }
+        r.send()
+    };
+    let r = create("a\"b<script>", None).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(dao.catalog_count().await.unwrap(), 0, "nothing stored");
+    let r = create("cheap.local:8080", Some("evil.example"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://cheap.local:8080/api/catalog/"),
+        "untrusted forwarded headers are ignored: {body}"
+    );
+
+    let trusting = start(
+        dao,
+        cheap_server::ServerConfig {
+            trust_forwarded: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = trusting
+        .http
+        .post(trusting.url("/api/catalog"))
+        .header("x-forwarded-host", "api.example.com")
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"species": "sink"}))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://api.example.com/api/catalog/"),
+        "{body}"
+    );
+}

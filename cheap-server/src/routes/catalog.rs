@@ -147,11 +147,12 @@ pub(crate) async fn create(
     };
     let id = Uuid::new_v4();
     let mut catalog = Catalog::with_id(id, species, req.upstream)?;
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let uri = format!("http://{host}/api/catalog/{id}");
+    let base = crate::base_url::base_url(
+        &headers,
+        state.config.public_url.as_deref(),
+        state.config.trust_forwarded,
+    )?;
+    let uri = format!("{base}/api/catalog/{id}");
     catalog.uri = Some(uri.clone());
     for h in hierarchies {
         catalog.add_hierarchy(Hierarchy::new(h.name, h.hierarchy_type)?)?;
