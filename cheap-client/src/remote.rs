@@ -309,6 +309,20 @@ impl CheapDao for RemoteDao {
         Ok(existed)
     }
 
+    async fn get_task(&self, id: Uuid) -> Result<Option<cheap_core::dao::TaskRecord>> {
+        match self.c()?.task_status(id).await {
+            Ok(status) => Ok(Some(cheap_core::dao::TaskRecord {
+                status,
+                // The server has judged liveness already (an interrupted task says so).
+                heartbeat_ms: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            })),
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(to_cheap(e)),
+        }
+    }
+
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
         self.c()?
             .delete_hierarchy(catalog, name)

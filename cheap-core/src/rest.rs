@@ -441,7 +441,7 @@ pub enum UnavailableReason {
 pub struct TaskStatus {
     /// The task.
     pub task_id: Uuid,
-    /// "running", "succeeded" or "failed".
+    /// "running", "succeeded", "failed", or "interrupted" (its server stopped while it ran).
     pub status: String,
     /// The catalog the task works on.
     pub catalog_id: Option<Uuid>,

@@ -315,6 +315,16 @@ impl CheapDao for Recorder {
         self.inner.set_sync_mark(catalog, mark).await
     }
 
+    async fn put_task(&self, task: &cheap_core::dao::TaskRecord) -> Result<()> {
+        self.note("put_task");
+        self.inner.put_task(task).await
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<cheap_core::dao::TaskRecord>> {
+        self.note("get_task");
+        self.inner.get_task(id).await
+    }
+
     async fn health(&self) -> Result<cheap_core::dao::Health> {
         self.note("health");
         self.inner.health().await
@@ -394,6 +404,19 @@ async fn call_everything(dao: &dyn CheapDao) {
         .await;
     let _ = dao.health_check().await;
     let _ = dao.health().await;
+    let _ = dao.get_task(id).await;
+    let _ = dao
+        .put_task(&cheap_core::dao::TaskRecord {
+            status: cheap_core::rest::TaskStatus {
+                task_id: id,
+                status: "running".into(),
+                catalog_id: None,
+                version: None,
+                message: String::new(),
+            },
+            heartbeat_ms: 0,
+        })
+        .await;
     let _ = dao.close().await;
 }
 

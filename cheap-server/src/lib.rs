@@ -93,15 +93,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// Background tasks by id, oldest first (a bounded history).
-pub type Tasks =
-    Arc<std::sync::Mutex<indexmap::IndexMap<uuid::Uuid, cheap_core::rest::TaskStatus>>>;
-
 /// What handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    /// Background tasks.
-    pub tasks: Tasks,
     /// The store, instrumented.
     pub dao: Arc<dyn CheapDao>,
     /// Its figures, for `/metrics`.
@@ -117,7 +111,6 @@ pub struct AppState {
 pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
     let instrumented = InstrumentedDao::new(dao, config.slow_operation);
     let state = AppState {
-        tasks: Tasks::default(),
         metrics: instrumented.metrics().clone(),
         http: HttpMetrics::new(),
         dao: Arc::new(instrumented),

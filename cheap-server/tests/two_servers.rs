@@ -74,3 +74,63 @@ async fn a_def_changed_through_one_server_is_seen_through_the_other() {
     assert_eq!(gone["missing"]["kind"], "aspectDef");
     common::drop_postgres_schema(&dao).await;
 }
+
+/// A background import started through one server is reported by the other (tasks live in the
+/// store), and a task whose server stopped answering is reported as interrupted.
+#[tokio::test]
+async fn tasks_are_seen_by_every_server_and_a_dead_ones_tasks_are_interrupted() {
+    use cheap_core::json::ToJson;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let a = start(cheap::connect(&url).await.unwrap(), ServerConfig::default()).await;
+    let b = start(cheap::connect(&url).await.unwrap(), ServerConfig::default()).await;
+    let catalog = cheap_core::Catalog::new();
+    let r = a
+        .http
+        .post(a.url("/api/catalog/import?background=true"))
+        .header("content-type", "application/json")
+        .body(catalog.to_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let task: serde_json::Value = r.json().await.unwrap();
+    let id = task["taskId"].as_str().unwrap().to_owned();
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (code, body) = b.get(&format!("/api/tasks/{id}")).await;
+        assert_eq!(code, 200, "the other server knows the task: {body}");
+        status = body["status"].as_str().unwrap_or_default().to_owned();
+        if status != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "succeeded");
+    assert!(b.dao.catalog_exists(catalog.id()).await.unwrap());
+
+    // A task left running by a server that is gone: its heartbeat stopped long ago.
+    let orphan = uuid::Uuid::new_v4();
+    b.dao
+        .put_task(&cheap_core::dao::TaskRecord {
+            status: cheap_core::rest::TaskStatus {
+                task_id: orphan,
+                status: "running".into(),
+                catalog_id: None,
+                version: None,
+                message: "Import running".into(),
+            },
+            heartbeat_ms: 1,
+        })
+        .await
+        .unwrap();
+    let (code, body) = a.get(&format!("/api/tasks/{orphan}")).await;
+    assert_eq!(code, 200);
+    assert_eq!(body["status"], "interrupted", "{body}");
+    assert_eq!(
+        a.get(&format!("/api/tasks/{}", uuid::Uuid::new_v4()))
+            .await
+            .0,
+        404
+    );
+}

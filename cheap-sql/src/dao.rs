@@ -386,6 +386,14 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         ops::catalogs::health_check(&self.engine()).await
     }
 
+    async fn put_task(&self, task: &cheap_core::dao::TaskRecord) -> Result<()> {
+        ops::changes::put_task(&self.engine(), task).await
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<cheap_core::dao::TaskRecord>> {
+        ops::changes::get_task(&self.engine(), id).await
+    }
+
     async fn health(&self) -> Result<cheap_core::dao::Health> {
         ops::catalogs::health(&self.engine()).await
     }

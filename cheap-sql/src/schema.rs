@@ -410,6 +410,22 @@ pub const TABLES: &[Table] = &[
         foreign_keys: &[CATALOG],
         check: None,
     },
+    // Background tasks (imports), so that every server over the store can report them.
+    Table {
+        name: "cheap_task",
+        columns: &[
+            col("task_id", Id),
+            col("status", Name),
+            nullable("catalog_id", Id),
+            nullable("version_number", BigInt),
+            nullable("message", LongText),
+            col("heartbeat_ms", BigInt),
+        ],
+        primary_key: "task_id",
+        unique: None,
+        foreign_keys: &[],
+        check: None,
+    },
     Table {
         name: "cheap_sync_mark",
         columns: &[

@@ -227,6 +227,16 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::set_sync_mark($inner, catalog, mark).await
             }
 
+            async fn put_task(&self, task: &$crate::dao::TaskRecord) -> $crate::Result<()> {
+                let $this = self;
+                $crate::CheapDao::put_task($inner, task).await
+            }
+
+            async fn get_task(&self, id: $crate::Uuid) -> $crate::Result<Option<$crate::dao::TaskRecord>> {
+                let $this = self;
+                $crate::CheapDao::get_task($inner, id).await
+            }
+
             async fn health(&self) -> $crate::Result<$crate::dao::Health> {
                 let $this = self;
                 $crate::CheapDao::health($inner).await
@@ -290,6 +300,8 @@ pub const METHODS: &[&str] = &[
     "aspect_changes_since",
     "sync_mark",
     "set_sync_mark",
+    "put_task",
+    "get_task",
     "health_check",
     "health",
     "close",

@@ -483,6 +483,14 @@ impl CheapDao for InstrumentedDao {
             .await
     }
 
+    async fn put_task(&self, task: &super::TaskRecord) -> Result<()> {
+        self.run("put_task", self.inner.put_task(task)).await
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<super::TaskRecord>> {
+        self.run("get_task", self.inner.get_task(id)).await
+    }
+
     async fn health(&self) -> Result<super::Health> {
         self.run("health", self.inner.health()).await
     }

@@ -12,7 +12,7 @@ use super::rules::{
 };
 use super::{
     AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
-    UpsertOutcome,
+    TaskRecord, UpsertOutcome,
 };
 use crate::error::{CheapError, NotFound, Result};
 use crate::limits::{self, args};
@@ -45,6 +45,7 @@ struct Log {
 #[derive(Debug, Default)]
 struct State {
     catalogs: BTreeMap<Uuid, Stored>,
+    tasks: BTreeMap<Uuid, TaskRecord>,
     closed: bool,
 }
 
@@ -805,6 +806,29 @@ impl CheapDao for MemoryDao {
             .get(&catalog)
             .ok_or_else(|| missing_catalog(catalog))?;
         Ok(s.mark)
+    }
+
+    async fn put_task(&self, task: &TaskRecord) -> Result<()> {
+        // Kept like a server's history: the oldest go first beyond a bound.
+        const KEPT: usize = 1000;
+        let mut g = self.write()?;
+        g.tasks.insert(task.status.task_id, task.clone());
+        while g.tasks.len() > KEPT {
+            let oldest = g
+                .tasks
+                .values()
+                .min_by_key(|t| t.heartbeat_ms)
+                .map(|t| t.status.task_id);
+            match oldest {
+                Some(id) => g.tasks.remove(&id),
+                None => break,
+            };
+        }
+        Ok(())
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>> {
+        Ok(self.read()?.tasks.get(&id).cloned())
     }
 
     async fn set_sync_mark(&self, catalog: Uuid, mark: SyncMark) -> Result<()> {

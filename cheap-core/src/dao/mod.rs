@@ -17,7 +17,7 @@ pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{
     AspectChanges, AspectPatch, CatalogInfo, Changes, Health, HierarchyInfo, HierarchySlice,
-    SyncMark, UpsertOutcome,
+    SyncMark, TaskRecord, UpsertOutcome,
 };
 
 /// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
@@ -342,6 +342,23 @@ pub trait CheapDao: Send + Sync {
             "the {} backend keeps no sync marks",
             self.backend_name()
         )))
+    }
+
+    // ---- background tasks ----
+
+    /// Stores a background task's state (replacing what was stored for its id).
+    async fn put_task(&self, task: &TaskRecord) -> Result<()> {
+        let _ = task;
+        Err(crate::CheapError::NotAllowed(format!(
+            "the {} backend keeps no tasks",
+            self.backend_name()
+        )))
+    }
+
+    /// A stored background task, if there is one with this id.
+    async fn get_task(&self, id: Uuid) -> Result<Option<TaskRecord>> {
+        let _ = id;
+        Ok(None)
     }
 
     // ---- lifecycle ----

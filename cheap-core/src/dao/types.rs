@@ -140,6 +140,16 @@ impl Health {
     }
 }
 
+/// A background task as a store keeps it, so that any server over the store can report it and
+/// a task whose server died is seen as interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    /// The task's state, as `GET /api/tasks/{id}` answers it.
+    pub status: crate::rest::TaskStatus,
+    /// When its server last said it was alive (Unix milliseconds).
+    pub heartbeat_ms: i64,
+}
+
 /// What changed in a catalog after some version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {

@@ -386,6 +386,14 @@ impl CheapDao for SpeciesDao {
         self.local.set_sync_mark(catalog, mark).await
     }
 
+    async fn put_task(&self, task: &crate::dao::TaskRecord) -> Result<()> {
+        self.local.put_task(task).await
+    }
+
+    async fn get_task(&self, id: Uuid) -> Result<Option<crate::dao::TaskRecord>> {
+        self.local.get_task(id).await
+    }
+
     async fn health(&self) -> Result<crate::dao::Health> {
         self.local.health().await
     }

@@ -10,6 +10,7 @@ use axum::Json;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
+use cheap_core::dao::TaskRecord;
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::{HealthResponse, ImportResponse, TaskStatus};
 use cheap_core::{CheapDao, NotFound};
@@ -92,8 +93,16 @@ pub(crate) struct ImportQuery {
     background: Option<bool>,
 }
 
-/// Finished tasks kept for `GET /api/tasks/{id}`.
-const TASK_HISTORY: usize = 1000;
+/// How often a running task says it is alive, and how long without a word makes it
+/// interrupted (its server stopped or lost the store).
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+const INTERRUPTED_AFTER_MS: i64 = 30_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
 
 /// Stores a whole cheap-json catalog, replacing one with the same id (an extension). With
 /// `?background=true` the answer is 202 with a task to poll.
@@ -122,29 +131,43 @@ pub(crate) async fn import(
         version: None,
         message: "Import running".into(),
     };
-    {
-        let mut tasks = state.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        while tasks.len() >= TASK_HISTORY {
-            tasks.shift_remove_index(0);
-        }
-        tasks.insert(task.task_id, task.clone());
-    }
-    let (dao, tasks, id) = (state.dao.clone(), state.tasks.clone(), task.task_id);
+    // In the store, so that every server over it answers for the task.
+    let record = |status: TaskStatus| TaskRecord {
+        status,
+        heartbeat_ms: now_ms(),
+    };
+    state.dao.put_task(&record(task.clone())).await?;
+    let dao = state.dao.clone();
+    let running = task.clone();
     tokio::spawn(async move {
-        let outcome = dao.save_catalog(&catalog).await;
-        let mut tasks = tasks.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = tasks.get_mut(&id) {
-            match outcome {
-                Ok(v) => {
-                    t.status = "succeeded".into();
-                    t.version = Some(v);
-                    t.message = "Catalog imported successfully".into();
-                }
-                Err(e) => {
-                    t.status = "failed".into();
-                    t.message = e.to_string();
+        let save = dao.save_catalog(&catalog);
+        tokio::pin!(save);
+        let mut beat = tokio::time::interval(HEARTBEAT);
+        beat.tick().await;
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut save => break outcome,
+                _ = beat.tick() => {
+                    if let Err(e) = dao.put_task(&record(running.clone())).await {
+                        tracing::warn!(task = %running.task_id, error = %e, "could not record the task's heartbeat");
+                    }
                 }
             }
+        };
+        let mut done = running.clone();
+        match outcome {
+            Ok(v) => {
+                done.status = "succeeded".into();
+                done.version = Some(v);
+                done.message = "Catalog imported successfully".into();
+            }
+            Err(e) => {
+                done.status = "failed".into();
+                done.message = e.to_string();
+            }
+        }
+        if let Err(e) = dao.put_task(&record(done)).await {
+            tracing::warn!(task = %running.task_id, error = %e, "could not record the task's outcome");
         }
     });
     Ok((StatusCode::ACCEPTED, Json(task)).into_response())
@@ -157,12 +180,14 @@ pub(crate) async fn task(
     Params(id): Params<String>,
 ) -> ApiResult<Json<TaskStatus>> {
     let id = uuid(&id, "task id")?;
-    let tasks = state.tasks.lock().unwrap_or_else(|e| e.into_inner());
-    tasks
-        .get(&id)
-        .cloned()
-        .map(Json)
-        .ok_or_else(|| ApiError::missing(&NotFound::Task { id }))
+    let Some(mut t) = state.dao.get_task(id).await? else {
+        return Err(ApiError::missing(&NotFound::Task { id }));
+    };
+    if t.status.status == "running" && now_ms() - t.heartbeat_ms > INTERRUPTED_AFTER_MS {
+        t.status.status = "interrupted".into();
+        t.status.message = "The server running the task stopped before it finished".into();
+    }
+    Ok(Json(t.status))
 }
 
 const STREAM_PAGE: u64 = 16;

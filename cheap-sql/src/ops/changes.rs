@@ -269,3 +269,58 @@ pub(crate) async fn set_sync_mark(b: &Engine<'_>, catalog: Uuid, mark: SyncMark)
         Ok(())
     }.await)
 }
+
+pub(crate) async fn put_task(b: &Engine<'_>, task: &cheap_core::dao::TaskRecord) -> Result<()> {
+    let d = b.dialect();
+    let mut conn = b.connect(TxMode::Write).await?;
+    let upsert = d.on_conflict(
+        &["task_id"],
+        &[
+            "status",
+            "catalog_id",
+            "version_number",
+            "message",
+            "heartbeat_ms",
+        ],
+    );
+    let t = &task.status;
+    conn.execute(
+        &format!("INSERT INTO cheap_task (task_id, status, catalog_id, version_number, message, heartbeat_ms) VALUES (?, ?, ?, ?, ?, ?) {upsert}"),
+        &[
+            Arg::Uuid(t.task_id),
+            Arg::text(&t.status),
+            Arg::opt_uuid(t.catalog_id),
+            t.version.map_or(Arg::NullOf(crate::conn::SqlType::Int), Arg::Int),
+            Arg::text(&t.message),
+            Arg::Int(task.heartbeat_ms),
+        ],
+    )
+    .await?;
+    conn.commit().await
+}
+
+pub(crate) async fn get_task(
+    b: &Engine<'_>,
+    id: Uuid,
+) -> Result<Option<cheap_core::dao::TaskRecord>> {
+    let mut conn = b.connect(TxMode::None).await?;
+    let row = conn
+        .fetch_optional(
+            "SELECT status, catalog_id, version_number, message, heartbeat_ms FROM cheap_task WHERE task_id = ?",
+            &[Arg::Uuid(id)],
+        )
+        .await?;
+    row.map(|mut r| {
+        Ok(cheap_core::dao::TaskRecord {
+            status: cheap_core::rest::TaskStatus {
+                task_id: id,
+                status: r.string(0)?,
+                catalog_id: r.opt_uuid(1)?,
+                version: r.opt_int(2)?,
+                message: r.opt_string(3)?.unwrap_or_default(),
+            },
+            heartbeat_ms: r.int(4)?,
+        })
+    })
+    .transpose()
+}
