@@ -1,14 +1,17 @@
-//! Three servers, one per node of a real 3-node MariaDB Galera cluster (scripts/galera-cluster.sh
+//! Many servers, one store. Three servers, one per node of a real 3-node MariaDB Galera cluster (scripts/galera-cluster.sh
 //! on 127.0.0.1:3311-3313): concurrent writers through all of them, a node killed with SIGKILL
 //! mid-run and another cut off from the primary component. Checked: no 500 (503 allowed), every
 //! acknowledged write visible through every server, nothing invented, identical exports, the
 //! cut-off node's /health 503 while the others serve, and recovery without restarting a server.
 //!
-//! Runs when `CHEAP_TEST_GALERA=1` (which `.ci/run` sets after installing galera-4 and rsync).
+//! The Galera test runs when `CHEAP_TEST_GALERA=1` (which `.ci/run` sets after installing
+//! galera-4 and rsync). And three servers over one PostgreSQL database, with the same writers
+//! (upserts, a hot entity all overwrite, list, set, directory and tree writes) and checks.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +75,52 @@ struct Tally {
     acknowledged: BTreeMap<Uuid, String>,
     attempted: BTreeSet<Uuid>,
     listed: Vec<Uuid>,
+    /// Acknowledged set adds, directory puts (key = entity) and tree nodes (name = entity).
+    in_set: Vec<Uuid>,
+    in_directory: Vec<Uuid>,
+    in_tree: Vec<Uuid>,
+}
+
+impl Tally {
+    fn merge(&mut self, t: Tally) {
+        for (k, v) in t.statuses {
+            *self.statuses.entry(k).or_default() += v;
+        }
+        self.acknowledged.extend(t.acknowledged);
+        self.attempted.extend(t.attempted);
+        self.listed.extend(t.listed);
+        self.in_set.extend(t.in_set);
+        self.in_directory.extend(t.in_directory);
+        self.in_tree.extend(t.in_tree);
+    }
+}
+
+/// Creates the catalog every writer writes: an aspect def and one hierarchy of each kind.
+async fn shared_catalog(s: &TestServer) -> Uuid {
+    let (status, body) = s.post("/api/catalog", &json!({"species": "sink"})).await;
+    assert_eq!(status, 201, "{body}");
+    let catalog: Uuid = body["catalogId"].as_str().unwrap().parse().unwrap();
+    let note = AspectDef::builder("note")
+        .property(PropertyDef::new("text", PropertyType::String))
+        .build()
+        .unwrap()
+        .to_json_value();
+    assert_eq!(
+        s.post(&format!("/api/catalog/{catalog}/aspect-defs"), &note)
+            .await
+            .0,
+        201
+    );
+    for (name, kind) in [("list", "EL"), ("set", "ES"), ("dir", "ED"), ("tree", "ET")] {
+        let (status, body) = s
+            .post(
+                &format!("/api/catalog/{catalog}/hierarchies"),
+                &json!({"hierarchyDef": {"name": name, "type": kind}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    catalog
 }
 
 /// One writer through one server: `rounds` of (upsert its own entity, overwrite the hot
@@ -115,8 +164,137 @@ async fn writer(s: &TestServer, catalog: Uuid, hot: Uuid, who: usize, rounds: us
         if status == 200 {
             t.listed.push(e);
         }
+        let writes = [
+            ("set/entities", json!({"entityIds": [e]})),
+            ("dir/entries", json!({"entries": {e.to_string(): e}})),
+            (
+                "tree/nodes",
+                json!({"parentPath": "/", "nodes": {e.to_string(): e}}),
+            ),
+        ];
+        for (n, (path, body)) in writes.into_iter().enumerate() {
+            let status = match client
+                .post(s.url(&format!("/api/catalog/{catalog}/hierarchies/{path}")))
+                .json(&body)
+                .send()
+                .await
+            {
+                Ok(resp) => resp.status().as_u16(),
+                Err(_) => 0,
+            };
+            *t.statuses.entry(status).or_default() += 1;
+            if (200..300).contains(&status) {
+                [&mut t.in_set, &mut t.in_directory, &mut t.in_tree][n].push(e);
+            }
+        }
     }
     t
+}
+
+/// What was acknowledged is there through every server, nothing was invented, no answer was
+/// a 5xx but 503, and every server exports the same catalog.
+async fn check_all(servers: &[TestServer], catalog: Uuid, all: &Tally, label: &str) {
+    let statuses = &all.statuses;
+    let bad: Vec<_> = statuses
+        .iter()
+        .filter(|(s, _)| (**s >= 500 && **s != 503) || **s == 0)
+        .collect();
+    assert!(bad.is_empty(), "{label}: statuses {statuses:?}");
+    eprintln!(
+        "{label}: statuses {statuses:?}; acknowledged {} upserts, {} list, {} set, {} directory, {} tree writes",
+        all.acknowledged.len(),
+        all.listed.len(),
+        all.in_set.len(),
+        all.in_directory.len(),
+        all.in_tree.len()
+    );
+    let mut exports = Vec::new();
+    for (n, s) in servers.iter().enumerate() {
+        let (status, body) = s
+            .post(
+                &format!("/api/catalog/{catalog}/aspects/query"),
+                &json!({"entityIds": all.attempted.iter().collect::<Vec<_>>(), "aspectDefNames": ["note"]}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let found = body["results"]
+            .as_array()
+            .and_then(|r| r.iter().find(|m| m["aspectDef"] == "note"))
+            .and_then(|m| m["contents"].as_object().cloned())
+            .unwrap_or_default();
+        for (e, text) in &all.acknowledged {
+            let got = found.get(&e.to_string()).map(|a| &a["text"]);
+            assert_eq!(
+                got,
+                Some(&json!(text)),
+                "{label}, server {}: acknowledged write of {e}",
+                n + 1
+            );
+        }
+        for e in found.keys() {
+            assert!(
+                all.attempted.contains(&e.parse().unwrap()),
+                "{label}, server {}: {e} was never written",
+                n + 1
+            );
+        }
+        let export = s
+            .http
+            .get(s.url(&format!("/api/catalog/{catalog}/export")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let c = cheap_core::json::catalog_from_str(&export).unwrap();
+        let list = c.hierarchy("list").and_then(|h| h.as_list()).unwrap();
+        let set = c.hierarchy("set").and_then(|h| h.as_set()).unwrap();
+        let dir = c.hierarchy("dir").and_then(|h| h.as_directory()).unwrap();
+        let tree = c.hierarchy("tree").and_then(|h| h.as_tree()).unwrap();
+        for e in &all.listed {
+            assert!(
+                list.contains(*e),
+                "{label}, server {}: list add of {e}",
+                n + 1
+            );
+        }
+        for e in &all.in_set {
+            assert!(
+                set.contains(*e),
+                "{label}, server {}: set add of {e}",
+                n + 1
+            );
+        }
+        for e in &all.in_directory {
+            assert_eq!(
+                dir.get(&e.to_string()),
+                Some(*e),
+                "{label}, server {}: directory put",
+                n + 1
+            );
+        }
+        for e in &all.in_tree {
+            let node = tree.root.children.get(&e.to_string());
+            assert_eq!(
+                node.and_then(|n| n.entity),
+                Some(*e),
+                "{label}, server {}: tree node",
+                n + 1
+            );
+        }
+        for id in list.iter().chain(set.iter()) {
+            assert!(
+                all.attempted.contains(&id),
+                "{label}: {id} was never written"
+            );
+        }
+        exports.push(export);
+    }
+    assert!(
+        exports.windows(2).all(|w| w[0] == w[1]),
+        "{label}: identical exports"
+    );
 }
 
 async fn wait_health(s: &TestServer, want: u16, within: Duration) -> (u16, Value) {
@@ -180,37 +358,10 @@ async fn three_servers_over_a_galera_cluster_survive_a_killed_and_an_isolated_no
     }
 
     // The catalog every writer writes.
-    let catalog: Uuid = catalogs[0].parse().unwrap();
-    let note = AspectDef::builder("note")
-        .property(PropertyDef::new("text", PropertyType::String))
-        .build()
-        .unwrap()
-        .to_json_value();
-    let s0 = &servers[0];
-    assert_eq!(
-        s0.post(&format!("/api/catalog/{catalog}/aspect-defs"), &note)
-            .await
-            .0,
-        201
-    );
-    let (status, body) = s0
-        .post(
-            &format!("/api/catalog/{catalog}/hierarchies"),
-            &json!({"hierarchyDef": {"name": "list", "type": "EL"}}),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
+    let catalog = shared_catalog(&servers[0]).await;
     let hot = Uuid::new_v4();
-
     let mut all = Tally::default();
-    let mut merge = |t: Tally| {
-        for (k, v) in t.statuses {
-            *all.statuses.entry(k).or_default() += v;
-        }
-        all.acknowledged.extend(t.acknowledged);
-        all.attempted.extend(t.attempted);
-        all.listed.extend(t.listed);
-    };
+    let mut merge = |t: Tally| all.merge(t);
 
     // Phase 1: every node up.
     let phase = futures::future::join_all(
@@ -262,7 +413,7 @@ async fn three_servers_over_a_galera_cluster_survive_a_killed_and_an_isolated_no
         [&servers[0], &servers[2]]
             .into_iter()
             .enumerate()
-            .map(|(i, s)| writer(s, catalog, hot, 20 + i, 30)),
+            .map(|(i, s)| writer(s, catalog, hot, 20 + i, 20)),
     )
     .await;
     phase.into_iter().for_each(&mut merge);
@@ -273,81 +424,55 @@ async fn three_servers_over_a_galera_cluster_survive_a_killed_and_an_isolated_no
         "the node rejoined; its server serves again: {body}"
     );
 
-    // What was acknowledged is there, through every server; nothing was invented.
-    let statuses = &all.statuses;
-    let bad: Vec<_> = statuses
-        .iter()
-        .filter(|(s, _)| **s >= 500 && **s != 503)
-        .collect();
-    assert!(bad.is_empty(), "statuses: {statuses:?}");
-    eprintln!(
-        "galera: statuses {statuses:?}; {} upserts and {} list adds acknowledged",
-        all.acknowledged.len(),
-        all.listed.len()
-    );
     assert!(
-        all.acknowledged.len() > 100,
-        "too few writes got through: {statuses:?}"
+        all.acknowledged.len() > 80,
+        "too few writes got through: {:?}",
+        all.statuses
     );
-    let mut exports = Vec::new();
-    for (n, s) in servers.iter().enumerate() {
-        let (status, body) = s
-            .post(
-                &format!("/api/catalog/{catalog}/aspects/query"),
-                &json!({"entityIds": all.attempted.iter().collect::<Vec<_>>(), "aspectDefNames": ["note"]}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-        let found = body["results"]
-            .as_array()
-            .and_then(|r| r.iter().find(|m| m["aspectDef"] == "note"))
-            .and_then(|m| m["contents"].as_object().cloned())
-            .unwrap_or_default();
-        for (e, text) in &all.acknowledged {
-            let got = found.get(&e.to_string()).map(|a| &a["text"]);
-            assert_eq!(
-                got,
-                Some(&json!(text)),
-                "server {}: acknowledged write of {e}",
-                n + 1
-            );
-        }
-        for e in found.keys() {
-            assert!(
-                all.attempted.contains(&e.parse().unwrap()),
-                "server {}: {e} was never written",
-                n + 1
-            );
-        }
-        let (status, list) = s
-            .get(&format!(
-                "/api/catalog/{catalog}/hierarchies/list?size=100&page=0"
-            ))
-            .await;
-        assert_eq!(status, 200);
-        let total = list["totalElements"].as_u64().unwrap_or_default();
-        assert!(
-            total as usize >= all.listed.len(),
-            "server {}: list has {total}",
-            n + 1
-        );
-        exports.push(
-            s.http
-                .get(s.url(&format!("/api/catalog/{catalog}/export")))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap(),
-        );
-    }
-    assert!(
-        exports.windows(2).all(|w| w[0] == w[1]),
-        "identical exports"
-    );
+    check_all(&servers, catalog, &all, "galera").await;
     // The stores closed before the cluster goes down.
     for s in &servers {
         let _ = s.dao.close().await;
     }
+}
+
+/// Three servers over one PostgreSQL database, each with its own pool and metadata cache, as
+/// three `cheap serve` processes: the same writers, the same checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_over_one_postgres_database() {
+    let Some((first, dao)) = common::postgres_server().await else {
+        return;
+    };
+    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+        .fetch_one(dao.pool())
+        .await
+        .unwrap();
+    let url = std::env::var("CHEAP_TEST_POSTGRES_URL").unwrap();
+    let mut servers = vec![first];
+    for _ in 0..2 {
+        let other = cheap::postgres::PostgresOptions::url(&url)
+            .schema(schema.clone())
+            .connect()
+            .await
+            .unwrap();
+        servers.push(common::start(Arc::new(other), Default::default()).await);
+    }
+    let catalog = shared_catalog(&servers[0]).await;
+    let hot = Uuid::new_v4();
+    let mut all = Tally::default();
+    let phase = futures::future::join_all(
+        servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| writer(s, catalog, hot, i, 30)),
+    )
+    .await;
+    phase.into_iter().for_each(|t| all.merge(t));
+    assert!(
+        all.statuses.keys().all(|s| (200..300).contains(s)),
+        "every write through three servers succeeds on one PostgreSQL: {:?}",
+        all.statuses
+    );
+    check_all(&servers, catalog, &all, "postgres").await;
+    common::drop_postgres_schema(&dao).await;
 }
