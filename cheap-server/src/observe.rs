@@ -26,13 +26,14 @@ struct RouteStats {
     count: u64,
 }
 
-/// (method, matched route, status).
-type RouteKey = (String, String, u16);
+/// By method, then matched route, then status: nested so a request is counted with lookups by
+/// `&str`, without allocating a key.
+type ByRoute = BTreeMap<String, BTreeMap<String, BTreeMap<u16, RouteStats>>>;
 
 /// Requests by method, matched route and status, with their latency.
 #[derive(Debug, Clone, Default)]
 pub struct HttpMetrics {
-    by_route: Arc<Mutex<BTreeMap<RouteKey, RouteStats>>>,
+    by_route: Arc<Mutex<ByRoute>>,
     started: Option<Instant>,
 }
 
@@ -47,8 +48,18 @@ impl HttpMetrics {
 
     fn record(&self, method: &str, route: &str, status: u16, secs: f64) {
         let mut m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
-        let s = m
-            .entry((method.to_owned(), route.to_owned(), status))
+        if !m.contains_key(method) {
+            m.insert(method.to_owned(), BTreeMap::new());
+        }
+        // Present: inserted just above when it was missing.
+        let routes = m.get_mut(method).expect("inserted above");
+        if !routes.contains_key(route) {
+            routes.insert(route.to_owned(), BTreeMap::new());
+        }
+        let s = routes
+            .get_mut(route)
+            .expect("inserted above")
+            .entry(status)
             .or_default();
         s.count += 1;
         s.seconds += secs;
@@ -62,20 +73,32 @@ impl HttpMetrics {
     /// Requests that got `status` on `route`, so far.
     pub fn count(&self, method: &str, route: &str, status: u16) -> u64 {
         let m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(&(method.to_owned(), route.to_owned(), status))
+        m.get(method)
+            .and_then(|r| r.get(route))
+            .and_then(|s| s.get(&status))
             .map_or(0, |s| s.count)
     }
 
     /// The HTTP and process figures in the Prometheus text format.
     pub fn render_prometheus(&self) -> String {
-        let m = self
+        let nested = self
             .by_route
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        let m: Vec<((&str, &str, u16), &RouteStats)> = nested
+            .iter()
+            .flat_map(|(method, routes)| {
+                routes.iter().flat_map(move |(route, statuses)| {
+                    statuses
+                        .iter()
+                        .map(move |(status, s)| ((method.as_str(), route.as_str(), *status), s))
+                })
+            })
+            .collect();
         let mut out = String::new();
         out.push_str("# HELP cheap_http_requests_total HTTP requests by method, route and status.\n# TYPE cheap_http_requests_total counter\n");
-        for ((method, route, status), s) in &m {
+        for &((method, route, status), s) in &m {
             let _ = writeln!(
                 out,
                 "cheap_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {}",
@@ -83,7 +106,7 @@ impl HttpMetrics {
             );
         }
         out.push_str("# HELP cheap_http_request_duration_seconds HTTP request latency by method, route and status.\n# TYPE cheap_http_request_duration_seconds histogram\n");
-        for ((method, route, status), s) in &m {
+        for &((method, route, status), s) in &m {
             let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
             for (b, n) in BUCKETS.iter().zip(s.buckets) {
                 let _ = writeln!(
