@@ -71,17 +71,6 @@ async fn import(s: &TestServer, body: String) -> (u16, Value) {
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-async fn export(s: &TestServer, id: Uuid) -> String {
-    let r = s
-        .http
-        .get(s.url(&format!("/api/catalog/{id}/export")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
 /// The whole journey on one server; returns the deep catalog's id.
 async fn round_trip(s: &TestServer) -> Uuid {
     let cat = deep_catalog(Uuid::new_v4(), MAX_TREE_DEPTH);
@@ -103,7 +92,7 @@ async fn round_trip(s: &TestServer) -> Uuid {
         "slice"
     );
 
-    let exported = export(s, id).await;
+    let exported = s.export(id).await;
     let stored = s.dao.load_catalog(id).await.unwrap();
     let read = cheap_core::json::catalog_from_str(&exported).unwrap();
     assert!(
@@ -112,7 +101,7 @@ async fn round_trip(s: &TestServer) -> Uuid {
     );
     let (status, body) = import(s, exported.clone()).await;
     assert_eq!(status, 201, "the server's own export re-imports: {body}");
-    assert_eq!(export(s, id).await, exported);
+    assert_eq!(s.export(id).await, exported);
 
     // The client decodes it (RemoteDao is what `cheap sync` reads through).
     let remote = cheap_client::RemoteDao::new(cheap_client::CheapClient::new(&s.base).unwrap());
@@ -146,7 +135,7 @@ async fn refusals(s: &TestServer, id: Uuid, before: &str) {
         let (status, body) = import(s, text).await;
         assert_eq!(status, 400, "import of a tree too deep: {body}");
     }
-    assert_eq!(export(s, id).await, before, "nothing changed");
+    assert_eq!(s.export(id).await, before, "nothing changed");
     assert_eq!(s.get("/health").await.0, 200);
 }
 

@@ -10,17 +10,6 @@ use common::TestServer;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-async fn export(s: &TestServer, id: &str) -> String {
-    let r = s
-        .http
-        .get(s.url(&format!("/api/catalog/{id}/export")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.text().await.unwrap()
-}
-
 async fn refused(
     s: &TestServer,
     method: reqwest::Method,
@@ -69,7 +58,7 @@ async fn limits_over_rest(s: &TestServer) {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let before = export(s, &id).await;
+    let before = s.export(&id).await;
 
     let long = "x".repeat(256);
     use reqwest::Method as M;
@@ -148,7 +137,7 @@ async fn limits_over_rest(s: &TestServer) {
     )
     .await;
 
-    assert_eq!(export(s, &id).await, before, "nothing stored changed");
+    assert_eq!(s.export(&id).await, before, "nothing stored changed");
 }
 
 #[tokio::test]
@@ -190,7 +179,7 @@ async fn ambiguous_input_is_refused_with_its_reason() {
         .to_json_value();
     assert_eq!(s.post(&format!("{base}/aspect-defs"), &flag).await.0, 201);
     let e = Uuid::new_v4();
-    let before = export(&s, &id).await;
+    let before = s.export(&id).await;
 
     let send_raw = |path: String, body: String| {
         let s = &s;
@@ -247,5 +236,5 @@ async fn ambiguous_input_is_refused_with_its_reason() {
         message.contains("property 'n'") && message.contains("Integer"),
         "{message}"
     );
-    assert_eq!(export(&s, &id).await, before, "nothing stored changed");
+    assert_eq!(s.export(&id).await, before, "nothing stored changed");
 }

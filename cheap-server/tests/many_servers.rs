@@ -443,18 +443,9 @@ async fn three_servers_over_one_postgres_database() {
     let Some((first, dao)) = common::postgres_server().await else {
         return;
     };
-    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
-        .fetch_one(dao.pool())
-        .await
-        .unwrap();
-    let url = std::env::var("CHEAP_TEST_POSTGRES_URL").unwrap();
     let mut servers = vec![first];
     for _ in 0..2 {
-        let other = cheap::postgres::PostgresOptions::url(&url)
-            .schema(schema.clone())
-            .connect()
-            .await
-            .unwrap();
+        let other = common::postgres_peer(&dao).await;
         servers.push(common::start(Arc::new(other), Default::default()).await);
     }
     let catalog = shared_catalog(&servers[0]).await;

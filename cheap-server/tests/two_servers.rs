@@ -13,16 +13,7 @@ async fn a_def_changed_through_one_server_is_seen_through_the_other() {
     let Some((a, dao)) = common::postgres_server().await else {
         return;
     };
-    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
-        .fetch_one(dao.pool())
-        .await
-        .unwrap();
-    let url = std::env::var("CHEAP_TEST_POSTGRES_URL").unwrap();
-    let other = cheap::postgres::PostgresOptions::url(url)
-        .schema(schema)
-        .connect()
-        .await
-        .unwrap();
+    let other = common::postgres_peer(&dao).await;
     let b = start(Arc::new(other), ServerConfig::default()).await;
 
     let id = a

@@ -101,6 +101,18 @@ impl TestServer {
         self.send(reqwest::Method::DELETE, path, body).await
     }
 
+    /// `GET /api/catalog/{id}/export` as text; it must answer 200.
+    pub async fn export(&self, id: impl std::fmt::Display) -> String {
+        let r = self
+            .http
+            .get(self.url(&format!("/api/catalog/{id}/export")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().await.unwrap()
+    }
+
     /// Creates a catalog from a request fixture and returns its id.
     pub async fn create_catalog(&self, fixture_path: &str) -> String {
         let (status, body) = self.post("/api/catalog", &fixture(fixture_path)).await;
@@ -130,6 +142,21 @@ pub async fn postgres_server() -> Option<(TestServer, cheap::postgres::PostgresD
         start(Arc::new(dao.clone()), ServerConfig::default()).await,
         dao,
     ))
+}
+
+/// Another store over the schema `dao` works in, with its own pool and metadata cache, as a
+/// second `cheap serve` process has.
+pub async fn postgres_peer(dao: &cheap::postgres::PostgresDao) -> cheap::postgres::PostgresDao {
+    let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")
+        .fetch_one(dao.pool())
+        .await
+        .unwrap();
+    let url = std::env::var("CHEAP_TEST_POSTGRES_URL").unwrap();
+    cheap::postgres::PostgresOptions::url(url)
+        .schema(schema)
+        .connect()
+        .await
+        .unwrap()
 }
 
 /// Drops the schema a [`postgres_server`] worked in.

@@ -13,43 +13,78 @@ use cheap_core::dao::{HierarchyInfo, HierarchySlice};
 use cheap_core::model::{Hierarchy, HierarchyDef, HierarchyType};
 use cheap_core::{CheapError, Result};
 
-pub(crate) async fn create_hierarchy(
-    b: &Engine<'_>,
-    catalog: Uuid,
-    def: &HierarchyDef,
-) -> Result<()> {
+/// What a list, set, directory or tree starts as; an aspect map is made from its def.
+fn empty_of(def: &HierarchyDef) -> Result<Hierarchy> {
     if def.hierarchy_type == HierarchyType::AspectMap {
         return Err(CheapError::invalid(
             "an aspect map hierarchy is created with put_aspect_def",
         ));
     }
-    let empty = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+    Hierarchy::new(def.name.clone(), def.hierarchy_type)
+}
+
+/// Writes the rows of a new, empty hierarchy, in the caller's transaction.
+async fn insert_empty(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    empty: &Hierarchy,
+) -> Result<()> {
+    let name = empty.name();
+    insert_hierarchy_row(conn, catalog, name, empty.hierarchy_type()).await?;
+    content::write_content(conn, d, catalog, empty, &Mappings::new()).await?;
+    let v = bump(conn, d, catalog, &[name]).await?;
+    record_rewrite(conn, d, catalog, name, v).await
+}
+
+/// Removes a list, set, directory or tree (kind `t`) and its contents, in the caller's
+/// transaction; the catalog's version is the caller's to advance.
+async fn remove_entries_hierarchy(
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    name: &str,
+    t: HierarchyType,
+) -> Result<()> {
+    let args = [Arg::Uuid(catalog), Arg::text(name)];
+    conn.execute(
+        &format!(
+            "DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?",
+            content_table(t)
+        ),
+        &args,
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?",
+        &args,
+    )
+    .await?;
+    forget_changes(conn, catalog, name).await
+}
+
+pub(crate) async fn create_hierarchy(
+    b: &Engine<'_>,
+    catalog: Uuid,
+    def: &HierarchyDef,
+) -> Result<()> {
+    let empty = empty_of(def)?;
     let d = b.dialect();
     write_txn!(b, catalog, conn => async {
         if find_hierarchy(conn, catalog, &def.name).await?.is_some() {
             return Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name)));
         }
-        insert_hierarchy_row(conn, catalog, &def.name, def.hierarchy_type).await?;
-        content::write_content(conn, d, catalog, &empty, &Mappings::new()).await?;
-        let v = bump(conn, d, catalog, &[def.name.as_str()]).await?;
-        record_rewrite(conn, d, catalog, &def.name, v).await?;
-        Ok(())
+        insert_empty(conn, d, catalog, &empty).await
     }.await)
 }
 
-/// Deletes a list, set, directory or tree of `def`'s name, if there is one, and creates `def` in
+/// Removes a list, set, directory or tree of `def`'s name, if there is one, and creates `def` in
 /// the same transaction.
 pub(crate) async fn replace_hierarchy(
     b: &Engine<'_>,
     catalog: Uuid,
     def: &HierarchyDef,
 ) -> Result<bool> {
-    if def.hierarchy_type == HierarchyType::AspectMap {
-        return Err(CheapError::invalid(
-            "an aspect map hierarchy is created with put_aspect_def",
-        ));
-    }
-    let empty = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+    let empty = empty_of(def)?;
     let d = b.dialect();
     write_txn!(b, catalog, conn => async {
         let replaced = match find_hierarchy(conn, catalog, &def.name).await? {
@@ -57,18 +92,12 @@ pub(crate) async fn replace_hierarchy(
                 return Err(CheapError::conflict(format!("'{}' is an aspect map and cannot be replaced", def.name)));
             }
             Some(t) => {
-                let args = [Arg::Uuid(catalog), Arg::text(&def.name)];
-                conn.execute(&format!("DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?", content_table(t)), &args).await?;
-                conn.execute("DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?", &args).await?;
-                forget_changes(conn, catalog, &def.name).await?;
+                remove_entries_hierarchy(conn, catalog, &def.name, t).await?;
                 true
             }
             None => false,
         };
-        insert_hierarchy_row(conn, catalog, &def.name, def.hierarchy_type).await?;
-        content::write_content(conn, d, catalog, &empty, &Mappings::new()).await?;
-        let v = bump(conn, d, catalog, &[def.name.as_str()]).await?;
-        record_rewrite(conn, d, catalog, &def.name, v).await?;
+        insert_empty(conn, d, catalog, &empty).await?;
         Ok(replaced)
     }.await)
 }
@@ -82,12 +111,10 @@ pub(crate) async fn delete_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) 
         };
         if t == HierarchyType::AspectMap {
             remove_aspect_map(conn, d, catalog, name, &maps).await?;
+            forget_changes(conn, catalog, name).await?;
         } else {
-            let args = [Arg::Uuid(catalog), Arg::text(name)];
-            conn.execute(&format!("DELETE FROM {} WHERE catalog_id = ? AND hierarchy_name = ?", content_table(t)), &args).await?;
-            conn.execute("DELETE FROM hierarchy WHERE catalog_id = ? AND name = ?", &args).await?;
+            remove_entries_hierarchy(conn, catalog, name, t).await?;
         }
-        forget_changes(conn, catalog, name).await?;
         bump(conn, d, catalog, &[name]).await?;
         Ok(true)
     }.await)
