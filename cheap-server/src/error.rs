@@ -1,7 +1,7 @@
 //! Errors as HTTP responses: one conversion, the reference's error body
 //! `{timestamp, status, error, message, path[, errors]}`.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::Next;
@@ -140,23 +140,6 @@ impl From<CheapError> for ApiError {
             other => {
                 tracing::error!(error = %other, "database error");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "Database error occurred")
-            }
-        }
-    }
-}
-
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        match r {
-            JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "Expected request with `Content-Type: application/json`",
-            ),
-            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-            }
-            other => {
-                ApiError::bad_request(format!("Malformed request body: {}", other.body_text()))
             }
         }
     }

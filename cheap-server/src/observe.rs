@@ -31,10 +31,16 @@ struct RouteStats {
 type ByRoute = BTreeMap<String, BTreeMap<String, BTreeMap<u16, RouteStats>>>;
 
 /// Requests by method, matched route and status, with their latency.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpMetrics {
     by_route: Arc<Mutex<ByRoute>>,
-    started: Option<Instant>,
+    started: Instant,
+}
+
+impl Default for HttpMetrics {
+    fn default() -> Self {
+        HttpMetrics::new()
+    }
 }
 
 impl HttpMetrics {
@@ -42,7 +48,7 @@ impl HttpMetrics {
     pub fn new() -> Self {
         HttpMetrics {
             by_route: Arc::default(),
-            started: Some(Instant::now()),
+            started: Instant::now(),
         }
     }
 
@@ -68,15 +74,6 @@ impl HttpMetrics {
                 s.buckets[i] += 1;
             }
         }
-    }
-
-    /// Requests that got `status` on `route`, so far.
-    pub fn count(&self, method: &str, route: &str, status: u16) -> u64 {
-        let m = self.by_route.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(method)
-            .and_then(|r| r.get(route))
-            .and_then(|s| s.get(&status))
-            .map_or(0, |s| s.count)
     }
 
     /// The HTTP and process figures in the Prometheus text format.
@@ -140,14 +137,12 @@ impl HttpMetrics {
             );
             let _ = writeln!(out, "process_open_fds {fds}");
         }
-        if let Some(started) = self.started {
-            out.push_str("# HELP cheap_uptime_seconds Seconds since the server started.\n# TYPE cheap_uptime_seconds gauge\n");
-            let _ = writeln!(
-                out,
-                "cheap_uptime_seconds {}",
-                started.elapsed().as_secs_f64()
-            );
-        }
+        out.push_str("# HELP cheap_uptime_seconds Seconds since the server started.\n# TYPE cheap_uptime_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "cheap_uptime_seconds {}",
+            self.started.elapsed().as_secs_f64()
+        );
         out
     }
 }

@@ -153,15 +153,7 @@ async fn extensions_delete_export_import_stream_health_metrics_docs() {
         let (status, body) = s.get(path).await;
         assert_eq!((status, body), (200, json!({"status": "UP"})));
     }
-    let metrics = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, metrics) = s.text("/metrics").await;
     assert!(
         metrics.contains("cheap_dao_operations_total{op=\"save_catalog\"} 1"),
         "{metrics}"

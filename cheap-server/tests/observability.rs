@@ -20,15 +20,7 @@ async fn metrics_count_requests_by_route_and_status_and_refusals_are_not_store_e
         assert_eq!(s.get(&format!("/api/catalog/{missing}")).await.0, 404);
     }
     assert_eq!(s.get("/health").await.0, 200);
-    let text = s
-        .http
-        .get(s.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = s.text("/metrics").await;
     assert!(
         text.contains(
             "cheap_http_requests_total{method=\"GET\",route=\"/api/catalog/{catalog_id}\",status=\"404\"} 3"

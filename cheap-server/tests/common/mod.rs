@@ -101,6 +101,12 @@ impl TestServer {
         self.send(reqwest::Method::DELETE, path, body).await
     }
 
+    /// `GET path`: the status and the body as text.
+    pub async fn text(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// `GET /api/catalog/{id}/export` as text; it must answer 200.
     pub async fn export(&self, id: impl std::fmt::Display) -> String {
         let r = self
