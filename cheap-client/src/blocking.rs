@@ -8,7 +8,7 @@ use indexmap::IndexMap;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::client::{DirectoryRemoval, HierarchyPage};
+use crate::client::{Conditional, DirectoryRemoval, HierarchyPage};
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Result};
 use cheap_core::rest::*;
@@ -74,7 +74,8 @@ impl std::fmt::Debug for CheapClient {
 }
 
 // Each argument: `mode name: Type => owned copy`, where mode says how the owned copy is
-// passed to the async method: `v` by value, `r` by reference, `o` as `Option<&_>`.
+// passed to the async method: `v` by value, `r` by reference, `o` as `Option<&_>`, `s` as
+// `Option<&str>`.
 macro_rules! blocking {
     ($( $(#[$doc:meta])* fn $name:ident ( $($mode:ident $arg:ident : $t:ty => $own:expr),* ) -> $ret:ty; )*) => {
         impl CheapClient {
@@ -93,6 +94,7 @@ macro_rules! blocking {
     (@pass v $arg:ident) => { $arg };
     (@pass r $arg:ident) => { &$arg };
     (@pass o $arg:ident) => { $arg.as_ref() };
+    (@pass s $arg:ident) => { $arg.as_deref() };
 }
 
 impl CheapClient {
@@ -110,6 +112,20 @@ impl CheapClient {
             crate::CheapClient::with_config(config)?
         };
         Ok(CheapClient { inner, rt })
+    }
+
+    /// A client whose writes apply only while the catalog is at `version` (`If-Match`; see
+    /// [`crate::CheapClient::if_match`]).
+    pub fn if_match(&self, version: i64) -> CheapClient {
+        CheapClient {
+            inner: self.inner.if_match(version),
+            rt: self.rt.clone(),
+        }
+    }
+
+    /// A batch of writes to `catalog`, sent with [`crate::batch::BatchCall::send`].
+    pub fn batch(&self, catalog: Uuid) -> crate::batch::BatchCall<'_, CheapClient> {
+        crate::batch::BatchCall::new(self, catalog)
     }
 
     /// The async client this one drives.
@@ -299,6 +315,12 @@ blocking! {
     fn sync_mark(v catalog: Uuid => catalog) -> Option<SyncMarkBody>;
     /// `PUT /api/catalog/{id}/sync-mark` (an extension).
     fn set_sync_mark(v catalog: Uuid => catalog, r mark: &SyncMarkBody => *mark) -> ();
+    /// `POST /api/catalog/{id}/batch` (an extension).
+    fn send_batch(v catalog: Uuid => catalog, r req: BatchRequest => req) -> BatchResponse;
+    /// `GET /api/catalog/{id}` unless it still has entity tag `etag`.
+    fn get_catalog_if_changed(v id: Uuid => id, s etag: Option<&str> => etag.map(str::to_owned)) -> Conditional<GetCatalogDefResponse>;
+    /// `GET /api/catalog/{id}/export` unless the catalog still has entity tag `etag`.
+    fn export_catalog_if_changed(v id: Uuid => id, s etag: Option<&str> => etag.map(str::to_owned)) -> Conditional<Catalog>;
     /// `GET .../hierarchies/{name}/slice` (an extension).
     fn hierarchy_slice(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v offset: u64 => offset, v limit: u64 => limit) -> HierarchySliceResponse;
 }

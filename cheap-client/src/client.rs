@@ -45,6 +45,43 @@ pub enum DirectoryRemoval {
 #[derive(Debug, Clone)]
 pub struct CheapClient {
     t: Arc<Transport>,
+    /// The catalog version writes are conditional on (`If-Match`), see [`CheapClient::if_match`].
+    if_match: Option<i64>,
+}
+
+/// The answer to a conditional read: the value, or that it did not change.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Conditional<T> {
+    /// Changed (or asked for the first time): the value and its entity tag.
+    Modified {
+        /// The value.
+        value: T,
+        /// Its `ETag`, to send next time.
+        etag: Option<String>,
+    },
+    /// The server answered 304: what the caller holds is current. No body was read.
+    NotModified,
+}
+
+impl<T> Conditional<T> {
+    /// The value, when it changed.
+    pub fn modified(self) -> Option<T> {
+        match self {
+            Conditional::Modified { value, .. } => Some(value),
+            Conditional::NotModified => None,
+        }
+    }
+}
+
+/// The entity tag of version `v` of a catalog, as the server writes it in `ETag`.
+pub fn etag_for_version(v: i64) -> String {
+    format!("\"v{v}\"")
+}
+
+/// The catalog version an entity tag names, when it is one of a cheap-rs server's.
+pub fn version_of_etag(tag: &str) -> Option<i64> {
+    tag.strip_prefix("\"v")?.strip_suffix('"')?.parse().ok()
 }
 
 fn enc(s: &str) -> String {
@@ -82,6 +119,7 @@ impl CheapClient {
     pub fn with_config(config: ClientConfig) -> Result<Self> {
         Ok(CheapClient {
             t: Arc::new(Transport::new(config)?),
+            if_match: None,
         })
     }
 
@@ -101,8 +139,115 @@ impl CheapClient {
         let body = body
             .map(|b| serde_json::to_vec(b).map_err(|e| ClientError::Invalid(e.to_string())))
             .transpose()?;
-        let (_, bytes) = self.t.send(method, path, query, body, idempotent).await?;
-        decode(&bytes)
+        let headers = self.conditions(&method);
+        let a = self
+            .t
+            .exchange(method, path, query, body, idempotent, &headers)
+            .await?;
+        decode(&a.body)
+    }
+
+    /// The `If-Match` a write carries.
+    fn conditions(&self, method: &Method) -> Vec<(reqwest::header::HeaderName, String)> {
+        match self.if_match {
+            Some(v) if method != Method::GET && method != Method::HEAD => {
+                vec![(reqwest::header::IF_MATCH, etag_for_version(v))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A client whose writes apply only while the catalog is at `version` (`If-Match`): one
+    /// that finds it elsewhere fails with [`ClientError::PreconditionFailed`] and changes
+    /// nothing. Shares this client's connections.
+    pub fn if_match(&self, version: i64) -> CheapClient {
+        CheapClient {
+            t: self.t.clone(),
+            if_match: Some(version),
+        }
+    }
+
+    /// A GET with `If-None-Match: etag`: 304 is [`Conditional::NotModified`] and reads no body.
+    async fn get_if_changed<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        etag: Option<&str>,
+    ) -> Result<Conditional<T>> {
+        let headers: Vec<_> = etag
+            .map(|t| (reqwest::header::IF_NONE_MATCH, t.to_owned()))
+            .into_iter()
+            .collect();
+        let a = self
+            .t
+            .exchange(Method::GET, path, query, None, true, &headers)
+            .await?;
+        if a.status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::NotModified);
+        }
+        Ok(Conditional::Modified {
+            value: decode(&a.body)?,
+            etag: a.etag,
+        })
+    }
+
+    /// [`get_catalog`](Self::get_catalog) unless it still has entity tag `etag`.
+    pub async fn get_catalog_if_changed(
+        &self,
+        id: Uuid,
+        etag: Option<&str>,
+    ) -> Result<Conditional<GetCatalogDefResponse>> {
+        self.get_if_changed(&format!("/api/catalog/{id}"), &[], etag)
+            .await
+    }
+
+    /// [`export_catalog`](Self::export_catalog) unless the catalog still has entity tag `etag`.
+    pub async fn export_catalog_if_changed(
+        &self,
+        id: Uuid,
+        etag: Option<&str>,
+    ) -> Result<Conditional<Catalog>> {
+        let headers: Vec<_> = etag
+            .map(|t| (reqwest::header::IF_NONE_MATCH, t.to_owned()))
+            .into_iter()
+            .collect();
+        let a = self
+            .t
+            .exchange(
+                Method::GET,
+                &format!("/api/catalog/{id}/export"),
+                &[],
+                None,
+                true,
+                &headers,
+            )
+            .await?;
+        if a.status == reqwest::StatusCode::NOT_MODIFIED {
+            return Ok(Conditional::NotModified);
+        }
+        let text = String::from_utf8(a.body).map_err(|e| ClientError::Decode(e.to_string()))?;
+        Ok(Conditional::Modified {
+            value: json::catalog_from_str(&text).map_err(|e| ClientError::Decode(e.to_string()))?,
+            etag: a.etag,
+        })
+    }
+
+    /// `POST /api/catalog/{id}/batch` (an extension): the operations in order, all or none.
+    pub async fn send_batch(&self, catalog: Uuid, req: &BatchRequest) -> Result<BatchResponse> {
+        self.call(
+            Method::POST,
+            &format!("/api/catalog/{catalog}/batch"),
+            &[],
+            Some(req),
+            false,
+        )
+        .await
+    }
+
+    /// A batch of writes to `catalog`, built operation by operation and sent with
+    /// [`BatchCall::send`](crate::batch::BatchCall::send).
+    pub fn batch(&self, catalog: Uuid) -> crate::batch::BatchCall<'_, CheapClient> {
+        crate::batch::BatchCall::new(self, catalog)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
@@ -112,7 +257,12 @@ impl CheapClient {
 
     /// A DELETE; false when there was nothing to delete (404).
     async fn delete_found(&self, path: &str) -> Result<bool> {
-        match self.t.send(Method::DELETE, path, &[], None, true).await {
+        let headers = self.conditions(&Method::DELETE);
+        match self
+            .t
+            .exchange(Method::DELETE, path, &[], None, true, &headers)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(ClientError::NotFound { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -343,7 +493,7 @@ impl CheapClient {
     ) -> Result<UpsertAspectsResponse> {
         let req = UpsertAspectsRequest {
             aspects: aspects.to_vec(),
-            replace,
+            replace: Some(replace),
         };
         self.call(
             Method::POST,

@@ -79,6 +79,39 @@ impl Default for CircuitBreakerConfig {
     }
 }
 
+/// A client-side quota: at most `requests` per `per`, with bursts of up to `requests`, so a
+/// script stays under a server's limit instead of running into 429s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed per window (at least 1).
+    pub requests: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl RateLimit {
+    /// `requests` per second.
+    pub fn per_second(requests: u32) -> Self {
+        RateLimit {
+            requests,
+            per: Duration::from_secs(1),
+        }
+    }
+
+    pub(crate) fn limiter(self) -> Limiter {
+        let n =
+            std::num::NonZeroU32::new(self.requests.max(1)).unwrap_or(std::num::NonZeroU32::MIN);
+        let period = (self.per / n.get()).max(Duration::from_nanos(1));
+        let quota = governor::Quota::with_period(period)
+            .unwrap_or_else(|| governor::Quota::per_second(n))
+            .allow_burst(n);
+        governor::RateLimiter::direct(quota)
+    }
+}
+
+/// The token bucket a [`RateLimit`] makes.
+pub(crate) type Limiter = governor::DefaultDirectRateLimiter;
+
 /// Everything a client needs; build with [`ClientConfig::new`] and the setters.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -93,6 +126,7 @@ pub struct ClientConfig {
     pub(crate) max_in_flight: usize,
     pub(crate) api_key: Option<String>,
     pub(crate) user_agent: String,
+    pub(crate) rate_limit: Option<RateLimit>,
 }
 
 impl ClientConfig {
@@ -111,6 +145,7 @@ impl ClientConfig {
             max_in_flight: 64,
             api_key: None,
             user_agent: format!("cheap-client/{}", env!("CARGO_PKG_VERSION")),
+            rate_limit: None,
         }
     }
 
@@ -159,6 +194,12 @@ impl ClientConfig {
     /// Sends `Authorization: Bearer <key>`.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(key.into());
+        self
+    }
+
+    /// Sends at most this many requests per window (each retry counts); none by default.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
         self
     }
 

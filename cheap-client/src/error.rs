@@ -48,6 +48,34 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// 412: the write was made on a catalog version (`If-Match`, a batch's expected version)
+    /// the catalog is no longer at; nothing was applied.
+    #[error("precondition failed (412): {message}")]
+    PreconditionFailed {
+        /// The server's message.
+        message: String,
+        /// The version the request named.
+        expected: Option<i64>,
+        /// The catalog's version.
+        current: Option<i64>,
+    },
+    /// 429: over the server's rate limit; nothing was applied. Retried after `Retry-After`
+    /// within the retry budget, whatever the method.
+    #[error("rate limited (429): {message}")]
+    RateLimited {
+        /// The server's message.
+        message: String,
+        /// What `Retry-After` asked for, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Operation `index` (from 0) of a batch failed with `source`; nothing was applied.
+    #[error("batch operation {index}: {source}")]
+    InBatch {
+        /// The failing operation's index.
+        index: usize,
+        /// Its error.
+        source: Box<ClientError>,
+    },
     /// 503 because the write lost races with concurrent writes and was not applied: the server
     /// works, and the request may be sent again (even one that is not idempotent).
     #[error("contention (503): {message}")]
@@ -85,6 +113,24 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// True for a 412: the catalog moved since the version the request named.
+    pub fn is_precondition_failed(&self) -> bool {
+        matches!(self.innermost(), ClientError::PreconditionFailed { .. })
+    }
+
+    /// True for a 429.
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self, ClientError::RateLimited { .. })
+    }
+
+    /// The error itself, or for a failed batch operation the operation's error.
+    pub fn innermost(&self) -> &ClientError {
+        match self {
+            ClientError::InBatch { source, .. } => source.innermost(),
+            e => e,
+        }
+    }
+
     /// The HTTP status, for errors from an answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -92,6 +138,9 @@ impl ClientError {
             ClientError::Unauthorized { .. } => Some(401),
             ClientError::Conflict { .. } => Some(409),
             ClientError::Contention { .. } => Some(503),
+            ClientError::PreconditionFailed { .. } => Some(412),
+            ClientError::RateLimited { .. } => Some(429),
+            ClientError::InBatch { source, .. } => source.status(),
             ClientError::BadRequest { status, .. }
             | ClientError::Unavailable { status, .. }
             | ClientError::Server { status, .. } => Some(*status),
@@ -100,18 +149,48 @@ impl ClientError {
     }
 
     /// Builds the error for a non-success answer.
-    pub(crate) fn from_answer(status: u16, body: &[u8]) -> Self {
+    pub(crate) fn from_answer(status: u16, body: &[u8], retry_after: Option<u64>) -> Self {
         let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+        let operation = parsed.as_ref().and_then(|b| b.operation);
+        let err = Self::from_body(status, parsed, body, retry_after);
+        match operation {
+            Some(index) => ClientError::InBatch {
+                index,
+                source: Box::new(err),
+            },
+            None => err,
+        }
+    }
+
+    fn from_body(
+        status: u16,
+        parsed: Option<ErrorBody>,
+        body: &[u8],
+        retry_after: Option<u64>,
+    ) -> Self {
         let message = parsed
             .as_ref()
             .map(|b| b.message.clone())
             .unwrap_or_else(|| String::from_utf8_lossy(body).chars().take(500).collect());
         let reason = parsed.as_ref().and_then(|b| b.reason);
+        let versions = parsed
+            .as_ref()
+            .map(|b| (b.expected_version, b.current_version))
+            .unwrap_or_default();
         let (errors, missing) = parsed.map(|b| (b.errors, b.missing)).unwrap_or_default();
         match status {
             404 => ClientError::NotFound { message, missing },
             401 => ClientError::Unauthorized { message },
             409 => ClientError::Conflict { message },
+            412 => ClientError::PreconditionFailed {
+                message,
+                expected: versions.0,
+                current: versions.1,
+            },
+            429 => ClientError::RateLimited {
+                message,
+                retry_after,
+            },
             503 if reason == Some(cheap_core::rest::UnavailableReason::Contention) => {
                 ClientError::Contention { message }
             }

@@ -20,6 +20,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod blocking;
 mod breaker;
 mod client;
@@ -29,8 +30,11 @@ mod error;
 mod remote;
 mod transport;
 
-pub use client::{batch, CheapClient, DirectoryRemoval, HierarchyPage};
-pub use config::{CircuitBreakerConfig, ClientConfig, RetryPolicy};
+pub use client::{
+    batch, etag_for_version, version_of_etag, CheapClient, Conditional, DirectoryRemoval,
+    HierarchyPage,
+};
+pub use config::{CircuitBreakerConfig, ClientConfig, RateLimit, RetryPolicy};
 pub use error::{ClientError, Result};
 #[cfg(feature = "remote")]
 pub use remote::{to_cheap, RemoteDao};

@@ -12,10 +12,13 @@ use uuid::Uuid;
 use crate::{CheapClient, ClientError, DirectoryRemoval};
 use cheap_core::dao::rules::check_upsert;
 use cheap_core::dao::{
-    AspectChanges, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOp, BatchOutcome, BatchResult, CatalogInfo, Changes,
+    HierarchyInfo, HierarchySlice, UpsertOutcome,
 };
 use cheap_core::json;
-use cheap_core::rest::HierarchyInfoResponse;
+use cheap_core::rest::{
+    AspectInput, BatchOperation, BatchOperationResult, BatchRequest, HierarchyInfoResponse,
+};
 use cheap_core::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogSpecies, CheapDao, CheapError, Hierarchy,
     HierarchyDef, HierarchyType, NotFound, Result,
@@ -63,6 +66,24 @@ impl RemoteDao {
     }
 }
 
+impl RemoteDao {
+    /// One counting operation through the batch endpoint, its error as the operation's own.
+    async fn single(&self, catalog: Uuid, op: BatchOp) -> Result<u64> {
+        let batch = Batch::new().op(op);
+        let mut out = self
+            .apply_batch(catalog, &batch)
+            .await
+            .map_err(|e| match e {
+                CheapError::InBatch { source, .. } => *source,
+                e => e,
+            })?;
+        match out.results.pop() {
+            Some(BatchResult::Count(n)) => Ok(n),
+            _ => Err(CheapError::invalid("the server returned no count")),
+        }
+    }
+}
+
 /// Maps a client error onto the backend-neutral kinds.
 pub fn to_cheap(e: ClientError) -> CheapError {
     match e {
@@ -76,6 +97,17 @@ pub fn to_cheap(e: ClientError) -> CheapError {
         } => CheapError::NotAllowed(message),
         ClientError::BadRequest { message, .. } => CheapError::InvalidInput(message),
         ClientError::Conflict { message } => CheapError::conflict(message),
+        ClientError::InBatch { index, source } => CheapError::InBatch {
+            index,
+            source: Box::new(to_cheap(*source)),
+        },
+        ClientError::PreconditionFailed {
+            expected, current, ..
+        } => CheapError::PreconditionFailed {
+            expected: expected.unwrap_or(i64::MIN),
+            actual: current.unwrap_or(-1),
+        },
+        ClientError::RateLimited { message, .. } => CheapError::Unavailable(message),
         ClientError::Timeout(m) => CheapError::Timeout(m),
         ClientError::Contention { message } => CheapError::Contention(message),
         ClientError::Transport(m) => CheapError::Unavailable(m),
@@ -83,6 +115,136 @@ pub fn to_cheap(e: ClientError) -> CheapError {
         ClientError::Connect(m) => CheapError::Unavailable(m),
         ClientError::CircuitOpen => CheapError::Unavailable(ClientError::CircuitOpen.to_string()),
         e => CheapError::backend("rest", e),
+    }
+}
+
+/// The REST form of a batch operation.
+fn operation(op: &BatchOp) -> Result<BatchOperation> {
+    let patch_input = |p: &AspectPatch| AspectInput {
+        entity_id: p.entity_id,
+        properties: p
+            .values
+            .iter()
+            .map(|(k, v)| {
+                let json = v.as_ref().map_or(serde_json::Value::Null, |v| {
+                    json::to_value(&json::write::value_to_json(v))
+                });
+                (k.clone(), json)
+            })
+            .collect(),
+    };
+    Ok(match op {
+        BatchOp::UpsertAspects {
+            aspect_def,
+            aspects,
+        } => BatchOperation::UpsertAspects {
+            aspect_def: aspect_def.clone(),
+            aspects: aspects.iter().map(crate::batch::aspect_input).collect(),
+        },
+        BatchOp::MergeAspects {
+            aspect_def,
+            patches,
+        } => BatchOperation::MergeAspects {
+            aspect_def: aspect_def.clone(),
+            aspects: patches.iter().map(patch_input).collect(),
+        },
+        BatchOp::DeleteAspects {
+            aspect_def,
+            entity_ids,
+        } => BatchOperation::DeleteAspects {
+            aspect_def: aspect_def.clone(),
+            entity_ids: entity_ids.clone(),
+        },
+        BatchOp::AddEntities {
+            hierarchy,
+            entity_ids,
+        } => BatchOperation::AddEntities {
+            hierarchy: hierarchy.clone(),
+            entity_ids: entity_ids.clone(),
+        },
+        BatchOp::InsertEntities {
+            hierarchy,
+            index,
+            entity_ids,
+        } => BatchOperation::InsertEntities {
+            hierarchy: hierarchy.clone(),
+            index: *index,
+            entity_ids: entity_ids.clone(),
+        },
+        BatchOp::RemoveEntities {
+            hierarchy,
+            entity_ids,
+            every_occurrence,
+        } => BatchOperation::RemoveEntities {
+            hierarchy: hierarchy.clone(),
+            entity_ids: entity_ids.clone(),
+            every_occurrence: *every_occurrence,
+        },
+        BatchOp::PutDirectoryEntries { hierarchy, entries } => {
+            BatchOperation::PutDirectoryEntries {
+                hierarchy: hierarchy.clone(),
+                entries: entries.iter().cloned().collect(),
+            }
+        }
+        BatchOp::RemoveDirectoryKeys { hierarchy, keys } => BatchOperation::RemoveDirectoryKeys {
+            hierarchy: hierarchy.clone(),
+            keys: keys.clone(),
+        },
+        BatchOp::RemoveDirectoryEntities {
+            hierarchy,
+            entity_ids,
+        } => BatchOperation::RemoveDirectoryEntities {
+            hierarchy: hierarchy.clone(),
+            entity_ids: entity_ids.clone(),
+        },
+        BatchOp::AddTreeNodes {
+            hierarchy,
+            parent_path,
+            nodes,
+        } => BatchOperation::AddTreeNodes {
+            hierarchy: hierarchy.clone(),
+            parent_path: Some(parent_path.clone()),
+            nodes: nodes.iter().cloned().collect(),
+        },
+        BatchOp::RemoveTreeNodes { hierarchy, paths } => BatchOperation::RemoveTreeNodes {
+            hierarchy: hierarchy.clone(),
+            paths: paths.clone(),
+        },
+        BatchOp::PutAspectDef { def } => BatchOperation::PutAspectDef {
+            definition: json::to_value(&json::write::aspect_def_to_json(def)),
+        },
+        BatchOp::DeleteAspectDef { name } => BatchOperation::DeleteAspectDef { name: name.clone() },
+        BatchOp::CreateHierarchy { def } => BatchOperation::CreateHierarchy {
+            hierarchy_def: json::to_value(&json::write::hierarchy_def_to_json(def)),
+        },
+        BatchOp::DeleteHierarchy { name } => BatchOperation::DeleteHierarchy { name: name.clone() },
+        other => {
+            return Err(CheapError::NotAllowed(format!(
+                "batch operation '{}' is not supported over REST",
+                other.name()
+            )))
+        }
+    })
+}
+
+/// A batch operation's result as the DAO reports it.
+fn batch_result(op: &BatchOp, r: BatchOperationResult) -> BatchResult {
+    match op {
+        BatchOp::UpsertAspects { .. } | BatchOp::MergeAspects { .. } => BatchResult::Aspects(
+            r.aspects
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| UpsertOutcome {
+                    entity_id: a.entity_id,
+                    created: a.created,
+                })
+                .collect(),
+        ),
+        BatchOp::PutAspectDef { .. }
+        | BatchOp::DeleteAspectDef { .. }
+        | BatchOp::DeleteHierarchy { .. } => BatchResult::Changed(r.changed.unwrap_or(false)),
+        BatchOp::CreateHierarchy { .. } => BatchResult::Done,
+        _ => BatchResult::Count(r.count.unwrap_or(0)),
     }
 }
 
@@ -408,12 +570,16 @@ impl CheapDao for RemoteDao {
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        Ok(self
-            .c()?
-            .add_entities(catalog, hierarchy, ids)
-            .await
-            .map_err(to_cheap)?
-            .count)
+        // The REST route counts the ids sent, as the reference does; the DAO counts the
+        // entries added (a set skips members it has), which the batch result is.
+        self.single(
+            catalog,
+            BatchOp::AddEntities {
+                hierarchy: hierarchy.to_owned(),
+                entity_ids: ids.to_vec(),
+            },
+        )
+        .await
     }
 
     async fn insert_entities(
@@ -432,12 +598,17 @@ impl CheapDao for RemoteDao {
     }
 
     async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        Ok(self
-            .c()?
-            .remove_entities(catalog, hierarchy, ids)
-            .await
-            .map_err(to_cheap)?
-            .count)
+        // The REST route removes one occurrence per id, as the reference does; the DAO's call
+        // removes every one, which the batch operation says outright.
+        self.single(
+            catalog,
+            BatchOp::RemoveEntities {
+                hierarchy: hierarchy.to_owned(),
+                entity_ids: ids.to_vec(),
+                every_occurrence: true,
+            },
+        )
+        .await
     }
 
     async fn put_directory_entries(
@@ -548,6 +719,45 @@ impl CheapDao for RemoteDao {
                 created: x.created,
             })
             .collect())
+    }
+
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
+        let mut req = BatchRequest {
+            operations: Vec::with_capacity(batch.operations.len()),
+            expected_version: batch.expected_version,
+        };
+        for (index, op) in batch.operations.iter().enumerate() {
+            let rest =
+                op.check()
+                    .and_then(|()| operation(op))
+                    .map_err(|e| CheapError::InBatch {
+                        index,
+                        source: Box::new(e),
+                    })?;
+            req.operations.push(rest);
+        }
+        let r = self
+            .c()?
+            .send_batch(catalog, &req)
+            .await
+            .map_err(|e| match to_cheap(e) {
+                // The server does not echo a tag that named no version; the caller knows it.
+                CheapError::PreconditionFailed { actual, .. } => CheapError::PreconditionFailed {
+                    expected: batch.expected_version.unwrap_or(i64::MIN),
+                    actual,
+                },
+                e => e,
+            })?;
+        let results = batch
+            .operations
+            .iter()
+            .zip(r.results)
+            .map(|(op, res)| batch_result(op, res))
+            .collect();
+        Ok(BatchOutcome {
+            version: r.version,
+            results,
+        })
     }
 
     async fn delete_aspects(

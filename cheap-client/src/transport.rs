@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName, CONTENT_TYPE, ETAG, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use tokio::sync::Semaphore;
 
@@ -18,6 +18,16 @@ pub(crate) struct Transport {
     pub(crate) cfg: ClientConfig,
     breaker: Option<CircuitBreaker>,
     limit: Arc<Semaphore>,
+    limiter: Option<crate::config::Limiter>,
+}
+
+/// A 2xx or 304 answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    /// Its `ETag`.
+    pub etag: Option<String>,
+    pub body: Vec<u8>,
 }
 
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
@@ -50,6 +60,7 @@ impl Transport {
         Ok(Transport {
             breaker: cfg.circuit_breaker.clone().map(CircuitBreaker::new),
             limit: Arc::new(Semaphore::new(cfg.max_in_flight)),
+            limiter: cfg.rate_limit.map(|r| r.limiter()),
             http,
             cfg,
         })
@@ -64,6 +75,23 @@ impl Transport {
         body: Option<Vec<u8>>,
         idempotent: bool,
     ) -> Result<(StatusCode, Vec<u8>)> {
+        let a = self
+            .exchange(method, path, query, body, idempotent, &[])
+            .await?;
+        Ok((a.status, a.body))
+    }
+
+    /// [`send`](Self::send) with extra headers (`If-Match`, `If-None-Match`); a 304 answer is
+    /// returned, with an empty body, like a 2xx one.
+    pub(crate) async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+        headers: &[(HeaderName, String)],
+    ) -> Result<Answer> {
         let _permit = self
             .limit
             .acquire()
@@ -86,6 +114,12 @@ impl Transport {
             if let Some(k) = &self.cfg.api_key {
                 req = req.bearer_auth(k);
             }
+            for (name, value) in headers {
+                req = req.header(name, value);
+            }
+            if let Some(limiter) = &self.limiter {
+                limiter.until_ready().await;
+            }
             // What is safe to send again: anything that never reached the server (a connect
             // error) or that it did not apply (contention); timeouts and broken transfers only
             // when the request is idempotent.
@@ -105,6 +139,11 @@ impl Transport {
                 Ok(resp) => {
                     let status = resp.status();
                     let after = retry_after(resp.headers());
+                    let etag = resp
+                        .headers()
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     let bytes = match resp.bytes().await {
                         Ok(b) => b.to_vec(),
                         Err(e) => {
@@ -119,12 +158,24 @@ impl Transport {
                             continue;
                         }
                     };
-                    if status.is_success() {
+                    if status.is_success() || status == StatusCode::NOT_MODIFIED {
                         self.success();
-                        return Ok((status, bytes));
+                        return Ok(Answer {
+                            status,
+                            etag,
+                            body: bytes,
+                        });
                     }
-                    let err = ClientError::from_answer(status.as_u16(), &bytes);
-                    let contention = matches!(err, ClientError::Contention { .. });
+                    let err = ClientError::from_answer(
+                        status.as_u16(),
+                        &bytes,
+                        after.map(|d| d.as_secs()),
+                    );
+                    // Neither was applied: sending it again is safe, whatever the method.
+                    let contention = matches!(
+                        err,
+                        ClientError::Contention { .. } | ClientError::RateLimited { .. }
+                    );
                     if status.is_server_error() && !contention {
                         self.failure();
                     } else {

@@ -58,6 +58,25 @@ pub enum CheapError {
     /// transaction a few times before reporting this; the caller may retry later.
     #[error("contention: {0}")]
     Contention(String),
+    /// A write made on the condition that the catalog was at `expected` found it at `actual`;
+    /// nothing was written.
+    #[error("precondition failed: catalog is at version {actual}, not {expected}")]
+    PreconditionFailed {
+        /// The version the caller expected.
+        expected: i64,
+        /// The catalog's version.
+        actual: i64,
+    },
+    /// Operation `index` (from 0) of an atomic batch failed with `source`; nothing of the
+    /// batch was written.
+    #[error("batch operation {index}: {source}")]
+    InBatch {
+        /// The failing operation's position in the batch.
+        index: usize,
+        /// Why it failed.
+        #[source]
+        source: Box<CheapError>,
+    },
     /// Any other backend failure, with the driver's error as the source.
     #[error("{backend} backend error: {source}")]
     Backend {
@@ -241,23 +260,36 @@ impl CheapError {
         }
     }
 
-    /// True when the request itself was refused (missing, conflicting, invalid or not allowed),
-    /// as opposed to the store failing to carry it out.
+    /// True when the request itself was refused (missing, conflicting, invalid, not allowed,
+    /// or made on a version the catalog is no longer at), as opposed to the store failing to
+    /// carry it out.
     pub fn is_refusal(&self) -> bool {
-        matches!(
-            self,
-            CheapError::NotFound(_)
-                | CheapError::Conflict { .. }
-                | CheapError::InvalidInput(_)
-                | CheapError::InvalidValue { .. }
-                | CheapError::NotAllowed(_)
-        )
+        match self {
+            CheapError::InBatch { source, .. } => source.is_refusal(),
+            e => matches!(
+                e,
+                CheapError::NotFound(_)
+                    | CheapError::Conflict { .. }
+                    | CheapError::InvalidInput(_)
+                    | CheapError::InvalidValue { .. }
+                    | CheapError::NotAllowed(_)
+                    | CheapError::PreconditionFailed { .. }
+            ),
+        }
+    }
+
+    /// The error itself, or for a failed batch operation the operation's error.
+    pub fn underlying(&self) -> &CheapError {
+        match self {
+            CheapError::InBatch { source, .. } => source.underlying(),
+            e => e,
+        }
     }
 
     /// True for failures worth retrying later (unavailable backend, timeout, contention).
     pub fn is_transient(&self) -> bool {
         matches!(
-            self,
+            self.underlying(),
             CheapError::Unavailable(_) | CheapError::Timeout(_) | CheapError::Contention(_)
         )
     }

@@ -124,10 +124,11 @@ pub struct AspectInput {
 pub struct UpsertAspectsRequest {
     /// The aspects.
     pub aspects: Vec<AspectInput>,
-    /// Replace each stored aspect with the item as sent, instead of keeping the stored values
-    /// of the properties an item leaves out (an extension; default false).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub replace: bool,
+    /// `false` keeps the stored values of the properties an item leaves out (as `?merge=true`
+    /// does); `true` or absent replaces each stored aspect with the item, as the reference does
+    /// (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replace: Option<bool>,
 }
 
 /// The outcome for one upserted aspect.
@@ -418,6 +419,23 @@ pub struct ErrorBody {
     /// was applied; the server works) from an outage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<UnavailableReason>,
+    /// For a refused batch: the index (from 0) of the operation that failed (an extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<usize>,
+    /// For a 412: the catalog's version, which the condition did not match (an extension).
+    #[serde(
+        default,
+        rename = "currentVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub current_version: Option<i64>,
+    /// For a 412: the version the condition named (an extension).
+    #[serde(
+        default,
+        rename = "expectedVersion",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expected_version: Option<i64>,
 }
 
 /// Why a request was answered 503.
@@ -540,4 +558,178 @@ pub struct SyncMarkBody {
     pub local_version: i64,
     /// When, in milliseconds since the Unix epoch.
     pub synced_at_ms: i64,
+}
+
+/// `POST /api/catalog/{id}/batch`: operations applied in order, all or none, with one version
+/// bump (a cheap-rs extension).
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The operations.
+    pub operations: Vec<BatchOperation>,
+    /// Apply only if the catalog is at this version (as `If-Match` does); else 412.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i64>,
+}
+
+/// One operation of a [`BatchRequest`], tagged by `op`; each does what the REST call of the
+/// same meaning does.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(
+    tag = "op",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    deny_unknown_fields
+)]
+#[non_exhaustive]
+pub enum BatchOperation {
+    /// Whole aspects, replacing what is stored.
+    UpsertAspects {
+        /// The aspect def's name.
+        aspect_def: String,
+        /// The aspects.
+        aspects: Vec<AspectInput>,
+    },
+    /// Properties over what is stored.
+    MergeAspects {
+        /// The aspect def's name.
+        aspect_def: String,
+        /// The aspects' changed properties.
+        aspects: Vec<AspectInput>,
+    },
+    /// Deletes aspects.
+    DeleteAspects {
+        /// The aspect def's name.
+        aspect_def: String,
+        /// Whose aspects go.
+        entity_ids: Vec<Uuid>,
+    },
+    /// Appends to a list or adds to a set.
+    AddEntities {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The entities.
+        entity_ids: Vec<Uuid>,
+    },
+    /// Inserts into a list at `index`.
+    InsertEntities {
+        /// The hierarchy.
+        hierarchy: String,
+        /// Where (0..=len).
+        index: u64,
+        /// The entities.
+        entity_ids: Vec<Uuid>,
+    },
+    /// Removes from a list (one occurrence per id given) or a set.
+    RemoveEntities {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The entities.
+        entity_ids: Vec<Uuid>,
+        /// Remove every occurrence of each id from a list (default false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        every_occurrence: bool,
+    },
+    /// Sets directory entries.
+    PutDirectoryEntries {
+        /// The hierarchy.
+        hierarchy: String,
+        /// Key to entity.
+        entries: IndexMap<String, Uuid>,
+    },
+    /// Removes directory entries by key.
+    RemoveDirectoryKeys {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The keys.
+        keys: Vec<String>,
+    },
+    /// Removes directory entries naming these entities.
+    RemoveDirectoryEntities {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The entities.
+        entity_ids: Vec<Uuid>,
+    },
+    /// Adds tree nodes under a parent.
+    AddTreeNodes {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The parent's path (default "/").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent_path: Option<String>,
+        /// Child name to entity (or null).
+        nodes: IndexMap<String, Option<Uuid>>,
+    },
+    /// Removes subtrees.
+    RemoveTreeNodes {
+        /// The hierarchy.
+        hierarchy: String,
+        /// The subtrees' paths.
+        paths: Vec<String>,
+    },
+    /// Adds an aspect def (and its aspect map).
+    PutAspectDef {
+        /// The def, as cheap-json.
+        definition: Value,
+    },
+    /// Deletes an aspect def with its aspects.
+    DeleteAspectDef {
+        /// The def's name.
+        name: String,
+    },
+    /// Creates a hierarchy.
+    CreateHierarchy {
+        /// `{"name": ..., "type": ...}`.
+        hierarchy_def: Value,
+    },
+    /// Deletes a hierarchy.
+    DeleteHierarchy {
+        /// The hierarchy's name.
+        name: String,
+    },
+}
+
+/// Answer to an applied batch.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    /// The catalog.
+    pub catalog_id: Uuid,
+    /// The catalog's version after the batch.
+    pub version: i64,
+    /// One result per operation, in order.
+    pub results: Vec<BatchOperationResult>,
+}
+
+/// What one operation of a batch did.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchOperationResult {
+    /// The operation's `op`.
+    pub op: String,
+    /// Entries, nodes or aspects added or removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Whether a def was new, or a def or hierarchy existed to be deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed: Option<bool>,
+    /// The aspects written, each with whether it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aspects: Option<Vec<BatchAspectResult>>,
+}
+
+/// One aspect a batch wrote.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct BatchAspectResult {
+    /// The entity.
+    pub entity_id: Uuid,
+    /// True if the entity had no aspect of this def before.
+    pub created: bool,
 }

@@ -276,6 +276,15 @@ impl CheapDao for Recorder {
             .await
     }
 
+    async fn apply_batch(
+        &self,
+        catalog: Uuid,
+        batch: &cheap_core::dao::Batch,
+    ) -> Result<cheap_core::dao::BatchOutcome> {
+        self.note("apply_batch");
+        self.inner.apply_batch(catalog, batch).await
+    }
+
     async fn query_aspects(
         &self,
         catalog: Uuid,
@@ -389,6 +398,7 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.merge_aspects(id, "x", &[]).await;
     let _ = dao.delete_aspects(id, "x", &[id]).await;
     let _ = dao.query_aspects(id, &[id], &["x".to_owned()]).await;
+    let _ = dao.apply_batch(id, &cheap_core::dao::Batch::new()).await;
     let _ = dao.changes_since(id, 0).await;
     let _ = dao.aspect_changes_since(id, "x", 0).await;
     let _ = dao.sync_mark(id).await;

@@ -52,7 +52,7 @@ pub(crate) fn is_public(path: &str) -> bool {
 }
 
 /// The token of a `Bearer` credential; the scheme is case-insensitive (RFC 9110 §11.1).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

@@ -20,11 +20,17 @@ pub struct ApiError {
     /// Field errors, for validation failures.
     pub errors: Vec<FieldError>,
     /// What a 404 did not find.
-    pub missing: Option<NotFound>,
+    pub missing: Option<Box<NotFound>>,
     /// Seconds for a `Retry-After` header (503s of a busy or unreachable store).
-    pub retry_after: Option<u64>,
+    pub retry_after: Option<u32>,
     /// Why a 503 happened, for the body's `reason`.
     pub reason: Option<cheap_core::rest::UnavailableReason>,
+    /// The failing operation of a refused batch.
+    pub operation: Option<usize>,
+    /// The catalog's version, for a 412.
+    pub current_version: Option<i64>,
+    /// The version the request expected, for a 412.
+    pub expected_version: Option<i64>,
 }
 
 /// Result of a handler.
@@ -40,6 +46,9 @@ impl ApiError {
             missing: None,
             retry_after: None,
             reason: None,
+            operation: None,
+            current_version: None,
+            expected_version: None,
         }
     }
 
@@ -50,7 +59,7 @@ impl ApiError {
     }
 
     /// The same error, asking the client to retry after `seconds`.
-    pub fn retry_after(mut self, seconds: u64) -> Self {
+    pub fn retry_after(mut self, seconds: u32) -> Self {
         self.retry_after = Some(seconds);
         self
     }
@@ -90,7 +99,7 @@ impl ApiError {
             other => format!("Not found: {other}"),
         };
         ApiError {
-            missing: Some(m.clone()),
+            missing: Some(Box::new(m.clone())),
             ..ApiError::not_found(message)
         }
     }
@@ -99,6 +108,27 @@ impl ApiError {
 impl From<CheapError> for ApiError {
     fn from(e: CheapError) -> Self {
         match e {
+            CheapError::InBatch { index, source } => {
+                let inner = ApiError::from(*source);
+                ApiError {
+                    message: format!("Batch operation {index} failed: {}", inner.message),
+                    operation: Some(index),
+                    ..inner
+                }
+            }
+            CheapError::PreconditionFailed { expected, actual } => ApiError {
+                current_version: Some(actual),
+                // A tag that names no version of ours expected none.
+                expected_version: (expected != i64::MIN).then_some(expected),
+                ..ApiError::new(
+                    StatusCode::PRECONDITION_FAILED,
+                    if expected == i64::MIN {
+                        format!("Precondition failed: If-Match names no version of this catalog (it is at version {actual}); nothing was changed")
+                    } else {
+                        format!("Precondition failed: the catalog is at version {actual}, not {expected}; nothing was changed")
+                    },
+                )
+            },
             CheapError::NotFound(m) => ApiError::missing(&m),
             CheapError::Conflict { message, .. } => ApiError::conflict(message),
             CheapError::InvalidInput(m) | CheapError::NotAllowed(m) => ApiError::bad_request(m),
@@ -181,10 +211,18 @@ pub async fn error_body(req: Request, next: Next) -> Response {
             message: e.message,
             path,
             errors: e.errors,
-            missing: e.missing,
+            missing: e.missing.map(|m| *m),
             reason: e.reason,
+            operation: e.operation,
+            current_version: e.current_version,
+            expected_version: e.expected_version,
         };
         let mut fresh = (e.status, axum::Json(&body)).into_response();
+        if let Some(v) = e.current_version {
+            if let Ok(tag) = crate::etag::for_version(v).parse() {
+                fresh.headers_mut().insert(axum::http::header::ETAG, tag);
+            }
+        }
         if let Some(secs) = e.retry_after {
             fresh
                 .headers_mut()

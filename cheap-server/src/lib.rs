@@ -24,9 +24,11 @@ mod auth;
 mod base_url;
 mod body;
 pub mod error;
+mod etag;
 mod extract;
 mod observe;
 mod openapi;
+mod rate_limit;
 mod routes;
 mod serve;
 
@@ -41,6 +43,7 @@ pub use cheap_core::rest as dto;
 pub use error::ApiError;
 pub use observe::HttpMetrics;
 pub use openapi::openapi_json;
+pub use rate_limit::RateLimitConfig;
 pub use serve::{serve_with_limits, ConnectionLimits};
 
 /// Server settings; the defaults are the reference's.
@@ -69,9 +72,11 @@ pub struct ServerConfig {
     /// The server's URL as clients reach it (`https://cheap.example.org`), for the URIs of new
     /// catalogs; when unset, the request's checked `Host` (None).
     pub public_url: Option<String>,
-    /// Honour `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto`: only behind a proxy that
-    /// sets them (false).
+    /// Honour `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` (and `X-Forwarded-For`
+    /// for rate limits): only behind a proxy that sets them (false).
     pub trust_forwarded: bool,
+    /// Requests per client (per API key, or per IP without one): over it is 429 (off).
+    pub rate_limit: Option<RateLimitConfig>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +94,7 @@ impl Default for ServerConfig {
             docs: true,
             public_url: None,
             trust_forwarded: false,
+            rate_limit: None,
         }
     }
 }
@@ -104,6 +110,8 @@ pub struct AppState {
     pub http: HttpMetrics,
     /// Settings.
     pub config: Arc<ServerConfig>,
+    /// The per-client buckets, when rate limits are on.
+    pub(crate) limiter: Option<Arc<rate_limit::Limiter>>,
 }
 
 /// The application: every route over `dao`, with error bodies, limits, timeouts, request ids,
@@ -114,6 +122,7 @@ pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
         metrics: instrumented.metrics().clone(),
         http: HttpMetrics::new(),
         dao: Arc::new(instrumented),
+        limiter: config.rate_limit.map(rate_limit::Limiter::new),
         config: Arc::new(config),
     };
     routes::build(state)

@@ -90,6 +90,14 @@ enum Command {
         /// sets them; any client can send them).
         #[arg(long)]
         trust_forwarded_headers: bool,
+        /// Requests per client (per API key, or per IP without one), like 200/s or 6000/min;
+        /// over it is 429 with Retry-After. Health and metrics are exempt. Off by default.
+        #[arg(long, value_parser = cheap_server::RateLimitConfig::parse_rate)]
+        rate_limit: Option<u32>,
+        /// Requests a client may send at once after a quiet spell (default: twice the
+        /// per-second rate). Needs --rate-limit.
+        #[arg(long, requires = "rate_limit")]
+        burst: Option<u32>,
     },
     /// Create the schema of a store (done automatically by the other commands too).
     Init {
@@ -166,6 +174,8 @@ async fn run(cli: Cli) -> Result<(), String> {
             no_docs,
             public_url,
             trust_forwarded_headers,
+            rate_limit,
+            burst,
         } => {
             if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
                 return Err(
@@ -185,6 +195,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 docs: !no_docs,
                 public_url,
                 trust_forwarded: trust_forwarded_headers,
+                rate_limit: rate_limit.map(|r| {
+                    cheap_server::RateLimitConfig::new(r, burst.unwrap_or(r.saturating_mul(2)))
+                }),
                 ..ServerConfig::default()
             };
             // A host name resolves (`localhost:8080`); the first address that binds is used.

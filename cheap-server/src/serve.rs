@@ -87,7 +87,7 @@ pub async fn serve_with_limits(
     let mut last_accept_error: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
-        let (tcp, _peer) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(c) => c,
                 Err(e) => {
@@ -111,6 +111,7 @@ pub async fn serve_with_limits(
                 builder.clone(),
                 graceful.watcher(),
                 tcp,
+                peer,
                 app.clone(),
                 limits.header_read_timeout,
             );
@@ -147,6 +148,7 @@ async fn serve_one(
     builder: Arc<Builder<TokioExecutor>>,
     watcher: Watcher,
     tcp: TcpStream,
+    peer: std::net::SocketAddr,
     app: Router,
     first_request_within: Duration,
 ) {
@@ -155,7 +157,11 @@ async fn serve_one(
         let seen = seen.clone();
         move |req: Request<Incoming>| {
             seen.store(true, Ordering::Relaxed);
-            app.clone().oneshot(req.map(Body::new))
+            let mut req = req.map(Body::new);
+            // Who is asking, for per-client limits (axum's ConnectInfo extractor reads this).
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(req)
         }
     });
     let conn = watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc));

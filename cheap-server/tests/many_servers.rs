@@ -79,6 +79,8 @@ struct Tally {
     in_set: Vec<Uuid>,
     in_directory: Vec<Uuid>,
     in_tree: Vec<Uuid>,
+    /// Which writer wrote each entity, and when (for a failure's report).
+    origin: BTreeMap<Uuid, (usize, Duration)>,
 }
 
 impl Tally {
@@ -92,6 +94,7 @@ impl Tally {
         self.in_set.extend(t.in_set);
         self.in_directory.extend(t.in_directory);
         self.in_tree.extend(t.in_tree);
+        self.origin.extend(t.origin);
     }
 }
 
@@ -134,6 +137,7 @@ async fn writer(s: &TestServer, catalog: Uuid, hot: Uuid, who: usize, rounds: us
     for r in 0..rounds {
         let e = Uuid::new_v4();
         let text = format!("w{who}r{r}");
+        t.origin.insert(e, (who, started().elapsed()));
         for entity in [e, hot] {
             t.attempted.insert(entity);
             let body = json!({"aspects": [{"entityId": entity, "properties": {"text": text}}]});
@@ -244,6 +248,17 @@ async fn check_all(servers: &[TestServer], catalog: Uuid, all: &Tally, label: &s
         let set = c.hierarchy("set").and_then(|h| h.as_set()).unwrap();
         let dir = c.hierarchy("dir").and_then(|h| h.as_directory()).unwrap();
         let tree = c.hierarchy("tree").and_then(|h| h.as_tree()).unwrap();
+        let missing: Vec<_> = all.listed.iter().filter(|e| !list.contains(**e)).collect();
+        if !missing.is_empty() {
+            for e in &missing {
+                eprintln!(
+                    "{label}, server {}: list add of {e} by writer/at {:?} missing",
+                    n + 1,
+                    all.origin.get(e)
+                );
+                diagnose(**e).await;
+            }
+        }
         for e in &all.listed {
             assert!(
                 list.contains(*e),
@@ -287,6 +302,41 @@ async fn check_all(servers: &[TestServer], catalog: Uuid, all: &Tally, label: &s
         exports.windows(2).all(|w| w[0] == w[1]),
         "{label}: identical exports"
     );
+}
+
+fn started() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// Prints what each Galera node holds for `e` (diagnosis of a failed check).
+async fn diagnose(e: Uuid) {
+    use mysql_async::prelude::Queryable;
+    for node in 1..=3u8 {
+        let url = format!("mysql://root@127.0.0.1:331{node}/test");
+        let pool = mysql_async::Pool::new(mysql_async::Opts::from_url(&url).unwrap());
+        let Ok(mut conn) = pool.get_conn().await else {
+            eprintln!("node {node}: no connection");
+            continue;
+        };
+        let rows: Vec<(String, i64)> = conn
+            .exec(
+                "SELECT hierarchy_name, list_order FROM hierarchy_entity_list WHERE entity_id = ?",
+                (e.to_string(),),
+            )
+            .await
+            .unwrap_or_default();
+        let set: Vec<String> = conn
+            .exec(
+                "SELECT hierarchy_name FROM hierarchy_entity_set WHERE entity_id = ?",
+                (e.to_string(),),
+            )
+            .await
+            .unwrap_or_default();
+        eprintln!("node {node}: list rows {rows:?}; set rows {set:?}");
+        drop(conn);
+        let _ = pool.disconnect().await;
+    }
 }
 
 async fn wait_health(s: &TestServer, want: u16, within: Duration) -> (u16, Value) {

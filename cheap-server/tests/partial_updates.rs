@@ -1,4 +1,4 @@
-//! A partial update merges over what is stored inside the store's own write: 16 clients each
+//! A partial update (`?merge=true`) merges over what is stored inside the store's own write: 16 clients each
 //! setting a different property of one aspect at the same moment keep all 16 values (the
 //! handler used to read, merge and write in separate steps, and lost some of them).
 
@@ -21,7 +21,7 @@ async fn sixteen_concurrent_patches_keep_every_value(s: &common::TestServer) {
         .await;
     assert_eq!(status, 201, "{body}");
     let entity = uuid::Uuid::new_v4();
-    let path = format!("/api/catalog/{id}/aspects/test.Wide");
+    let path = format!("/api/catalog/{id}/aspects/test.Wide?merge=true");
     let (status, body) = s
         .post(
             &path,

@@ -139,10 +139,14 @@ async fn aspects_are_upserted_updated_and_queried(s: &common::TestServer) {
     assert_eq!(alice["firstName"], "Alice");
     assert_eq!(alice["age"], 31);
 
-    // A partial update keeps the properties it leaves out (the reference drops them).
+    // An upsert replaces the aspect, as the reference does; `?merge=true` keeps the properties
+    // an item leaves out.
     let partial = json!({"aspects": [{"entityId": "660e8400-e29b-41d4-a716-446655440001", "properties": {"age": 32}}]});
     let (status, _) = s
-        .post(&format!("/api/catalog/{id}/aspects/person"), &partial)
+        .post(
+            &format!("/api/catalog/{id}/aspects/person?merge=true"),
+            &partial,
+        )
         .await;
     assert_eq!(status, 200);
     let (_, q) = s

@@ -242,6 +242,24 @@ pub trait SqlConn: Send {
     /// Commits the transaction (a no-op outside one). Dropping the connection without
     /// committing rolls the transaction back.
     async fn commit(self: Box<Self>) -> Result<()>;
+
+    /// Inside an atomic batch, the batch's state: the engine stamps every write of the batch
+    /// with one version and sets the catalog's version once, at the end. `None` for a
+    /// backend's own connections.
+    #[doc(hidden)]
+    fn batch(&mut self) -> Option<&mut BatchState> {
+        None
+    }
+}
+
+/// What the engine tracks while it runs an atomic batch (see [`SqlConn::batch`]).
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchState {
+    /// The version every write of the batch is stamped with.
+    pub version: i64,
+    /// True once a write stamped something (the batch changed the catalog).
+    pub stamped: bool,
 }
 
 impl dyn SqlConn + '_ {

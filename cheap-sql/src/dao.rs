@@ -16,8 +16,8 @@ use crate::group::{Item, Job, Reply};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
-    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice, SyncMark,
-    UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, HierarchyInfo,
+    HierarchySlice, SyncMark, UpsertOutcome,
 };
 use cheap_core::limits::{self, args};
 use cheap_core::model::{
@@ -358,6 +358,10 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     ) -> Result<Vec<AspectMap>> {
         args::lookups("aspect def name", aspect_defs)?;
         ops::aspects::query_aspects(&self.engine(), catalog, entities, aspect_defs).await
+    }
+
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
+        ops::batches::apply_batch(&self.engine(), catalog, batch).await
     }
 
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes> {

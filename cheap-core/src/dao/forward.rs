@@ -207,6 +207,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::query_aspects($inner, catalog, entities, aspect_defs).await
             }
 
+            async fn apply_batch(&self, catalog: $crate::Uuid, batch: &$crate::dao::Batch) -> $crate::Result<$crate::dao::BatchOutcome> {
+                let $this = self;
+                $crate::CheapDao::apply_batch($inner, catalog, batch).await
+            }
+
             async fn changes_since(&self, catalog: $crate::Uuid, version: i64) -> $crate::Result<$crate::dao::Changes> {
                 let $this = self;
                 $crate::CheapDao::changes_since($inner, catalog, version).await
@@ -296,6 +301,7 @@ pub const METHODS: &[&str] = &[
     "merge_aspects",
     "delete_aspects",
     "query_aspects",
+    "apply_batch",
     "changes_since",
     "aspect_changes_since",
     "sync_mark",

@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use super::{
-    AspectChanges, AspectPatch, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice,
-    SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao, HierarchyInfo,
+    HierarchySlice, SyncMark, UpsertOutcome,
 };
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
@@ -427,6 +427,11 @@ impl CheapDao for InstrumentedDao {
             self.inner.merge_aspects(catalog, aspect_def, patches),
         )
         .await
+    }
+
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
+        self.run("apply_batch", self.inner.apply_batch(catalog, batch))
+            .await
     }
 
     async fn delete_aspects(

@@ -1,5 +1,6 @@
 //! The async storage contract every backend implements, and [`MemoryDao`].
 
+mod batch;
 pub mod forward;
 pub mod instrumented;
 mod memory;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
 
+pub use batch::{Batch, BatchOp, BatchOutcome, BatchResult};
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{
@@ -299,6 +301,16 @@ pub trait CheapDao: Send + Sync {
         entities: &[Uuid],
         aspect_defs: &[String],
     ) -> Result<Vec<AspectMap>>;
+
+    // ---- batches ----
+
+    /// Applies the batch's operations to `catalog` in order, atomically, with one version
+    /// bump: when one fails, the error is [`CheapError::InBatch`](crate::CheapError::InBatch)
+    /// with its index and nothing is written; when `expected_version` is set and the catalog is
+    /// at another version, the error is
+    /// [`CheapError::PreconditionFailed`](crate::CheapError::PreconditionFailed) and nothing is
+    /// written. Each operation sees what the ones before it wrote.
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome>;
 
     // ---- versions ----
 

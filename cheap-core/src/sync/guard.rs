@@ -10,8 +10,8 @@ use super::{now_ms, Replica};
 use futures::stream::BoxStream;
 
 use crate::dao::{
-    catalog_pages, AspectChanges, AspectPatch, CatalogInfo, Changes, CheapDao, HierarchyInfo,
-    HierarchySlice, SyncMark, UpsertOutcome,
+    catalog_pages, AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao,
+    HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -343,6 +343,18 @@ impl CheapDao for SpeciesDao {
         patches: &[AspectPatch],
     ) -> Result<Vec<Result<UpsertOutcome>>> {
         write!(self, catalog, d => d.merge_aspects(catalog, aspect_def, patches))
+    }
+
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
+        if let Route::WriteThrough(up) = self.route(catalog).await? {
+            // The upstream is the authority: the condition is checked there; the local copy
+            // follows it.
+            up.apply_batch(catalog, batch).await?;
+            let mut local = batch.clone();
+            local.expected_version = None;
+            return self.local.apply_batch(catalog, &local).await;
+        }
+        self.local.apply_batch(catalog, batch).await
     }
 
     async fn delete_aspects(

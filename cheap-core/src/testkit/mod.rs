@@ -5,12 +5,14 @@
 //! catalogs with fresh random ids and share no state, so a backend may run them on one store.
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
+mod batch;
 mod limits;
 mod read_only;
 mod replace;
 mod shared_defs;
 pub mod sync;
 
+pub use batch::batches_are_atomic;
 pub use limits::limits_are_the_same_everywhere;
 pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
@@ -1136,4 +1138,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     replacing_a_hierarchy_is_atomic(dao).await;
     read_only_values_are_set_once(dao).await;
     shared_defs_stored_at_once(dao).await;
+    batches_are_atomic(dao).await;
 }

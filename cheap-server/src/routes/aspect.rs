@@ -4,16 +4,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
+use super::batch;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{uuid, Body, Params};
+use crate::etag::{self, IfMatch};
+use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
-use cheap_core::dao::AspectPatch;
+use cheap_core::dao::{AspectPatch, BatchOp, BatchResult};
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::{
     AspectInput, AspectQueryRequest, AspectQueryResponse, AspectResult, UpsertAspectsRequest,
@@ -30,6 +32,9 @@ use cheap_core::{Aspect, AspectDef, CheapError, NotFound};
 pub(crate) async fn upsert_or_query(
     State(state): State<AppState>,
     Params((id, def)): Params<(String, String)>,
+    Query(q): Query<UpsertQuery>,
+    if_match: IfMatch,
+    headers: HeaderMap,
     Body(json::StrictValue(body)): Body<json::StrictValue>,
 ) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
@@ -37,16 +42,35 @@ pub(crate) async fn upsert_or_query(
     if is_query {
         let req: AspectQueryRequest = json::from_value(body)
             .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
-        return Ok(query(&state, id, req).await?.into_response());
+        return query(&state, id, req, &headers).await;
     }
     let req: UpsertAspectsRequest = json::from_value(body)
         .map_err(|e| ApiError::bad_request(format!("Malformed request body: {e}")))?;
-    upsert(&state, id, &def, req).await
+    let merge = match (q.merge, req.replace) {
+        (Some(true), Some(true)) => {
+            return Err(ApiError::bad_request(
+                "merge=true and \"replace\": true ask for opposite things",
+            ))
+        }
+        (Some(m), _) => m,
+        (None, r) => r == Some(false),
+    };
+    upsert(&state, id, &def, req, merge, if_match).await
+}
+
+/// `?merge=true`: keep the stored values of the properties an item leaves out.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UpsertQuery {
+    /// Merge each item over the stored aspect instead of replacing it (default false).
+    merge: Option<bool>,
 }
 
 /// A whole aspect from an input (a replacing upsert).
-fn apply(def: &Arc<AspectDef>, input: &AspectInput) -> Result<Aspect, String> {
-    patch(def, input)?.apply(def, None).map_err(incomplete)
+pub(crate) fn input_whole(def: &Arc<AspectDef>, input: &AspectInput) -> Result<Aspect, String> {
+    input_patch(def, input)?
+        .apply(def, None)
+        .map_err(incomplete)
 }
 
 /// The message of an aspect that is not complete (or otherwise refused).
@@ -60,7 +84,10 @@ fn incomplete(e: CheapError) -> String {
 }
 
 /// The typed patch of an input, each value checked as a write of it would be.
-fn patch(def: &Arc<AspectDef>, input: &AspectInput) -> Result<AspectPatch, String> {
+pub(crate) fn input_patch(
+    def: &Arc<AspectDef>,
+    input: &AspectInput,
+) -> Result<AspectPatch, String> {
     let mut scratch = Aspect::new(def.clone(), input.entity_id);
     let mut values = Vec::with_capacity(input.properties.len());
     for (k, v) in &input.properties {
@@ -86,6 +113,8 @@ async fn upsert(
     catalog: Uuid,
     def_name: &str,
     req: UpsertAspectsRequest,
+    merge: bool,
+    if_match: IfMatch,
 ) -> ApiResult<Response> {
     let max = state.config.max_upsert_batch;
     if req.aspects.len() > max {
@@ -119,10 +148,13 @@ async fn upsert(
         }
         .into(),
     };
-    if req.replace {
+    if if_match != IfMatch::Absent {
+        return conditional_upsert(state, catalog, def_name, &def, items, merge, if_match).await;
+    }
+    if !merge {
         let mut valid = Vec::new();
         for input in items.values() {
-            match apply(&def, input) {
+            match input_whole(&def, input) {
                 Ok(a) => valid.push(a),
                 Err(message) => results.push(failed(input.entity_id, message)),
             }
@@ -133,11 +165,11 @@ async fn upsert(
             }
         }
     } else {
-        // Properties left out keep their stored values (the reference drops them): the store
-        // merges each patch over what it holds, in the write's own transaction.
+        // Asked for: properties left out keep their stored values; the store merges each
+        // patch over what it holds, in the write's own transaction.
         let mut patches = Vec::new();
         for input in items.values() {
-            match patch(&def, input) {
+            match input_patch(&def, input) {
                 Ok(p) => patches.push(p),
                 Err(message) => results.push(failed(input.entity_id, message)),
             }
@@ -170,7 +202,25 @@ async fn upsert(
     Ok((status, Json(body)).into_response())
 }
 
+/// The query, tagged with the catalog's version like a read (read first, so the tag is never
+/// newer than the answer); `If-None-Match` naming it is 304. The query is a POST only to carry
+/// its body; it changes nothing, so it is validated as a GET is.
 async fn query(
+    state: &AppState,
+    catalog: Uuid,
+    req: AspectQueryRequest,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let version = state.dao.catalog_info(catalog).await?.version;
+    if etag::none_match(headers, version) {
+        return Ok(etag::not_modified(version));
+    }
+    let mut r = query_body(state, catalog, req).await?.into_response();
+    etag::set(&mut r, version);
+    Ok(r)
+}
+
+async fn query_body(
     state: &AppState,
     catalog: Uuid,
     req: AspectQueryRequest,
@@ -184,7 +234,6 @@ async fn query(
         }
     }
     let maps = if names.is_empty() || req.entity_ids.is_empty() {
-        state.dao.catalog_info(catalog).await?;
         Vec::new()
     } else {
         match state
@@ -222,4 +271,64 @@ async fn query(
         catalog_id: catalog,
         results,
     }))
+}
+
+/// An upsert made with `If-Match`: all of it or nothing (an item that does not make a valid
+/// aspect fails the request), as one batch on the condition.
+async fn conditional_upsert(
+    state: &AppState,
+    catalog: Uuid,
+    def_name: &str,
+    def: &Arc<AspectDef>,
+    items: IndexMap<Uuid, AspectInput>,
+    merge: bool,
+    if_match: IfMatch,
+) -> ApiResult<Response> {
+    let refused = |e: Uuid, m: String| ApiError::bad_request(format!("Aspect of entity {e}: {m}"));
+    let op = if merge {
+        let patches = items
+            .values()
+            .map(|i| input_patch(def, i).map_err(|m| refused(i.entity_id, m)))
+            .collect::<ApiResult<Vec<_>>>()?;
+        BatchOp::MergeAspects {
+            aspect_def: def_name.to_owned(),
+            patches,
+        }
+    } else {
+        let aspects = items
+            .values()
+            .map(|i| input_whole(def, i).map_err(|m| refused(i.entity_id, m)))
+            .collect::<ApiResult<Vec<_>>>()?;
+        BatchOp::UpsertAspects {
+            aspect_def: def_name.to_owned(),
+            aspects,
+        }
+    };
+    let (result, version) = batch::conditional(state, catalog, if_match, op).await?;
+    let outcomes = match result {
+        BatchResult::Aspects(o) => o,
+        _ => Vec::new(),
+    };
+    let results: Vec<AspectResult> = outcomes
+        .into_iter()
+        .map(|o| AspectResult {
+            entity_id: o.entity_id,
+            success: true,
+            created: o.created,
+            message: if o.created {
+                "Aspect created"
+            } else {
+                "Aspect updated"
+            }
+            .into(),
+        })
+        .collect();
+    let body = UpsertAspectsResponse {
+        catalog_id: catalog,
+        aspect_def_name: def_name.to_owned(),
+        success_count: results.len() as u64,
+        failure_count: 0,
+        results,
+    };
+    Ok(batch::tagged(Json(body), Some(version)))
 }

@@ -6,10 +6,14 @@ use axum::Json;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::batch;
 use super::{page_info, PageQuery};
 use crate::error::{ApiError, ApiResult};
+use crate::etag::IfMatch;
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
+use axum::response::Response;
+use cheap_core::dao::{BatchOp, BatchResult};
 use cheap_core::json::{self, ToJson};
 use cheap_core::rest::FieldError;
 use cheap_core::rest::{AspectDefListResponse, CreateAspectDefResponse};
@@ -22,8 +26,9 @@ use cheap_core::{AspectDef, NotFound};
 pub(crate) async fn create(
     State(state): State<AppState>,
     Params(id): Params<String>,
+    if_match: IfMatch,
     Body(json::StrictValue(body)): Body<json::StrictValue>,
-) -> ApiResult<(StatusCode, Json<CreateAspectDefResponse>)> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let def = json::read::aspect_def_from_json(&body).map_err(|e| {
         ApiError::validation(
@@ -60,20 +65,26 @@ pub(crate) async fn create(
             def.id()
         )));
     }
-    if !state.dao.put_aspect_def(id, &def).await? {
+    let (created, version) = if if_match == IfMatch::Absent {
+        (state.dao.put_aspect_def(id, &def).await?, None)
+    } else {
+        // The checks above read the version the condition names, so they hold at the write.
+        let op = BatchOp::PutAspectDef { def: def.clone() };
+        let (r, v) = batch::conditional(&state, id, if_match, op).await?;
+        (r == BatchResult::Changed(true), Some(v))
+    };
+    if !created {
         return Err(ApiError::conflict(format!(
             "AspectDef with name {} already exists in catalog",
             def.name()
         )));
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(CreateAspectDefResponse {
-            aspect_def_id: def.id(),
-            aspect_def_name: def.name().to_owned(),
-            message: "AspectDef created successfully".into(),
-        }),
-    ))
+    let body = Json(CreateAspectDefResponse {
+        aspect_def_id: def.id(),
+        aspect_def_name: def.name().to_owned(),
+        message: "AspectDef created successfully".into(),
+    });
+    Ok(batch::tagged((StatusCode::CREATED, body), version))
 }
 
 /// Lists the catalog's aspect defs in catalog order, one page at a time.
@@ -132,9 +143,18 @@ pub(crate) async fn get(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Params((id, def)): Params<(String, String)>,
-) -> ApiResult<StatusCode> {
+    if_match: IfMatch,
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let def = find(&state, id, &def).await?;
-    state.dao.delete_aspect_def(id, def.name()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let version = if if_match == IfMatch::Absent {
+        state.dao.delete_aspect_def(id, def.name()).await?;
+        None
+    } else {
+        let op = BatchOp::DeleteAspectDef {
+            name: def.name().to_owned(),
+        };
+        Some(batch::conditional(&state, id, if_match, op).await?.1)
+    };
+    Ok(batch::tagged(StatusCode::NO_CONTENT, version))
 }

@@ -6,10 +6,13 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use uuid::Uuid;
 
+use super::batch;
 use super::{page_info, PageQuery};
 use crate::error::{ApiError, ApiResult};
+use crate::etag::IfMatch;
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
+use cheap_core::dao::{BatchOp, BatchResult};
 use cheap_core::json;
 use cheap_core::rest::{
     AddDirectoryEntriesRequest, AddTreeNodesRequest, AspectMapResponse, CreateHierarchyRequest,
@@ -26,9 +29,10 @@ use cheap_core::{HierarchyContent, HierarchyType, NotFound};
     responses((status = 201, body = CreateHierarchyResponse), (status = 400), (status = 404), (status = 409)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params(id): Params<String>,
     Body(req): Body<CreateHierarchyRequest>,
-) -> ApiResult<(StatusCode, Json<CreateHierarchyResponse>)> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let def = json::read::hierarchy_def_from_json(&req.hierarchy_def)
         .map_err(|e| ApiError::bad_request(format!("Invalid hierarchyDef: {e}")))?;
@@ -37,16 +41,35 @@ pub(crate) async fn create(
             "AspectMap hierarchies are created from AspectDefs: POST .../aspect-defs",
         ));
     }
-    // One DAO call, one transaction: concurrent requests see the old hierarchy or the new one.
-    state.dao.replace_hierarchy(id, &def).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreateHierarchyResponse {
-            hierarchy_name: def.name,
-            success: true,
-            message: "Hierarchy created successfully".into(),
-        }),
-    ))
+    let version = if if_match == IfMatch::Absent {
+        // One DAO call, one transaction: concurrent requests see the old hierarchy or the new one.
+        state.dao.replace_hierarchy(id, &def).await?;
+        None
+    } else {
+        // The condition pins the version the kind was read at, so the two steps are one.
+        let existing = state.dao.list_hierarchy_defs(id).await?;
+        let mut ops = Vec::new();
+        match existing.iter().find(|h| h.name == def.name) {
+            Some(h) if h.hierarchy_type == HierarchyType::AspectMap => {
+                return Err(ApiError::conflict(format!(
+                    "'{}' is an aspect map and cannot be replaced",
+                    def.name
+                )))
+            }
+            Some(_) => ops.push(BatchOp::DeleteHierarchy {
+                name: def.name.clone(),
+            }),
+            None => {}
+        }
+        ops.push(BatchOp::CreateHierarchy { def: def.clone() });
+        Some(batch::conditional_ops(&state, id, if_match, ops).await?.1)
+    };
+    let body = Json(CreateHierarchyResponse {
+        hierarchy_name: def.name,
+        success: true,
+        message: "Hierarchy created successfully".into(),
+    });
+    Ok(batch::tagged((StatusCode::CREATED, body), version))
 }
 
 /// One page of a hierarchy; the body depends on its kind. A tree is returned whole, with entity
@@ -132,14 +155,21 @@ fn json_value(j: &json::Json) -> serde_json::Value {
     responses((status = 204), (status = 404)))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    match state.dao.delete_hierarchy(id, &name).await {
-        Ok(true) => Ok(StatusCode::NO_CONTENT),
-        Ok(false) => Err(ApiError::missing(&NotFound::hierarchy(id, name.as_str()))),
-        Err(e) => Err(e.into()),
+    let (existed, version) = if if_match == IfMatch::Absent {
+        (state.dao.delete_hierarchy(id, &name).await?, None)
+    } else {
+        let op = BatchOp::DeleteHierarchy { name: name.clone() };
+        let (r, v) = batch::conditional(&state, id, if_match, op).await?;
+        (r == BatchResult::Changed(true), Some(v))
+    };
+    if !existed {
+        return Err(ApiError::missing(&NotFound::hierarchy(id, name.as_str())));
     }
+    Ok(batch::tagged(StatusCode::NO_CONTENT, version))
 }
 
 fn op(
@@ -163,43 +193,67 @@ fn op(
     responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn add_entities(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<EntityIdsRequest>,
-) -> ApiResult<Json<OperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    let done = match req.index {
-        Some(i) => {
+    // The reference counts the ids sent, whatever happened (a set skips members it has).
+    let n = req.entity_ids.len() as u64;
+    let (_, version) = match (if_match, req.index) {
+        (IfMatch::Absent, Some(i)) => (
             state
                 .dao
                 .insert_entities(id, &name, i, &req.entity_ids)
-                .await
+                .await?,
+            None,
+        ),
+        (IfMatch::Absent, None) => (
+            state.dao.add_entities(id, &name, &req.entity_ids).await?,
+            None,
+        ),
+        (_, index) => {
+            let (hierarchy, entity_ids) = (name.clone(), req.entity_ids);
+            let op = match index {
+                Some(index) => BatchOp::InsertEntities {
+                    hierarchy,
+                    index,
+                    entity_ids,
+                },
+                None => BatchOp::AddEntities {
+                    hierarchy,
+                    entity_ids,
+                },
+            };
+            batch::conditional_count(&state, id, if_match, op).await?
         }
-        None => state.dao.add_entities(id, &name, &req.entity_ids).await,
-    };
-    // The count is what the store added (a set skips members it already has).
-    let n = match done {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
     };
     let message = format!("Added {n} entity ID(s) to hierarchy '{name}'");
-    Ok(op(id, name, "add", n, message))
+    Ok(batch::tagged(op(id, name, "add", n, message), version))
 }
 
-/// Removes from a list (every occurrence of each id) or a set; `count` is entries removed.
+/// Removes from a list (one occurrence per id given, as the reference does) or a set; `count`
+/// is entries removed.
 #[utoipa::path(delete, path = "/api/catalog/{catalog_id}/hierarchies/{name}/entities", request_body = EntityIdsRequest,
     responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn remove_entities(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<EntityIdsRequest>,
-) -> ApiResult<Json<OperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    let n = match state.dao.remove_entities(id, &name, &req.entity_ids).await {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
+    // One occurrence per id given, as the reference removes them; an atomic batch of one,
+    // since the DAO's own call removes every occurrence.
+    let remove = BatchOp::RemoveEntities {
+        hierarchy: name.clone(),
+        entity_ids: req.entity_ids,
+        every_occurrence: false,
     };
+    let (n, version) = batch::conditional_count(&state, id, if_match, remove).await?;
+    let version = version.filter(|_| if_match != IfMatch::Absent);
     let message = format!("Removed {n} entity ID(s) from hierarchy '{name}'");
-    Ok(op(id, name, "remove", n, message))
+    Ok(batch::tagged(op(id, name, "remove", n, message), version))
 }
 
 /// Sets directory entries (an existing name is overwritten).
@@ -207,17 +261,24 @@ pub(crate) async fn remove_entities(
     responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn add_entries(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<AddDirectoryEntriesRequest>,
-) -> ApiResult<Json<OperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let entries: Vec<(String, Uuid)> = req.entries.into_iter().collect();
-    let n = match state.dao.put_directory_entries(id, &name, &entries).await {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
+    let (n, version) = if if_match == IfMatch::Absent {
+        let n = state.dao.put_directory_entries(id, &name, &entries).await?;
+        (n, None)
+    } else {
+        let op = BatchOp::PutDirectoryEntries {
+            hierarchy: name.clone(),
+            entries,
+        };
+        batch::conditional_count(&state, id, if_match, op).await?
     };
     let message = format!("Added {n} entry/entries to directory '{name}'");
-    Ok(op(id, name, "add", n, message))
+    Ok(batch::tagged(op(id, name, "add", n, message), version))
 }
 
 /// Removes directory entries by name or by entity (exactly one of the two).
@@ -225,27 +286,42 @@ pub(crate) async fn add_entries(
     responses((status = 200, body = OperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn remove_entries(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<RemoveDirectoryEntriesRequest>,
-) -> ApiResult<Json<OperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let names = req.names.filter(|n| !n.is_empty());
     let ids = req.entity_ids.filter(|n| !n.is_empty());
-    let r = match (names, ids) {
-        (Some(names), None) => state.dao.remove_directory_keys(id, &name, &names).await,
-        (None, Some(ids)) => state.dao.remove_directory_entities(id, &name, &ids).await,
+    let hierarchy = name.clone();
+    let op_of = match (names, ids) {
+        (Some(keys), None) => BatchOp::RemoveDirectoryKeys { hierarchy, keys },
+        (None, Some(entity_ids)) => BatchOp::RemoveDirectoryEntities {
+            hierarchy,
+            entity_ids,
+        },
         _ => {
             return Err(ApiError::bad_request(
                 "Must specify either 'names' or 'entityIds', but not both or neither",
             ))
         }
     };
-    let n = match r {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
+    let (n, version) = match (if_match, &op_of) {
+        (IfMatch::Absent, BatchOp::RemoveDirectoryKeys { keys, .. }) => (
+            state.dao.remove_directory_keys(id, &name, keys).await?,
+            None,
+        ),
+        (IfMatch::Absent, BatchOp::RemoveDirectoryEntities { entity_ids, .. }) => (
+            state
+                .dao
+                .remove_directory_entities(id, &name, entity_ids)
+                .await?,
+            None,
+        ),
+        _ => batch::conditional_count(&state, id, if_match, op_of).await?,
     };
     let message = format!("Removed {n} entry/entries from directory '{name}'");
-    Ok(op(id, name, "remove", n, message))
+    Ok(batch::tagged(op(id, name, "remove", n, message), version))
 }
 
 /// Adds tree nodes under a parent path (null or "" is the root; a child of the same name is
@@ -254,23 +330,32 @@ pub(crate) async fn remove_entries(
     responses((status = 200, body = TreeOperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn add_nodes(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<AddTreeNodesRequest>,
-) -> ApiResult<Json<TreeOperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let parent = req.parent_path.unwrap_or_else(|| "/".into());
     let nodes: Vec<(String, Option<Uuid>)> = req.nodes.into_iter().collect();
-    let n = match state.dao.add_tree_nodes(id, &name, &parent, &nodes).await {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
+    let (n, version) = if if_match == IfMatch::Absent {
+        let n = state.dao.add_tree_nodes(id, &name, &parent, &nodes).await?;
+        (n, None)
+    } else {
+        let op = BatchOp::AddTreeNodes {
+            hierarchy: name.clone(),
+            parent_path: parent.clone(),
+            nodes,
+        };
+        batch::conditional_count(&state, id, if_match, op).await?
     };
-    Ok(Json(TreeOperationResponse {
+    let body = Json(TreeOperationResponse {
         catalog_id: id,
         message: format!("Added {n} node(s) to tree '{name}' under path '{parent}'"),
         hierarchy_name: name,
         operation: "add".into(),
         nodes_affected: n,
-    }))
+    });
+    Ok(batch::tagged(body, version))
 }
 
 /// Removes subtrees; the root and missing paths are skipped. Counts descendants.
@@ -278,24 +363,32 @@ pub(crate) async fn add_nodes(
     responses((status = 200, body = TreeOperationResponse), (status = 400), (status = 404)))]
 pub(crate) async fn remove_nodes(
     State(state): State<AppState>,
+    if_match: IfMatch,
     Params((id, name)): Params<(String, String)>,
     Body(req): Body<RemoveTreeNodesRequest>,
-) -> ApiResult<Json<TreeOperationResponse>> {
+) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
     let paths: Vec<String> = req
         .paths
         .into_iter()
         .filter(|p| cheap_core::path_segments(p).next().is_some())
         .collect();
-    let n = match state.dao.remove_tree_nodes(id, &name, &paths).await {
-        Ok(n) => n,
-        Err(e) => return Err(e.into()),
+    let (n, version) = if if_match == IfMatch::Absent {
+        let n = state.dao.remove_tree_nodes(id, &name, &paths).await?;
+        (n, None)
+    } else {
+        let op = BatchOp::RemoveTreeNodes {
+            hierarchy: name.clone(),
+            paths,
+        };
+        batch::conditional_count(&state, id, if_match, op).await?
     };
-    Ok(Json(TreeOperationResponse {
+    let body = Json(TreeOperationResponse {
         catalog_id: id,
         message: format!("Removed {n} node(s) from tree '{name}' (including descendants)"),
         hierarchy_name: name,
         operation: "remove".into(),
         nodes_affected: n,
-    }))
+    });
+    Ok(batch::tagged(body, version))
 }

@@ -2,6 +2,7 @@
 
 pub(crate) mod aspect;
 pub(crate) mod aspect_def;
+pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod docs;
 pub(crate) mod hierarchy;
@@ -87,6 +88,7 @@ pub(crate) fn build(state: AppState) -> Router {
             get(catalog::get).delete(catalog::delete),
         )
         .route("/api/catalog/{catalog_id}/export", get(system::export))
+        .route("/api/catalog/{catalog_id}/batch", post(batch::apply))
         .route("/api/catalog/{catalog_id}/info", get(replica::catalog_info))
         .route("/api/catalog/{catalog_id}/changes", get(replica::changes))
         .route(
@@ -147,6 +149,14 @@ pub(crate) fn build(state: AppState) -> Router {
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
     api.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::etag::conditional,
+    ))
+    .layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::rate_limit::limit,
+    ))
+    .layer(middleware::from_fn_with_state(
         state.clone(),
         crate::auth::require_api_key,
     ))

@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::error::{ApiError, ApiResult};
+use crate::etag::IfMatch;
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
 use cheap_core::dao::HierarchyInfo;
@@ -118,22 +119,35 @@ pub(crate) async fn aspect_changes(
 pub(crate) async fn delete_aspects(
     State(state): State<AppState>,
     Params((id, def)): Params<(String, String)>,
+    if_match: IfMatch,
     Body(req): Body<EntityIdsRequest>,
-) -> ApiResult<Json<OperationResponse>> {
+) -> ApiResult<axum::response::Response> {
     let id = uuid(&id, "catalog id")?;
     if req.index.is_some() {
         return Err(ApiError::bad_request(
             "index has no meaning when deleting aspects",
         ));
     }
-    let n = state.dao.delete_aspects(id, &def, &req.entity_ids).await?;
-    Ok(Json(OperationResponse {
+    let (n, version) = if if_match == IfMatch::Absent {
+        (
+            state.dao.delete_aspects(id, &def, &req.entity_ids).await?,
+            None,
+        )
+    } else {
+        let op = cheap_core::dao::BatchOp::DeleteAspects {
+            aspect_def: def.clone(),
+            entity_ids: req.entity_ids,
+        };
+        super::batch::conditional_count(&state, id, if_match, op).await?
+    };
+    let body = Json(OperationResponse {
         catalog_id: id,
         hierarchy_name: def.clone(),
         operation: "remove".into(),
         count: n,
         message: format!("Removed {n} aspect(s) from '{def}'"),
-    }))
+    });
+    Ok(super::batch::tagged(body, version))
 }
 
 /// A page of any hierarchy as cheap-json, by offset and limit (a tree is always whole). The limit

@@ -55,7 +55,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render_prometheus() + &state.http.render_prometheus(),
+        state.metrics.render_prometheus() + &state.http.render_prometheus() + &rate_limited(&state),
     )
         .into_response()
 }
@@ -214,4 +214,15 @@ pub(crate) async fn stream(State(state): State<AppState>) -> Response {
         HttpBody::from_stream(lines),
     )
         .into_response()
+}
+
+/// The rate limiter's refusals, when it is on.
+fn rate_limited(state: &AppState) -> String {
+    match &state.limiter {
+        Some(l) => format!(
+            "# HELP cheap_http_rate_limited_total Requests refused with 429 by the rate limiter.\n# TYPE cheap_http_rate_limited_total counter\ncheap_http_rate_limited_total {}\n",
+            l.limited()
+        ),
+        None => String::new(),
+    }
 }

@@ -11,18 +11,34 @@ use cheap_core::model::{AspectDef, CatalogDef, HierarchyDef, HierarchyType};
 use cheap_core::{CheapError, Result};
 
 pub(crate) async fn put_aspect_def(b: &Engine<'_>, catalog: Uuid, def: &AspectDef) -> Result<bool> {
+    write_txn!(b, catalog, conn => put_aspect_def_in(b, conn, catalog, def).await)
+}
+
+/// [`put_aspect_def`] in the caller's write transaction.
+pub(crate) async fn put_aspect_def_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    def: &AspectDef,
+) -> Result<bool> {
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
+    {
         match find_hierarchy(conn, catalog, def.name()).await? {
             Some(HierarchyType::AspectMap) => {
                 let stored = defs::catalog_def(conn, catalog, def.name()).await?;
                 if stored.as_deref() == Some(def) {
                     return Ok(false);
                 }
-                let what = stored.as_deref().and_then(|s| def.difference(s)).unwrap_or_else(|| "its properties".into());
+                let what = stored
+                    .as_deref()
+                    .and_then(|s| def.difference(s))
+                    .unwrap_or_else(|| "its properties".into());
                 Err(CheapError::conflict(format!("catalog {catalog} already has a different aspect def named '{}': it differs in {what}", def.name())))
             }
-            Some(_) => Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name()))),
+            Some(_) => Err(CheapError::conflict(format!(
+                "catalog {catalog} already has a hierarchy named '{}'",
+                def.name()
+            ))),
             None => {
                 defs::store_def(conn, d, catalog, def).await?;
                 insert_hierarchy_row(conn, catalog, def.name(), HierarchyType::AspectMap).await?;
@@ -32,7 +48,7 @@ pub(crate) async fn put_aspect_def(b: &Engine<'_>, catalog: Uuid, def: &AspectDe
                 Ok(true)
             }
         }
-    }.await)
+    }
 }
 
 pub(crate) async fn get_aspect_def(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<AspectDef> {
@@ -48,17 +64,25 @@ pub(crate) async fn list_aspect_defs(b: &Engine<'_>, catalog: Uuid) -> Result<Ve
 }
 
 pub(crate) async fn delete_aspect_def(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {
+    write_txn!(b, catalog, conn => delete_aspect_def_in(b, conn, catalog, name).await)
+}
+
+/// [`delete_aspect_def`] in the caller's write transaction.
+pub(crate) async fn delete_aspect_def_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    name: &str,
+) -> Result<bool> {
     let d = b.dialect();
+    if find_hierarchy(conn, catalog, name).await? != Some(HierarchyType::AspectMap) {
+        return Ok(false);
+    }
     let maps = b.mapping_registry().snapshot();
-    write_txn!(b, catalog, conn => async {
-        if find_hierarchy(conn, catalog, name).await? != Some(HierarchyType::AspectMap) {
-            return Ok(false);
-        }
-        remove_aspect_map(conn, d, catalog, name, &maps).await?;
-        forget_changes(conn, catalog, name).await?;
-        bump(conn, d, catalog, &[name]).await?;
-        Ok(true)
-    }.await)
+    remove_aspect_map(conn, d, catalog, name, &maps).await?;
+    forget_changes(conn, catalog, name).await?;
+    bump(conn, d, catalog, &[name]).await?;
+    Ok(true)
 }
 
 /// Removes an aspect map hierarchy with its aspects, values, mapped rows and def link.

@@ -19,7 +19,7 @@ use cheap_core::dao::rules::{
 };
 use cheap_core::dao::UpsertOutcome;
 use cheap_core::model::{Aspect, AspectDef, AspectMap, HierarchyType};
-use cheap_core::{CheapError, Result};
+use cheap_core::Result;
 
 /// Checks an upsert before it joins a group, so that an invalid one fails alone: the def
 /// exists and every aspect is complete and of it. The group's transaction checks each aspect
@@ -57,7 +57,7 @@ pub(crate) async fn check_merge_request(
 }
 
 /// Refuses granular writes to a def stored in a table without entity ids.
-fn writable(aspect_def: &str, b: &Engine<'_>) -> Result<()> {
+pub(super) fn writable(aspect_def: &str, b: &Engine<'_>) -> Result<()> {
     if b.mapping_registry()
         .get(aspect_def)
         .is_some_and(|m| !m.has_entity_id())
@@ -121,7 +121,7 @@ enum Slot {
 
 /// Applies every job's items, def by def, in the order they came: a patch goes over what the
 /// items before it left, and each entity is written once, as its last state.
-async fn apply_group(
+pub(super) async fn apply_group(
     e: &Engine<'_>,
     conn: &mut dyn SqlConn,
     catalog: Uuid,
@@ -309,33 +309,47 @@ pub(crate) async fn delete_aspects(
     aspect_def: &str,
     entities: &[Uuid],
 ) -> Result<u64> {
+    let (n, v) = write_txn!(b, catalog, conn => delete_aspects_in(b, conn, catalog, aspect_def, entities).await)?;
+    b.meta.advance(catalog, v);
+    Ok(n)
+}
+
+/// [`delete_aspects`] in the caller's write transaction; also returns the version it wrote.
+pub(crate) async fn delete_aspects_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    aspect_def: &str,
+    entities: &[Uuid],
+) -> Result<(u64, i64)> {
     let mapping = b.mapping_registry().get(aspect_def);
     if mapping.as_ref().is_some_and(|m| !m.has_entity_id()) {
         return Err(no_entity_ids(aspect_def));
     }
     let d = b.dialect();
-    let mut written = None;
-    let n = write_txn!(b, catalog, conn => async {
-        let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
-        let def = meta_def(&meta, catalog, aspect_def)?;
-        if let Some(m) = &mapping {
-            mapping::delete(conn, d, catalog, m, entities).await?;
-        }
-        let ids = uuid_args(entities);
-        let n = delete_in(conn, d, "hierarchy_aspect_map", "entity_id", catalog, aspect_def, &ids).await?;
-        delete_aspect_rows(conn, d, catalog, def.id(), &ids).await?;
-        let v = info.version + 1;
-        bump_to(conn, d, catalog, v, &touched(n, aspect_def)).await?;
-        if n > 0 {
-            record_aspect_changes(conn, d, catalog, aspect_def, entities, v, true).await?;
-        }
-        written = Some(v);
-        Ok::<_, CheapError>(n)
-    }.await)?;
-    if let Some(v) = written {
-        b.meta.advance(catalog, v);
+    let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
+    let def = meta_def(&meta, catalog, aspect_def)?;
+    if let Some(m) = &mapping {
+        mapping::delete(conn, d, catalog, m, entities).await?;
     }
-    Ok(n)
+    let ids = uuid_args(entities);
+    let n = delete_in(
+        conn,
+        d,
+        "hierarchy_aspect_map",
+        "entity_id",
+        catalog,
+        aspect_def,
+        &ids,
+    )
+    .await?;
+    delete_aspect_rows(conn, d, catalog, def.id(), &ids).await?;
+    let v = info.version + 1;
+    bump_to(conn, d, catalog, v, &touched(n, aspect_def)).await?;
+    if n > 0 {
+        record_aspect_changes(conn, d, catalog, aspect_def, entities, v, true).await?;
+    }
+    Ok((n, v))
 }
 
 pub(crate) async fn query_aspects(

@@ -17,6 +17,10 @@ pub(super) async fn bump(
     cat: Uuid,
     touched: &[&str],
 ) -> Result<i64> {
+    if let Some(v) = batch_stamp(conn, touched) {
+        stamp(conn, d, cat, v, touched).await?;
+        return Ok(v);
+    }
     let id = Arg::Uuid(cat);
     conn.execute(
         "UPDATE catalog SET version_number = version_number + 1 WHERE catalog_id = ?",
@@ -42,12 +46,23 @@ pub(super) async fn bump_to(
     v: i64,
     touched: &[&str],
 ) -> Result<()> {
+    if let Some(v) = batch_stamp(conn, touched) {
+        return stamp(conn, d, cat, v, touched).await;
+    }
     conn.execute(
         "UPDATE catalog SET version_number = ? WHERE catalog_id = ?",
         &[Arg::Int(v), Arg::Uuid(cat)],
     )
     .await?;
     stamp(conn, d, cat, v, touched).await
+}
+
+/// Inside a batch, the batch's version, noting that the batch changed something when a write
+/// touched a hierarchy; the catalog's version is then the batch's to set.
+fn batch_stamp(conn: &mut dyn SqlConn, touched: &[&str]) -> Option<i64> {
+    let state = conn.batch()?;
+    state.stamped |= !touched.is_empty();
+    Some(state.version)
 }
 
 /// Sets each touched hierarchy's version to `v`, or tombstones it when it is gone. (A

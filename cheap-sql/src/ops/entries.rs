@@ -42,21 +42,46 @@ pub(crate) async fn add_entities(
     hierarchy: &str,
     ids: &[Uuid],
 ) -> Result<u64> {
+    write_txn!(b, catalog, conn => add_entities_in(b, conn, catalog, hierarchy, ids).await)
+}
+
+/// [`add_entities`] in the caller's write transaction.
+pub(crate) async fn add_entities_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    hierarchy: &str,
+    ids: &[Uuid],
+) -> Result<u64> {
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        let n = match hierarchy_type(conn, catalog, hierarchy).await? {
-            HierarchyType::EntityList => {
-                let next = max_order(conn, "hierarchy_entity_list", "list_order", catalog, hierarchy).await? + 1;
-                content::insert_list(conn, d, catalog, hierarchy, ids, next).await?
-            }
-            HierarchyType::EntitySet => {
-                let next = max_order(conn, "hierarchy_entity_set", "set_order", catalog, hierarchy).await? + 1;
-                content::insert_set(conn, d, catalog, hierarchy, ids, next).await?
-            }
-            t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
-        };
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+    let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+        HierarchyType::EntityList => {
+            let next = max_order(
+                conn,
+                "hierarchy_entity_list",
+                "list_order",
+                catalog,
+                hierarchy,
+            )
+            .await?
+                + 1;
+            content::insert_list(conn, d, catalog, hierarchy, ids, next).await?
+        }
+        HierarchyType::EntitySet => {
+            let next = max_order(
+                conn,
+                "hierarchy_entity_set",
+                "set_order",
+                catalog,
+                hierarchy,
+            )
+            .await?
+                + 1;
+            content::insert_set(conn, d, catalog, hierarchy, ids, next).await?
+        }
+        t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
+    };
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(crate) async fn insert_entities(
@@ -66,22 +91,42 @@ pub(crate) async fn insert_entities(
     index: u64,
     ids: &[Uuid],
 ) -> Result<u64> {
+    write_txn!(b, catalog, conn => insert_entities_in(b, conn, catalog, hierarchy, index, ids).await)
+}
+
+/// [`insert_entities`] in the caller's write transaction.
+pub(crate) async fn insert_entities_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    hierarchy: &str,
+    index: u64,
+    ids: &[Uuid],
+) -> Result<u64> {
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityList, "an entity list").await?;
-        let mut list = read_list(conn, catalog, hierarchy).await?;
-        let i = usize::try_from(index).unwrap_or(usize::MAX);
-        if i > list.len() {
-            return Err(CheapError::invalid(format!("index {index} is past the end of list '{hierarchy}' ({} entries)", list.len())));
-        }
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        list.splice(i..i, ids.iter().copied());
-        rewrite_list(conn, d, catalog, hierarchy, &list).await?;
-        bump(conn, d, catalog, &[hierarchy]).await?;
-        Ok(ids.len() as u64)
-    }.await)
+    require_kind(
+        conn,
+        catalog,
+        hierarchy,
+        HierarchyType::EntityList,
+        "an entity list",
+    )
+    .await?;
+    let mut list = read_list(conn, catalog, hierarchy).await?;
+    let i = usize::try_from(index).unwrap_or(usize::MAX);
+    if i > list.len() {
+        return Err(CheapError::invalid(format!(
+            "index {index} is past the end of list '{hierarchy}' ({} entries)",
+            list.len()
+        )));
+    }
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    list.splice(i..i, ids.iter().copied());
+    rewrite_list(conn, d, catalog, hierarchy, &list).await?;
+    bump(conn, d, catalog, &[hierarchy]).await?;
+    Ok(ids.len() as u64)
 }
 
 pub(crate) async fn remove_entities(
@@ -90,29 +135,70 @@ pub(crate) async fn remove_entities(
     hierarchy: &str,
     ids: &[Uuid],
 ) -> Result<u64> {
+    write_txn!(b, catalog, conn => remove_entities_in(b, conn, catalog, hierarchy, ids, true).await)
+}
+
+/// [`remove_entities`] in the caller's write transaction; from a list, every occurrence of each
+/// id or the first one per id given.
+pub(crate) async fn remove_entities_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    hierarchy: &str,
+    ids: &[Uuid],
+    every_occurrence: bool,
+) -> Result<u64> {
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        let n = match hierarchy_type(conn, catalog, hierarchy).await? {
-            HierarchyType::EntityList => {
-                let list = read_list(conn, catalog, hierarchy).await?;
-                let kept: Vec<Uuid> = list.iter().copied().filter(|e| !ids.contains(e)).collect();
-                let n = (list.len() - kept.len()) as u64;
-                if n > 0 {
-                    rewrite_list(conn, d, catalog, hierarchy, &kept).await?;
+    let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+        HierarchyType::EntityList => {
+            let list = read_list(conn, catalog, hierarchy).await?;
+            let kept: Vec<Uuid> = if every_occurrence {
+                list.iter().copied().filter(|e| !ids.contains(e)).collect()
+            } else {
+                let mut kept = list.clone();
+                for id in ids {
+                    if let Some(i) = kept.iter().position(|e| e == id) {
+                        kept.remove(i);
+                    }
                 }
-                n
+                kept
+            };
+            let n = (list.len() - kept.len()) as u64;
+            if n > 0 {
+                rewrite_list(conn, d, catalog, hierarchy, &kept).await?;
             }
-            HierarchyType::EntitySet => {
-                delete_in(conn, d, "hierarchy_entity_set", "entity_id", catalog, hierarchy, &uuid_args(ids)).await?
-            }
-            t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
-        };
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+            n
+        }
+        HierarchyType::EntitySet => {
+            delete_in(
+                conn,
+                d,
+                "hierarchy_entity_set",
+                "entity_id",
+                catalog,
+                hierarchy,
+                &uuid_args(ids),
+            )
+            .await?
+        }
+        t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
+    };
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(crate) async fn put_directory_entries(
     b: &Engine<'_>,
+    catalog: Uuid,
+    hierarchy: &str,
+    entries: &[(String, Uuid)],
+) -> Result<u64> {
+    write_txn!(b, catalog, conn => put_directory_entries_in(b, conn, catalog, hierarchy, entries).await)
+}
+
+/// [`put_directory_entries`] in the caller's write transaction.
+pub(crate) async fn put_directory_entries_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
     catalog: Uuid,
     hierarchy: &str,
     entries: &[(String, Uuid)],
@@ -123,14 +209,27 @@ pub(crate) async fn put_directory_entries(
         )));
     }
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
-        let next = max_order(conn, "hierarchy_entity_directory", "dir_order", catalog, hierarchy).await? + 1;
-        let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
-        content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
-        let n = entries.len() as u64;
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+    require_kind(
+        conn,
+        catalog,
+        hierarchy,
+        HierarchyType::EntityDirectory,
+        "an entity directory",
+    )
+    .await?;
+    let next = max_order(
+        conn,
+        "hierarchy_entity_directory",
+        "dir_order",
+        catalog,
+        hierarchy,
+    )
+    .await?
+        + 1;
+    let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+    content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
+    let n = entries.len() as u64;
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(crate) async fn remove_directory_keys(
@@ -160,16 +259,54 @@ async fn remove_directory_rows(
     column: &str,
     values: &[Arg<'_>],
 ) -> Result<u64> {
+    write_txn!(b, catalog, conn => remove_directory_rows_in(b, conn, catalog, hierarchy, column, values).await)
+}
+
+/// [`remove_directory_rows`] in the caller's write transaction.
+pub(crate) async fn remove_directory_rows_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    hierarchy: &str,
+    column: &str,
+    values: &[Arg<'_>],
+) -> Result<u64> {
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityDirectory, "an entity directory").await?;
-        let n = delete_in(conn, d, "hierarchy_entity_directory", column, catalog, hierarchy, values).await?;
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+    require_kind(
+        conn,
+        catalog,
+        hierarchy,
+        HierarchyType::EntityDirectory,
+        "an entity directory",
+    )
+    .await?;
+    let n = delete_in(
+        conn,
+        d,
+        "hierarchy_entity_directory",
+        column,
+        catalog,
+        hierarchy,
+        values,
+    )
+    .await?;
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(crate) async fn add_tree_nodes(
     b: &Engine<'_>,
+    catalog: Uuid,
+    hierarchy: &str,
+    parent_path: &str,
+    nodes: &[(String, Option<Uuid>)],
+) -> Result<u64> {
+    write_txn!(b, catalog, conn => add_tree_nodes_in(b, conn, catalog, hierarchy, parent_path, nodes).await)
+}
+
+/// [`add_tree_nodes`] in the caller's write transaction.
+pub(crate) async fn add_tree_nodes_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
     catalog: Uuid,
     hierarchy: &str,
     parent_path: &str,
@@ -182,40 +319,49 @@ pub(crate) async fn add_tree_nodes(
     }
     check_depth(parent_path)?;
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
-        let parent = node_path(parent_path);
-        let row = conn.fetch_optional(
+    require_kind(
+        conn,
+        catalog,
+        hierarchy,
+        HierarchyType::EntityTree,
+        "an entity tree",
+    )
+    .await?;
+    let parent = node_path(parent_path);
+    let row = conn.fetch_optional(
             "SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? ORDER BY parent_node_id IS NULL LIMIT 1",
             &[Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(&parent)],
         ).await?;
-        let Some(row) = row else {
-            return Err(NotFound::tree_path(parent_path).into());
-        };
-        let parent_id = row.uuid(0)?;
-        let subtree = format!("DELETE FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
-        for (name, entity) in nodes {
-            let path = format!("{parent}/{name}");
-            // A child of the same name is replaced with its whole subtree.
-            delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
-            let order = conn.fetch_int(
+    let Some(row) = row else {
+        return Err(NotFound::tree_path(parent_path).into());
+    };
+    let parent_id = row.uuid(0)?;
+    let subtree = format!(
+        "DELETE FROM hierarchy_entity_tree_node WHERE {}",
+        d.subtree()
+    );
+    for (name, entity) in nodes {
+        let path = format!("{parent}/{name}");
+        // A child of the same name is replaced with its whole subtree.
+        delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
+        let order = conn.fetch_int(
                 "SELECT COALESCE(MAX(tree_order), -1) + 1 FROM hierarchy_entity_tree_node WHERE parent_node_id = ?",
                 &[Arg::Uuid(parent_id)],
             ).await?;
-            let mut sub = EntityTree::new();
-            sub.root.entity = *entity;
-            let mut rows = flatten_tree(&sub);
-            for r in &mut rows {
-                r.parent = Some(parent_id);
-                r.key = name.clone();
-                r.path = path.clone();
-                r.order = i32::try_from(order).map_err(|_| CheapError::invalid("too many children in one tree node"))?;
-            }
-            content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
+        let mut sub = EntityTree::new();
+        sub.root.entity = *entity;
+        let mut rows = flatten_tree(&sub);
+        for r in &mut rows {
+            r.parent = Some(parent_id);
+            r.key = name.clone();
+            r.path = path.clone();
+            r.order = i32::try_from(order)
+                .map_err(|_| CheapError::invalid("too many children in one tree node"))?;
         }
-        let n = nodes.len() as u64;
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+        content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
+    }
+    let n = nodes.len() as u64;
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(crate) async fn remove_tree_nodes(
@@ -224,25 +370,53 @@ pub(crate) async fn remove_tree_nodes(
     hierarchy: &str,
     paths: &[String],
 ) -> Result<u64> {
+    write_txn!(b, catalog, conn => remove_tree_nodes_in(b, conn, catalog, hierarchy, paths).await)
+}
+
+/// [`remove_tree_nodes`] in the caller's write transaction.
+pub(crate) async fn remove_tree_nodes_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    hierarchy: &str,
+    paths: &[String],
+) -> Result<u64> {
     if paths.iter().any(|p| node_path(p).is_empty()) {
         return Err(CheapError::invalid("the root of a tree cannot be removed"));
     }
     let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        require_kind(conn, catalog, hierarchy, HierarchyType::EntityTree, "an entity tree").await?;
-        let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
-        let delete = format!("DELETE FROM hierarchy_entity_tree_node WHERE {}", d.subtree());
-        let mut n = 0;
-        for p in paths {
-            let path = node_path(p);
-            // Counted first: rows removed by a cascade are not reported as changes
-            // everywhere.
-            let args = [Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(&path), Arg::text(&path), Arg::text(&path)];
-            n += conn.fetch_int(&count, &args).await?.max(0) as u64;
-            delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
-        }
-        stamp_if_changed(conn, d, catalog, hierarchy, n).await
-    }.await)
+    require_kind(
+        conn,
+        catalog,
+        hierarchy,
+        HierarchyType::EntityTree,
+        "an entity tree",
+    )
+    .await?;
+    let count = format!(
+        "SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {}",
+        d.subtree()
+    );
+    let delete = format!(
+        "DELETE FROM hierarchy_entity_tree_node WHERE {}",
+        d.subtree()
+    );
+    let mut n = 0;
+    for p in paths {
+        let path = node_path(p);
+        // Counted first: rows removed by a cascade are not reported as changes
+        // everywhere.
+        let args = [
+            Arg::Uuid(catalog),
+            Arg::text(hierarchy),
+            Arg::text(&path),
+            Arg::text(&path),
+            Arg::text(&path),
+        ];
+        n += conn.fetch_int(&count, &args).await?.max(0) as u64;
+        delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
+    }
+    stamp_if_changed(conn, d, catalog, hierarchy, n).await
 }
 
 pub(super) async fn delete_subtree(

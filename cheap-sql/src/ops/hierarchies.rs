@@ -67,14 +67,24 @@ pub(crate) async fn create_hierarchy(
     catalog: Uuid,
     def: &HierarchyDef,
 ) -> Result<()> {
+    write_txn!(b, catalog, conn => create_hierarchy_in(b, conn, catalog, def).await)
+}
+
+/// [`create_hierarchy`] in the caller's write transaction.
+pub(crate) async fn create_hierarchy_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    def: &HierarchyDef,
+) -> Result<()> {
     let empty = empty_of(def)?;
-    let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        if find_hierarchy(conn, catalog, &def.name).await?.is_some() {
-            return Err(CheapError::conflict(format!("catalog {catalog} already has a hierarchy named '{}'", def.name)));
-        }
-        insert_empty(conn, d, catalog, &empty).await
-    }.await)
+    if find_hierarchy(conn, catalog, &def.name).await?.is_some() {
+        return Err(CheapError::conflict(format!(
+            "catalog {catalog} already has a hierarchy named '{}'",
+            def.name
+        )));
+    }
+    insert_empty(conn, b.dialect(), catalog, &empty).await
 }
 
 /// Removes a list, set, directory or tree of `def`'s name, if there is one, and creates `def` in
@@ -103,21 +113,29 @@ pub(crate) async fn replace_hierarchy(
 }
 
 pub(crate) async fn delete_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {
+    write_txn!(b, catalog, conn => delete_hierarchy_in(b, conn, catalog, name).await)
+}
+
+/// [`delete_hierarchy`] in the caller's write transaction.
+pub(crate) async fn delete_hierarchy_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    name: &str,
+) -> Result<bool> {
     let d = b.dialect();
-    let maps = b.mapping_registry().snapshot();
-    write_txn!(b, catalog, conn => async {
-        let Some(t) = find_hierarchy(conn, catalog, name).await? else {
-            return Ok(false);
-        };
-        if t == HierarchyType::AspectMap {
-            remove_aspect_map(conn, d, catalog, name, &maps).await?;
-            forget_changes(conn, catalog, name).await?;
-        } else {
-            remove_entries_hierarchy(conn, catalog, name, t).await?;
-        }
-        bump(conn, d, catalog, &[name]).await?;
-        Ok(true)
-    }.await)
+    let Some(t) = find_hierarchy(conn, catalog, name).await? else {
+        return Ok(false);
+    };
+    if t == HierarchyType::AspectMap {
+        let maps = b.mapping_registry().snapshot();
+        remove_aspect_map(conn, d, catalog, name, &maps).await?;
+        forget_changes(conn, catalog, name).await?;
+    } else {
+        remove_entries_hierarchy(conn, catalog, name, t).await?;
+    }
+    bump(conn, d, catalog, &[name]).await?;
+    Ok(true)
 }
 
 pub(crate) async fn list_hierarchy_defs(

@@ -4,6 +4,7 @@
 
 pub(crate) mod aspect_defs;
 pub(crate) mod aspects;
+pub(crate) mod batches;
 pub(crate) mod catalogs;
 pub(crate) mod changes;
 pub(crate) mod entries;
@@ -159,16 +160,15 @@ pub(super) async fn catalog_meta(
     let (info, stamp) = find_catalog_row(conn, id)
         .await?
         .ok_or_else(|| missing_catalog(id))?;
+    if conn.batch().is_some() {
+        // Inside a batch the stored version stays until the end while earlier operations may
+        // have changed the metadata: read it, and keep what is not committed out of the cache.
+        return Ok((info, Arc::new(read_meta(e, conn, id).await?)));
+    }
     if let Some(m) = e.meta.get(id, stamp) {
         return Ok((info, m));
     }
-    let hierarchies = hierarchy_rows(conn, e.dialect(), id, None)
-        .await?
-        .into_iter()
-        .map(|h| (h.name, h.kind))
-        .collect();
-    let defs = defs::catalog_defs(conn, id).await?;
-    let meta = Arc::new(CatalogMeta { hierarchies, defs });
+    let meta = Arc::new(read_meta(e, conn, id).await?);
     let settled = match view {
         View::Snapshot => true,
         // Every write advances the version: an unchanged stamp means nothing came between.
@@ -182,6 +182,17 @@ pub(super) async fn catalog_meta(
         let mut snap = e.connect(TxMode::Read).await?;
         Box::pin(catalog_meta(e, &mut *snap, id, View::Snapshot)).await
     }
+}
+
+/// The catalog's hierarchies and defs as stored (two queries).
+async fn read_meta(e: &Engine<'_>, conn: &mut dyn SqlConn, id: Uuid) -> Result<CatalogMeta> {
+    let hierarchies = hierarchy_rows(conn, e.dialect(), id, None)
+        .await?
+        .into_iter()
+        .map(|h| (h.name, h.kind))
+        .collect();
+    let defs = defs::catalog_defs(conn, id).await?;
+    Ok(CatalogMeta { hierarchies, defs })
 }
 
 /// The def of aspect map `name`, from the catalog's metadata.

@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use indexmap::IndexMap;
 use uuid::Uuid;
 
-use super::rules::{
-    check_read_only, check_upsert, missing_catalog, missing_hierarchy, touched, wrong_kind,
-};
+mod ops;
+
+use super::rules::{missing_catalog, missing_hierarchy, touched};
 use super::{
-    AspectChanges, CatalogInfo, Changes, CheapDao, HierarchyInfo, HierarchySlice, SyncMark,
-    TaskRecord, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao, HierarchyInfo,
+    HierarchySlice, SyncMark, TaskRecord, UpsertOutcome,
 };
 use crate::error::{CheapError, NotFound, Result};
 use crate::limits::{self, args};
@@ -104,6 +104,15 @@ impl MemoryDao {
         id: Uuid,
         f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>, Log)>,
     ) -> Result<R> {
+        self.mutate_versioned(id, f).map(|(r, _)| r)
+    }
+
+    /// [`mutate_logged`](Self::mutate_logged), also returning the catalog's version after it.
+    fn mutate_versioned<R>(
+        &self,
+        id: Uuid,
+        f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>, Log)>,
+    ) -> Result<(R, i64)> {
         let mut g = self.write()?;
         let mut stored = g.catalogs.remove(&id).ok_or_else(|| missing_catalog(id))?;
         let outcome = f(&mut stored.catalog, &g.catalogs);
@@ -137,8 +146,9 @@ impl MemoryDao {
                 }
             }
         }
+        let version = stored.catalog.version;
         g.catalogs.insert(id, stored);
-        outcome.map(|(r, _, _)| r)
+        outcome.map(|(r, _, _)| (r, version))
     }
 }
 
@@ -328,33 +338,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
-        limits::check_aspect_def(def)?;
-        self.mutate_logged(catalog, |c, others| {
-            global_def_conflict(others, catalog, def)?;
-            match c.hierarchy(def.name()) {
-                Some(h) => match h.as_aspect_map() {
-                    Some(m) if **m.def() == *def => Ok((false, vec![], Log::default())),
-                    Some(m) => Err(CheapError::conflict(format!(
-                        "catalog {catalog} already has a different aspect def named '{}': it differs in {}",
-                        def.name(),
-                        def.difference(m.def()).unwrap_or_else(|| "its properties".into())
-                    ))),
-                    None => Err(CheapError::conflict(format!(
-                        "catalog {catalog} already has a hierarchy named '{}'",
-                        def.name()
-                    ))),
-                },
-                None => {
-                    c.extend(Arc::new(def.clone()))?;
-                    let name = def.name().to_owned();
-                    let log = Log {
-                        rewritten: vec![name.clone()],
-                        ..Log::default()
-                    };
-                    Ok((true, vec![name], log))
-                }
-            }
-        })
+        self.mutate_logged(catalog, |c, others| ops::put_aspect_def(c, others, def))
     }
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
@@ -373,28 +357,11 @@ impl CheapDao for MemoryDao {
     }
 
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
-        args::lookup("aspect def name", name)?;
-        self.mutate(catalog, |c, _| {
-            if c.aspects(name).is_none() {
-                return Ok((false, vec![]));
-            }
-            c.remove_hierarchy(name);
-            Ok((true, vec![name.to_owned()]))
-        })
+        self.mutate_logged(catalog, |c, _| ops::delete_aspect_def(c, name))
     }
 
     async fn create_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<()> {
-        limits::check_name("hierarchy name", &def.name)?;
-        self.mutate(catalog, |c, _| {
-            if c.hierarchy(&def.name).is_some() {
-                return Err(CheapError::conflict(format!(
-                    "catalog {catalog} already has a hierarchy named '{}'",
-                    def.name
-                )));
-            }
-            c.add_hierarchy(Hierarchy::new(def.name.clone(), def.hierarchy_type)?)?;
-            Ok(((), vec![def.name.clone()]))
-        })
+        self.mutate_logged(catalog, |c, _| ops::create_hierarchy(c, def))
     }
 
     async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
@@ -417,11 +384,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {
-        args::lookup("hierarchy name", name)?;
-        self.mutate(catalog, |c, _| match c.remove_hierarchy(name) {
-            Some(_) => Ok((true, vec![name.to_owned()])),
-            None => Ok((false, vec![])),
-        })
+        self.mutate_logged(catalog, |c, _| ops::delete_hierarchy(c, name))
     }
 
     async fn list_hierarchies(&self, catalog: Uuid) -> Result<Vec<HierarchyInfo>> {
@@ -456,25 +419,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let n = match &mut h.content {
-                HierarchyContent::List(l) => {
-                    l.0.extend_from_slice(ids);
-                    ids.len()
-                }
-                HierarchyContent::Set(s) => ids.iter().filter(|id| s.add(**id)).count(),
-                _ => {
-                    return Err(wrong_kind(
-                        hierarchy,
-                        h.hierarchy_type(),
-                        "an entity list or set",
-                    ))
-                }
-            };
-            Ok((n as u64, changed(n as u64, hierarchy)))
-        })
+        self.mutate_logged(catalog, |c, _| ops::add_entities(c, hierarchy, ids))
     }
 
     async fn insert_entities(
@@ -484,43 +429,14 @@ impl CheapDao for MemoryDao {
         index: u64,
         ids: &[Uuid],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let Some(l) = h.as_list() else {
-                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity list"));
-            };
-            let i = index as usize;
-            if i > l.len() {
-                return Err(CheapError::invalid(format!(
-                    "index {index} is past the end of list '{hierarchy}' ({} entries)",
-                    l.len()
-                )));
-            }
-            if let Some(l) = h.as_list_mut() {
-                l.0.splice(i..i, ids.iter().copied());
-            }
-            let n = ids.len() as u64;
-            Ok((n, changed(n, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::insert_entities(c, hierarchy, index, ids)
         })
     }
 
     async fn remove_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let n = match &mut h.content {
-                HierarchyContent::List(l) => ids.iter().map(|id| l.remove_all(*id)).sum(),
-                HierarchyContent::Set(s) => ids.iter().filter(|id| s.remove(**id)).count(),
-                _ => {
-                    return Err(wrong_kind(
-                        hierarchy,
-                        h.hierarchy_type(),
-                        "an entity list or set",
-                    ))
-                }
-            };
-            Ok((n as u64, changed(n as u64, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::remove_entities(c, hierarchy, ids, true)
         })
     }
 
@@ -530,29 +446,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         entries: &[(String, Uuid)],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        args::directory_entries(entries)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            if h.as_directory().is_none() {
-                return Err(wrong_kind(
-                    hierarchy,
-                    h.hierarchy_type(),
-                    "an entity directory",
-                ));
-            }
-            if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
-                return Err(CheapError::invalid(format!(
-                    "directory key '{k}' must not be empty"
-                )));
-            }
-            if let Some(d) = h.as_directory_mut() {
-                for (k, id) in entries {
-                    d.put(k.clone(), *id);
-                }
-            }
-            let n = entries.len() as u64;
-            Ok((n, changed(n, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::put_directory_entries(c, hierarchy, entries)
         })
     }
 
@@ -562,19 +457,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         keys: &[String],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        args::lookups("directory key", keys)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let Some(d) = h.as_directory_mut() else {
-                return Err(wrong_kind(
-                    hierarchy,
-                    h.hierarchy_type(),
-                    "an entity directory",
-                ));
-            };
-            let n = keys.iter().filter(|k| d.remove(k).is_some()).count() as u64;
-            Ok((n, changed(n, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::remove_directory_keys(c, hierarchy, keys)
         })
     }
 
@@ -584,18 +468,8 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         ids: &[Uuid],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let Some(d) = h.as_directory_mut() else {
-                return Err(wrong_kind(
-                    hierarchy,
-                    h.hierarchy_type(),
-                    "an entity directory",
-                ));
-            };
-            let n = ids.iter().map(|id| d.remove_entity(*id)).sum::<usize>() as u64;
-            Ok((n, changed(n, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::remove_directory_entities(c, hierarchy, ids)
         })
     }
 
@@ -606,21 +480,8 @@ impl CheapDao for MemoryDao {
         parent_path: &str,
         nodes: &[(String, Option<Uuid>)],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        args::tree_nodes(parent_path, nodes)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let Some(t) = h.as_tree_mut() else {
-                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity tree"));
-            };
-            // Validate everything first so a bad name adds nothing.
-            let mut trial = t.clone();
-            for (name, entity) in nodes {
-                trial.add_node(parent_path, name, *entity)?;
-            }
-            *t = trial;
-            let n = nodes.len() as u64;
-            Ok((n, changed(n, hierarchy)))
+        self.mutate_logged(catalog, |c, _| {
+            ops::add_tree_nodes(c, hierarchy, parent_path, nodes)
         })
     }
 
@@ -630,21 +491,7 @@ impl CheapDao for MemoryDao {
         hierarchy: &str,
         paths: &[String],
     ) -> Result<u64> {
-        args::lookup("hierarchy name", hierarchy)?;
-        args::lookups("tree path", paths)?;
-        self.mutate(catalog, |c, _| {
-            let h = hierarchy_mut(c, hierarchy)?;
-            let Some(t) = h.as_tree_mut() else {
-                return Err(wrong_kind(hierarchy, h.hierarchy_type(), "an entity tree"));
-            };
-            let mut trial = t.clone();
-            let mut n = 0;
-            for p in paths {
-                n += trial.remove_subtree(p)? as u64;
-            }
-            *t = trial;
-            Ok((n, changed(n, hierarchy)))
-        })
+        self.mutate_logged(catalog, |c, _| ops::remove_tree_nodes(c, hierarchy, paths))
     }
 
     async fn upsert_aspects(
@@ -653,44 +500,16 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
-        args::lookup("aspect def name", aspect_def)?;
-        args::aspects(aspects)?;
-        self.mutate_logged(catalog, |c, _| {
-            let map = c
-                .aspects_mut(aspect_def)
-                .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, aspect_def)))?;
-            check_upsert(map.def(), aspect_def, aspects)?;
-            let mut out = Vec::with_capacity(aspects.len());
-            for a in aspects {
-                check_read_only(map.get(a.entity_id()), a)?;
-            }
-            for a in aspects {
-                let mut a = a.clone();
-                let created = !map.contains(a.entity_id());
-                // Share the stored def so the map holds one def instance.
-                a = Aspect::from_values(
-                    map.def().clone(),
-                    a.entity_id(),
-                    a.stored_values()
-                        .map(|(k, v)| (k.to_owned(), Some(v.clone())))
-                        .collect::<Vec<_>>(),
-                )?;
-                out.push(UpsertOutcome {
-                    entity_id: a.entity_id(),
-                    created,
-                });
-                map.put(a)?;
-            }
-            let touched = changed(out.len() as u64, aspect_def);
-            let log = Log {
-                aspects: out
-                    .iter()
-                    .map(|o| (aspect_def.to_owned(), o.entity_id, false))
-                    .collect(),
-                ..Log::default()
-            };
-            Ok((out, touched, log))
-        })
+        self.mutate_logged(catalog, |c, _| ops::upsert_aspects(c, aspect_def, aspects))
+    }
+
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        self.mutate_logged(catalog, |c, _| ops::merge_aspects(c, aspect_def, patches))
     }
 
     async fn delete_aspects(
@@ -699,26 +518,39 @@ impl CheapDao for MemoryDao {
         aspect_def: &str,
         entities: &[Uuid],
     ) -> Result<u64> {
-        args::lookup("aspect def name", aspect_def)?;
-        self.mutate_logged(catalog, |c, _| {
-            let map = c
-                .aspects_mut(aspect_def)
-                .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(catalog, aspect_def)))?;
-            let gone: Vec<Uuid> = entities
-                .iter()
-                .copied()
-                .filter(|e| map.remove(*e).is_some())
-                .collect();
-            let n = gone.len() as u64;
-            let log = Log {
-                aspects: gone
-                    .into_iter()
-                    .map(|e| (aspect_def.to_owned(), e, true))
-                    .collect(),
-                ..Log::default()
-            };
-            Ok((n, changed(n, aspect_def), log))
-        })
+        self.mutate_logged(catalog, |c, _| ops::delete_aspects(c, aspect_def, entities))
+    }
+
+    async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
+        let (results, version) = self.mutate_versioned(catalog, |c, others| {
+            if let Some(expected) = batch.expected_version {
+                if c.version != expected {
+                    return Err(CheapError::PreconditionFailed {
+                        expected,
+                        actual: c.version,
+                    });
+                }
+            }
+            // Applied to a copy, kept only when every operation succeeded.
+            let mut work = c.clone();
+            let mut results = Vec::with_capacity(batch.operations.len());
+            let mut touched = Vec::new();
+            let mut log = Log::default();
+            for (index, op) in batch.operations.iter().enumerate() {
+                let (r, t, l) =
+                    ops::apply(&mut work, others, op).map_err(|e| CheapError::InBatch {
+                        index,
+                        source: Box::new(e),
+                    })?;
+                results.push(r);
+                touched.extend(t);
+                log.rewritten.extend(l.rewritten);
+                log.aspects.extend(l.aspects);
+            }
+            *c = work;
+            Ok((results, touched, log))
+        })?;
+        Ok(BatchOutcome { version, results })
     }
 
     async fn query_aspects(
