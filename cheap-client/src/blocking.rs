@@ -275,6 +275,8 @@ blocking! {
     fn delete_aspect_def(v catalog: Uuid => catalog, r id_or_name: &str => id_or_name.to_owned()) -> bool;
     /// `POST /api/catalog/{id}/aspects/{def}`.
     fn upsert_aspects(v catalog: Uuid => catalog, r aspect_def: &str => aspect_def.to_owned(), r aspects: &[AspectInput] => aspects.to_vec()) -> UpsertAspectsResponse;
+    /// `POST /api/catalog/{id}/aspects/{def}?merge=true`.
+    fn merge_aspects(v catalog: Uuid => catalog, r aspect_def: &str => aspect_def.to_owned(), r aspects: &[AspectInput] => aspects.to_vec()) -> UpsertAspectsResponse;
     /// Upserts model aspects of one def.
     fn upsert(v catalog: Uuid => catalog, r aspects: &[Aspect] => aspects.to_vec()) -> UpsertAspectsResponse;
     /// `POST /api/catalog/{id}/aspects/query`.

@@ -473,8 +473,9 @@ impl CheapClient {
 
     // ---- aspects ----
 
-    /// `POST /api/catalog/{id}/aspects/{def}`. Items that fail come back with `success: false`
-    /// (the server answers 207); properties left out of an item keep their stored values.
+    /// `POST /api/catalog/{id}/aspects/{def}`: each item replaces the stored aspect of its
+    /// entity, as the reference does. Items that fail come back with `success: false` (the
+    /// server answers 207).
     pub async fn upsert_aspects(
         &self,
         catalog: Uuid,
@@ -484,21 +485,38 @@ impl CheapClient {
         self.send_upsert(catalog, aspect_def, aspects, false).await
     }
 
+    /// `POST /api/catalog/{id}/aspects/{def}?merge=true`: properties an item leaves out keep
+    /// their stored values (the server merges in its store's own write, so concurrent merges
+    /// of one aspect all land).
+    pub async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        aspects: &[AspectInput],
+    ) -> Result<UpsertAspectsResponse> {
+        self.send_upsert(catalog, aspect_def, aspects, true).await
+    }
+
     async fn send_upsert(
         &self,
         catalog: Uuid,
         aspect_def: &str,
         aspects: &[AspectInput],
-        replace: bool,
+        merge: bool,
     ) -> Result<UpsertAspectsResponse> {
         let req = UpsertAspectsRequest {
             aspects: aspects.to_vec(),
-            replace: Some(replace),
+            replace: None,
+        };
+        let query: Vec<(&str, String)> = if merge {
+            vec![("merge", "true".into())]
+        } else {
+            Vec::new()
         };
         self.call(
             Method::POST,
             &format!("/api/catalog/{catalog}/aspects/{}", enc(aspect_def)),
-            &[],
+            &query,
             Some(&req),
             false,
         )
@@ -530,7 +548,7 @@ impl CheapClient {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.send_upsert(catalog, &def, &inputs, true).await
+        self.send_upsert(catalog, &def, &inputs, false).await
     }
 
     /// `POST /api/catalog/{id}/aspects/query` (read-only, so retried like a GET).

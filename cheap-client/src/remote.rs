@@ -10,7 +10,6 @@ use indexmap::IndexMap;
 use uuid::Uuid;
 
 use crate::{CheapClient, ClientError, DirectoryRemoval};
-use cheap_core::dao::rules::check_upsert;
 use cheap_core::dao::{
     AspectChanges, AspectPatch, Batch, BatchOp, BatchOutcome, BatchResult, CatalogInfo, Changes,
     HierarchyInfo, HierarchySlice, UpsertOutcome,
@@ -67,18 +66,41 @@ impl RemoteDao {
 }
 
 impl RemoteDao {
-    /// One counting operation through the batch endpoint, its error as the operation's own.
-    async fn single(&self, catalog: Uuid, op: BatchOp) -> Result<u64> {
-        let batch = Batch::new().op(op);
-        let mut out = self
+    /// One operation through the batch endpoint, its error as the operation's own.
+    async fn single_result(&self, catalog: Uuid, op: BatchOp) -> Result<BatchResult> {
+        self.conditional(catalog, None, vec![op])
+            .await?
+            .pop()
+            .ok_or_else(|| CheapError::invalid("the server returned no result"))
+    }
+
+    /// Operations through the batch endpoint on the condition `expected`, their error as the
+    /// failing one's own.
+    async fn conditional(
+        &self,
+        catalog: Uuid,
+        expected: Option<i64>,
+        ops: Vec<BatchOp>,
+    ) -> Result<Vec<BatchResult>> {
+        let mut batch = Batch::new();
+        batch.expected_version = expected;
+        for op in ops {
+            batch.push(op);
+        }
+        let out = self
             .apply_batch(catalog, &batch)
             .await
             .map_err(|e| match e {
                 CheapError::InBatch { source, .. } => *source,
                 e => e,
             })?;
-        match out.results.pop() {
-            Some(BatchResult::Count(n)) => Ok(n),
+        Ok(out.results)
+    }
+
+    /// One counting operation through the batch endpoint.
+    async fn single(&self, catalog: Uuid, op: BatchOp) -> Result<u64> {
+        match self.single_result(catalog, op).await? {
+            BatchResult::Count(n) => Ok(n),
             _ => Err(CheapError::invalid("the server returned no count")),
         }
     }
@@ -118,9 +140,9 @@ pub fn to_cheap(e: ClientError) -> CheapError {
     }
 }
 
-/// The REST form of a batch operation.
-fn operation(op: &BatchOp) -> Result<BatchOperation> {
-    let patch_input = |p: &AspectPatch| AspectInput {
+/// The REST input of a patch: the properties it sets (null for a `None`).
+fn patch_input(p: &AspectPatch) -> AspectInput {
+    AspectInput {
         entity_id: p.entity_id,
         properties: p
             .values
@@ -132,7 +154,11 @@ fn operation(op: &BatchOp) -> Result<BatchOperation> {
                 (k.clone(), json)
             })
             .collect(),
-    };
+    }
+}
+
+/// The REST form of a batch operation.
+fn operation(op: &BatchOp) -> Result<BatchOperation> {
     Ok(match op {
         BatchOp::UpsertAspects {
             aspect_def,
@@ -382,20 +408,13 @@ impl CheapDao for RemoteDao {
     }
 
     async fn put_aspect_def(&self, catalog: Uuid, def: &AspectDef) -> Result<bool> {
-        let c = self.c()?;
-        match c.get_aspect_def(catalog, def.name()).await {
-            Ok(stored) if stored == *def => return Ok(false),
-            Ok(_) => {
-                return Err(CheapError::conflict(format!(
-                    "catalog {catalog} already has a different aspect def named '{}'",
-                    def.name()
-                )))
-            }
-            Err(ClientError::NotFound { .. }) => {}
-            Err(e) => return Err(to_cheap(e)),
+        // The server decides in one transaction: stored alike (false), new (true), or a
+        // different def under the name (Conflict).
+        let op = BatchOp::PutAspectDef { def: def.clone() };
+        match self.single_result(catalog, op).await? {
+            BatchResult::Changed(created) => Ok(created),
+            _ => Err(CheapError::invalid("the server returned no result")),
         }
-        c.create_aspect_def(catalog, def).await.map_err(to_cheap)?;
-        Ok(true)
     }
 
     async fn get_aspect_def(&self, catalog: Uuid, name: &str) -> Result<AspectDef> {
@@ -433,22 +452,11 @@ impl CheapDao for RemoteDao {
                 "an aspect map hierarchy is created with put_aspect_def",
             ));
         }
-        let c = self.c()?;
-        // The endpoint replaces a hierarchy of another kind (as the reference does); the DAO
-        // contract refuses any existing name.
-        if self
-            .list_hierarchies(catalog)
-            .await?
-            .iter()
-            .any(|h| h.name == def.name)
-        {
-            return Err(CheapError::conflict(format!(
-                "catalog {catalog} already has a hierarchy named '{}'",
-                def.name
-            )));
-        }
-        c.create_hierarchy(catalog, def).await.map_err(to_cheap)?;
-        Ok(())
+        // A batch operation creates (the plain endpoint replaces a hierarchy of another kind,
+        // as the reference does; the DAO contract refuses any existing name).
+        self.single_result(catalog, BatchOp::CreateHierarchy { def: def.clone() })
+            .await
+            .map(|_| ())
     }
 
     async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
@@ -457,18 +465,40 @@ impl CheapDao for RemoteDao {
                 "an aspect map hierarchy is created with put_aspect_def",
             ));
         }
-        // The endpoint replaces in one transaction on the server. Whether something was
-        // replaced is not in its answer; ask first (a race can only make the answer stale).
-        let existed = self
-            .list_hierarchies(catalog)
-            .await?
-            .iter()
-            .any(|h| h.name == def.name);
-        self.c()?
-            .create_hierarchy(catalog, def)
-            .await
-            .map_err(to_cheap)?;
-        Ok(existed)
+        // What is there is read at a version and the replacement made on that version, so
+        // the two are one step; a write in between makes the batch fail, and it is read again.
+        const ATTEMPTS: usize = 8;
+        for _ in 0..ATTEMPTS {
+            let version = self.catalog_info(catalog).await?.version;
+            let existing = self
+                .list_hierarchies(catalog)
+                .await?
+                .into_iter()
+                .find(|h| h.name == def.name);
+            let mut ops = Vec::new();
+            match &existing {
+                Some(h) if h.hierarchy_type == HierarchyType::AspectMap => {
+                    return Err(CheapError::conflict(format!(
+                        "'{}' is an aspect map and cannot be replaced",
+                        def.name
+                    )))
+                }
+                Some(_) => ops.push(BatchOp::DeleteHierarchy {
+                    name: def.name.clone(),
+                }),
+                None => {}
+            }
+            ops.push(BatchOp::CreateHierarchy { def: def.clone() });
+            match self.conditional(catalog, Some(version), ops).await {
+                Ok(_) => return Ok(existing.is_some()),
+                Err(CheapError::PreconditionFailed { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(CheapError::Contention(format!(
+            "hierarchy '{}' kept changing while it was replaced",
+            def.name
+        )))
     }
 
     async fn get_task(&self, id: Uuid) -> Result<Option<cheap_core::dao::TaskRecord>> {
@@ -700,23 +730,68 @@ impl CheapDao for RemoteDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
-        let def = self.get_aspect_def(catalog, aspect_def).await?;
-        check_upsert(&def, aspect_def, aspects)?;
         if aspects.is_empty() {
+            // Still a lookup: an unknown catalog or def is NotFound, as on every backend.
+            self.get_aspect_def(catalog, aspect_def).await?;
             return Ok(Vec::new());
         }
-        let r = self.c()?.upsert(catalog, aspects).await.map_err(to_cheap)?;
-        if let Some(bad) = r.results.iter().find(|x| !x.success) {
+        if let Some(a) = aspects.iter().find(|a| a.def().name() != aspect_def) {
             return Err(CheapError::invalid(format!(
-                "aspect of entity {}: {}",
-                bad.entity_id, bad.message
+                "aspect of entity {} is of def '{}', not '{aspect_def}'",
+                a.entity_id(),
+                a.def().name()
             )));
         }
-        Ok(r.results
+        for a in aspects {
+            a.check_complete()?;
+        }
+        // One batch: the server checks the aspects against the def it holds in the same
+        // transaction that writes them, all or none.
+        let op = BatchOp::UpsertAspects {
+            aspect_def: aspect_def.to_owned(),
+            aspects: aspects.to_vec(),
+        };
+        match self.single_result(catalog, op).await? {
+            BatchResult::Aspects(o) => Ok(o),
+            _ => Err(CheapError::invalid("the server returned no outcomes")),
+        }
+    }
+
+    async fn merge_aspects(
+        &self,
+        catalog: Uuid,
+        aspect_def: &str,
+        patches: &[AspectPatch],
+    ) -> Result<Vec<Result<UpsertOutcome>>> {
+        if patches.is_empty() {
+            self.get_aspect_def(catalog, aspect_def).await?;
+            return Ok(Vec::new());
+        }
+        // `?merge=true`: the server's store merges each patch in its own write, so concurrent
+        // patches of one aspect all land; each item succeeds or fails alone.
+        let inputs: Vec<AspectInput> = patches.iter().map(patch_input).collect();
+        let r = self
+            .c()?
+            .merge_aspects(catalog, aspect_def, &inputs)
+            .await
+            .map_err(to_cheap)?;
+        let mut by_entity: std::collections::HashMap<Uuid, cheap_core::rest::AspectResult> =
+            r.results.into_iter().map(|x| (x.entity_id, x)).collect();
+        Ok(patches
             .iter()
-            .map(|x| UpsertOutcome {
-                entity_id: x.entity_id,
-                created: x.created,
+            .map(|p| match by_entity.remove(&p.entity_id) {
+                Some(x) if x.success => Ok(UpsertOutcome {
+                    entity_id: x.entity_id,
+                    created: x.created,
+                }),
+                Some(x) => Err(CheapError::invalid(format!(
+                    "aspect of entity {}: {}",
+                    x.entity_id, x.message
+                ))),
+                None => Err(CheapError::invalid(format!(
+                    "the server reported nothing for entity {}",
+                    p.entity_id
+                ))),
             })
             .collect())
     }

@@ -287,8 +287,12 @@ fn the_blocking_client_covers_every_endpoint() {
         entity_id: e,
         properties: json!({"age": 85}).as_object().unwrap().clone(),
     };
-    c.upsert_aspects(id, "com.example.person", &[input])
+    // Replacing without the required firstName fails; merging over the stored aspect works.
+    let r = c
+        .upsert_aspects(id, "com.example.person", std::slice::from_ref(&input))
         .unwrap();
+    assert_eq!(r.failure_count, 1, "{r:?}");
+    c.merge_aspects(id, "com.example.person", &[input]).unwrap();
     let maps = c
         .query_aspect_maps(id, &[e], &["com.example.person".into()])
         .unwrap();

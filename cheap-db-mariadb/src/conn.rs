@@ -210,8 +210,16 @@ impl Dialect for MariaDbDialect {
 
 /// A pooled connection, in a transaction or not. Dropping a transaction unfinished returns its
 /// connection to the pool, which rolls it back.
+/// Write transactions found rolled back by the server just before their commit (and run
+/// again), in this process.
+pub(crate) static ABORTED_BEFORE_COMMIT: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
+
 pub(crate) enum MyConn {
+    /// A read transaction.
     Tx(Transaction<'static>),
+    /// A write transaction: checked to be alive before it commits.
+    Write(Transaction<'static>),
     Plain(Conn),
 }
 
@@ -291,7 +299,7 @@ fn row(r: mysql_async::Row) -> Row {
 macro_rules! on_conn {
     ($self:ident, $c:ident => $body:expr) => {
         match $self {
-            MyConn::Tx($c) => $body,
+            MyConn::Tx($c) | MyConn::Write($c) => $body,
             MyConn::Plain($c) => $body,
         }
     };
@@ -334,6 +342,27 @@ impl SqlConn for MyConn {
     async fn commit(self: Box<Self>) -> Result<()> {
         match *self {
             MyConn::Tx(tx) => tx.commit().await.map_err(map_err),
+            MyConn::Write(mut tx) => {
+                // A Galera node rolls a local transaction back when a replicated write
+                // conflicts with it (a brute-force abort) and reports that to the next
+                // statement. Should a rollback ever go unreported, COMMIT would answer OK for a
+                // transaction that no longer exists and a write would be acknowledged but lost,
+                // so the server is asked first whether the transaction is still open; if not,
+                // it lost a race and the engine runs it again. (Issue #18: the cluster test lost
+                // one acknowledged list add in about 30 runs, by a path not yet identified.)
+                let open: Option<i64> = tx
+                    .query_first("SELECT @@in_transaction")
+                    .await
+                    .map_err(map_err)?;
+                if open != Some(1) {
+                    ABORTED_BEFORE_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!("MariaDB rolled the write transaction back before its commit; running it again");
+                    return Err(CheapError::Contention(
+                        "MariaDB rolled the transaction back before it committed (a conflicting replicated write)".into(),
+                    ));
+                }
+                tx.commit().await.map_err(map_err)
+            }
             MyConn::Plain(_) => Ok(()),
         }
     }

@@ -108,6 +108,13 @@ impl Deref for MariaDbDao {
     }
 }
 
+/// Write transactions this process found rolled back by MariaDB just before their commit,
+/// without an error to any statement (a Galera node's brute-force abort), and ran again. A
+/// plain server never does this; on a cluster it counts conflicts the retry absorbed.
+pub fn transactions_aborted_before_commit() -> u64 {
+    conn::ABORTED_BEFORE_COMMIT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 // Every operation is the shared engine's: see `cheap_sql::SqlDao`.
 cheap_core::forward_cheap_dao!([] MariaDbDao, this => &this.engine);
 
@@ -157,7 +164,7 @@ impl SqlBackend for MariaDbBackend {
                 // Writers of one catalog are serialized by its lock row; read committed keeps
                 // InnoDB's gap locks from making writers of different catalogs deadlock.
                 opts.with_isolation_level(IsolationLevel::ReadCommitted);
-                MyConn::Tx(self.within(self.pool.start_transaction(opts)).await?)
+                MyConn::Write(self.within(self.pool.start_transaction(opts)).await?)
             }
         };
         Ok(Box::new(conn))
