@@ -37,6 +37,9 @@ fn cluster(args: &[&str]) {
     );
 }
 
+/// One cluster at a time: the Galera tests share its ports.
+static CLUSTER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Takes the cluster down when the test ends, however it ends.
 struct Cluster;
 
@@ -370,6 +373,7 @@ async fn three_servers_over_a_galera_cluster_survive_a_killed_and_an_isolated_no
         eprintln!("skipping the Galera run: set CHEAP_TEST_GALERA=1 (needs galera-4 and rsync)");
         return;
     }
+    let _one = CLUSTER.lock().await;
     cluster(&["up"]);
     let _down = Cluster;
     let servers = [server(1).await, server(2).await, server(3).await];
@@ -530,6 +534,7 @@ async fn list_adds_through_three_galera_nodes_all_land() {
         eprintln!("skipping the Galera run: set CHEAP_TEST_GALERA=1 (needs galera-4 and rsync)");
         return;
     }
+    let _one = CLUSTER.lock().await;
     cluster(&["up"]);
     let _down = Cluster;
     let servers = [server(1).await, server(2).await, server(3).await];
