@@ -96,12 +96,17 @@ impl IfMatch {
 /// `/api/catalog/{id}` and everything under it but the sync mark (kept beside the catalog's
 /// versions, not in them).
 fn catalog_of(path: &str) -> Option<Uuid> {
+    versioned_tail(path).and_then(|(id, _)| Uuid::parse_str(id).ok())
+}
+
+/// The catalog segment and the rest of a path whose content the catalog version covers.
+pub(crate) fn versioned_tail(path: &str) -> Option<(&str, &str)> {
     let rest = path.strip_prefix("/api/catalog/")?;
     let (id, tail) = rest.split_once('/').unwrap_or((rest, ""));
     if tail == "sync-mark" || tail.starts_with("sync-mark/") {
         return None;
     }
-    Uuid::parse_str(id).ok()
+    Some((id, tail))
 }
 
 /// Middleware: a GET or HEAD of a catalog's resource gets the catalog version's `ETag`, and an
@@ -161,7 +166,7 @@ fn weak_eq(a: &str, b: &str) -> bool {
 }
 
 /// The writes under a catalog that honour `If-Match` (each runs as a conditional batch).
-fn takes_if_match(method: &Method, path: &str) -> bool {
+pub(crate) fn takes_if_match(method: &Method, path: &str) -> bool {
     let Some(rest) = path.strip_prefix("/api/catalog/") else {
         return false;
     };

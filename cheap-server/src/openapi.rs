@@ -47,6 +47,7 @@ use cheap_core::rest::*;
         routes::replica::slice,
         routes::replica::get_sync_mark,
         routes::replica::put_sync_mark,
+        routes::batch::apply,
     ),
     components(schemas(
         CatalogInfoResponse,
@@ -86,6 +87,12 @@ use cheap_core::rest::*;
         FieldError,
         ErrorBody,
         TaskStatus,
+        BatchRequest,
+        BatchOperation,
+        BatchResponse,
+        BatchOperationResult,
+        BatchAspectResult,
+        UnavailableReason,
     )),
     modifiers(&Conventions)
 )]
@@ -223,12 +230,88 @@ impl utoipa::Modify for Conventions {
                         "The catalog, or what the path names in it, does not exist",
                     );
                 }
+                if !crate::rate_limit::exempt(path) {
+                    add(
+                        "429",
+                        "Over the server's rate limit (when it has one); retry after Retry-After seconds",
+                    );
+                }
                 if writes {
                     add("409", "The change conflicts with what is stored");
                     add("413", "The request body is larger than the server accepts");
                     add("408", "The request body was not received in time");
                 }
+                conditions(op, method, path, &error);
             }
+        }
+    }
+}
+
+/// The validators of a catalog's resources: `If-None-Match` and 304 on its reads (and the
+/// aspect query), `If-Match` and 412 on the writes that can be conditional, and `ETag` on
+/// their answers.
+fn conditions(
+    op: &mut utoipa::openapi::path::Operation,
+    method: &str,
+    path: &str,
+    error: &dyn Fn(&str) -> utoipa::openapi::Response,
+) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{HeaderBuilder, ObjectBuilder, Required, ResponseBuilder, Type};
+    if crate::etag::versioned_tail(path).is_none() {
+        return;
+    }
+    let string = || ObjectBuilder::new().schema_type(Type::String);
+    let header = |name: &str, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(string()))
+            .build()
+    };
+    let axum_method = axum::http::Method::from_bytes(method.to_uppercase().as_bytes())
+        .unwrap_or(axum::http::Method::GET);
+    let read = method == "get" || path.ends_with("/aspects/query");
+    let conditional_write = !read && crate::etag::takes_if_match(&axum_method, path);
+    let params = op.parameters.get_or_insert_with(Vec::new);
+    let r = &mut op.responses.responses;
+    if read {
+        params.push(header(
+            "If-None-Match",
+            "An ETag of this catalog's: 304 with no body when the catalog is still at it",
+        ));
+        r.insert(
+            "304".to_owned(),
+            ResponseBuilder::new()
+                .description("Not modified: the catalog is still at the version the tag names")
+                .build()
+                .into(),
+        );
+    } else if conditional_write {
+        params.push(header(
+            "If-Match",
+            "An ETag of this catalog's: the write applies only while the catalog is at it",
+        ));
+        r.insert(
+            "412".to_owned(),
+            error("The catalog is no longer at the version If-Match names; nothing was changed")
+                .into(),
+        );
+    } else {
+        return;
+    }
+    // The answers carry the catalog version's tag.
+    let etag = HeaderBuilder::new()
+        .schema(string())
+        .description(Some(
+            "The catalog's version as an entity tag, such as \"v12\"",
+        ))
+        .build();
+    for (status, resp) in r.iter_mut() {
+        if let (true, utoipa::openapi::RefOr::T(resp)) = (status.starts_with('2'), resp) {
+            resp.headers.insert("ETag".to_owned(), etag.clone());
         }
     }
 }

@@ -104,7 +104,7 @@ impl Limiter {
     }
 }
 
-fn exempt(path: &str) -> bool {
+pub(crate) fn exempt(path: &str) -> bool {
     matches!(path, "/health" | "/actuator/health" | "/metrics")
 }
 

@@ -41,6 +41,10 @@ fn parameters_are_declared_where_they_are_sent() {
                     in_template.push(name.to_owned());
                 }
                 "query" => assert_ne!(p["required"], Value::Bool(true), "{method} {path}: {name}"),
+                "header" => assert!(
+                    ["If-Match", "If-None-Match"].contains(&name),
+                    "{method} {path}: header {name}"
+                ),
                 other => panic!("{method} {path}: {name} in {other}"),
             }
         }
@@ -101,4 +105,37 @@ fn every_route_key_and_error_answer_is_described() {
             }
         }
     }
+}
+
+#[test]
+fn validators_are_described_where_they_apply() {
+    let d = doc();
+    let header = |method: &str, path: &str, name: &str| {
+        d["paths"][path][method]["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p["in"] == "header" && p["name"] == name))
+    };
+    let cat = "/api/catalog/{catalog_id}";
+    assert!(header("get", cat, "If-None-Match"));
+    assert!(d["paths"][cat]["get"]["responses"]["304"].is_object());
+    assert!(d["paths"][cat]["get"]["responses"]["200"]["headers"]["ETag"].is_object());
+    assert!(header(
+        "post",
+        "/api/catalog/{catalog_id}/aspects/query",
+        "If-None-Match"
+    ));
+    let batch = format!("{cat}/batch");
+    assert!(header("post", &batch, "If-Match"));
+    assert!(d["paths"][&batch]["post"]["responses"]["412"].is_object());
+    let entities = format!("{cat}/hierarchies/{{name}}/entities");
+    assert!(header("delete", &entities, "If-Match"));
+    // A catalog's delete cannot be conditional; the sync mark is not versioned.
+    assert!(!header("delete", cat, "If-Match"));
+    assert!(!header(
+        "get",
+        "/api/catalog/{catalog_id}/sync-mark",
+        "If-None-Match"
+    ));
+    assert!(d["paths"][cat]["get"]["responses"]["429"].is_object());
+    assert!(d["paths"]["/health"]["get"]["responses"]["429"].is_null());
 }

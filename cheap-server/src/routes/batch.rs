@@ -26,7 +26,6 @@ use cheap_core::{AspectDef, CheapError};
 /// the failing operation's 4xx (its index in the body's `operation`) with nothing applied.
 /// `If-Match` or `expectedVersion` make it conditional: 412 when the catalog moved.
 #[utoipa::path(post, path = "/api/catalog/{catalog_id}/batch", request_body = BatchRequest,
-    params(("If-Match" = Option<String>, Header, description = "ETag the catalog must still have")),
     responses((status = 200, body = BatchResponse), (status = 400), (status = 404), (status = 409),
               (status = 412, description = "The catalog is not at the expected version; nothing was applied")))]
 pub(crate) async fn apply(
