@@ -285,6 +285,11 @@ impl CheapDao for Recorder {
         self.inner.apply_batch(catalog, batch).await
     }
 
+    async fn versioned_catalog_def(&self, catalog: Uuid) -> Result<(CatalogDef, i64)> {
+        self.note("versioned_catalog_def");
+        self.inner.versioned_catalog_def(catalog).await
+    }
+
     async fn query_aspects(
         &self,
         catalog: Uuid,
@@ -374,6 +379,7 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.get_aspect_def(id, "x").await;
     let _ = dao.list_aspect_defs(id).await;
     let _ = dao.catalog_def(id).await;
+    let _ = dao.versioned_catalog_def(id).await;
     let _ = dao.delete_aspect_def(id, "x").await;
     let _ = dao.create_hierarchy(id, &hdef).await;
     let _ = dao.replace_hierarchy(id, &hdef).await;

@@ -185,6 +185,10 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         ops::aspect_defs::catalog_def(&self.engine(), catalog).await
     }
 
+    async fn versioned_catalog_def(&self, catalog: Uuid) -> Result<(CatalogDef, i64)> {
+        ops::aspect_defs::versioned_catalog_def(&self.engine(), catalog).await
+    }
+
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
         args::lookup("aspect def name", name)?;
         ops::aspect_defs::delete_aspect_def(&self.engine(), catalog, name).await

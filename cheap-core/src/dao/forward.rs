@@ -212,6 +212,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::apply_batch($inner, catalog, batch).await
             }
 
+            async fn versioned_catalog_def(&self, catalog: $crate::Uuid) -> $crate::Result<($crate::CatalogDef, i64)> {
+                let $this = self;
+                $crate::CheapDao::versioned_catalog_def($inner, catalog).await
+            }
+
             async fn changes_since(&self, catalog: $crate::Uuid, version: i64) -> $crate::Result<$crate::dao::Changes> {
                 let $this = self;
                 $crate::CheapDao::changes_since($inner, catalog, version).await
@@ -281,6 +286,7 @@ pub const METHODS: &[&str] = &[
     "get_aspect_def",
     "list_aspect_defs",
     "catalog_def",
+    "versioned_catalog_def",
     "delete_aspect_def",
     "create_hierarchy",
     "replace_hierarchy",

@@ -240,6 +240,14 @@ impl CheapDao for InstrumentedDao {
             .await
     }
 
+    async fn versioned_catalog_def(&self, catalog: Uuid) -> Result<(CatalogDef, i64)> {
+        self.run(
+            "versioned_catalog_def",
+            self.inner.versioned_catalog_def(catalog),
+        )
+        .await
+    }
+
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
         self.run(
             "delete_aspect_def",

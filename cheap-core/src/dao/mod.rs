@@ -103,6 +103,15 @@ pub trait CheapDao: Send + Sync {
         ))
     }
 
+    /// [`catalog_def`](Self::catalog_def) with the catalog's version, never newer than the def
+    /// (an entity tag made from it can only be too old, which costs a refetch, never a stale
+    /// hit). The SQL backends read both in one statement; this default reads the version
+    /// first.
+    async fn versioned_catalog_def(&self, catalog: Uuid) -> Result<(CatalogDef, i64)> {
+        let version = self.catalog_info(catalog).await?.version;
+        Ok((self.catalog_def(catalog).await?, version))
+    }
+
     /// Removes an aspect def from a catalog with its aspect map; false if absent.
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool>;
 

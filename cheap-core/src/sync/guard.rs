@@ -225,6 +225,10 @@ impl CheapDao for SpeciesDao {
         read!(self, catalog, d => d.catalog_def(catalog))
     }
 
+    async fn versioned_catalog_def(&self, catalog: Uuid) -> Result<(CatalogDef, i64)> {
+        read!(self, catalog, d => d.versioned_catalog_def(catalog))
+    }
+
     async fn delete_aspect_def(&self, catalog: Uuid, name: &str) -> Result<bool> {
         write!(self, catalog, d => d.delete_aspect_def(catalog, name))
     }

@@ -196,17 +196,24 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(state): State<AppState>,
     Params(id): Params<String>,
-) -> ApiResult<Json<GetCatalogDefResponse>> {
+    headers: axum::http::HeaderMap,
+) -> ApiResult<axum::response::Response> {
     let id = uuid(&id, "catalog id")?;
-    let def = state.dao.catalog_def(id).await?;
-    Ok(Json(GetCatalogDefResponse {
+    // The def and its version in one read: the catalog read tags itself (the middleware's
+    // separate version read would double its cost).
+    let (def, version) = state.dao.versioned_catalog_def(id).await?;
+    if crate::etag::none_match(&headers, version) {
+        return Ok(crate::etag::not_modified(version));
+    }
+    let body = Json(GetCatalogDefResponse {
         hierarchy_defs: def
             .hierarchy_defs()
             .filter(|h| h.hierarchy_type != HierarchyType::AspectMap)
             .map(ToJson::to_json_value)
             .collect(),
         aspect_defs: def.aspect_defs().map(|d| d.to_json_value()).collect(),
-    }))
+    });
+    Ok(super::batch::tagged(body, Some(version)))
 }
 
 /// Deletes a catalog and everything in it (an extension: the reference has no DELETE).

@@ -128,14 +128,24 @@ pub(super) async fn remove_aspect_map(
 }
 
 pub(crate) async fn catalog_def(b: &Engine<'_>, catalog: Uuid) -> Result<CatalogDef> {
+    Ok(versioned_catalog_def(b, catalog).await?.0)
+}
+
+/// The catalog's def and the version it is of: the metadata agrees with the catalog row it was
+/// read or cached with.
+pub(crate) async fn versioned_catalog_def(
+    b: &Engine<'_>,
+    catalog: Uuid,
+) -> Result<(CatalogDef, i64)> {
     let mut conn = b.connect(TxMode::None).await?;
-    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
-    Ok(CatalogDef::from_parts(
+    let (info, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let def = CatalogDef::from_parts(
         aspect_defs_in_order(&meta).into_iter().map(Arc::new),
         meta.hierarchies
             .iter()
             .map(|(n, k)| HierarchyDef::new(n.clone(), *k)),
-    ))
+    );
+    Ok((def, info.version))
 }
 
 /// The aspect maps' defs, in the catalog's hierarchy order.
