@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use uuid::Uuid;
 
 use crate::{CheapClient, ClientError, DirectoryRemoval};
+use cheap_core::dao::rules::check_upsert;
 use cheap_core::dao::{
     AspectChanges, AspectPatch, Batch, BatchOp, BatchOutcome, BatchResult, CatalogInfo, Changes,
     HierarchyInfo, HierarchySlice, UpsertOutcome,
@@ -243,6 +244,9 @@ fn operation(op: &BatchOp) -> Result<BatchOperation> {
         BatchOp::CreateHierarchy { def } => BatchOperation::CreateHierarchy {
             hierarchy_def: json::to_value(&json::write::hierarchy_def_to_json(def)),
         },
+        BatchOp::ReplaceHierarchy { def } => BatchOperation::ReplaceHierarchy {
+            hierarchy_def: json::to_value(&json::write::hierarchy_def_to_json(def)),
+        },
         BatchOp::DeleteHierarchy { name } => BatchOperation::DeleteHierarchy { name: name.clone() },
         other => {
             return Err(CheapError::NotAllowed(format!(
@@ -268,6 +272,7 @@ fn batch_result(op: &BatchOp, r: BatchOperationResult) -> BatchResult {
         ),
         BatchOp::PutAspectDef { .. }
         | BatchOp::DeleteAspectDef { .. }
+        | BatchOp::ReplaceHierarchy { .. }
         | BatchOp::DeleteHierarchy { .. } => BatchResult::Changed(r.changed.unwrap_or(false)),
         BatchOp::CreateHierarchy { .. } => BatchResult::Done,
         _ => BatchResult::Count(r.count.unwrap_or(0)),
@@ -465,40 +470,15 @@ impl CheapDao for RemoteDao {
                 "an aspect map hierarchy is created with put_aspect_def",
             ));
         }
-        // What is there is read at a version and the replacement made on that version, so
-        // the two are one step; a write in between makes the batch fail, and it is read again.
-        const ATTEMPTS: usize = 8;
-        for _ in 0..ATTEMPTS {
-            let version = self.catalog_info(catalog).await?.version;
-            let existing = self
-                .list_hierarchies(catalog)
-                .await?
-                .into_iter()
-                .find(|h| h.name == def.name);
-            let mut ops = Vec::new();
-            match &existing {
-                Some(h) if h.hierarchy_type == HierarchyType::AspectMap => {
-                    return Err(CheapError::conflict(format!(
-                        "'{}' is an aspect map and cannot be replaced",
-                        def.name
-                    )))
-                }
-                Some(_) => ops.push(BatchOp::DeleteHierarchy {
-                    name: def.name.clone(),
-                }),
-                None => {}
-            }
-            ops.push(BatchOp::CreateHierarchy { def: def.clone() });
-            match self.conditional(catalog, Some(version), ops).await {
-                Ok(_) => return Ok(existing.is_some()),
-                Err(CheapError::PreconditionFailed { .. }) => continue,
-                Err(e) => return Err(e),
-            }
+        // One operation: the server replaces in one transaction and says whether there was
+        // one to replace.
+        match self
+            .single_result(catalog, BatchOp::ReplaceHierarchy { def: def.clone() })
+            .await?
+        {
+            BatchResult::Changed(replaced) => Ok(replaced),
+            _ => Err(CheapError::invalid("the server returned no result")),
         }
-        Err(CheapError::Contention(format!(
-            "hierarchy '{}' kept changing while it was replaced",
-            def.name
-        )))
     }
 
     async fn get_task(&self, id: Uuid) -> Result<Option<cheap_core::dao::TaskRecord>> {
@@ -730,20 +710,13 @@ impl CheapDao for RemoteDao {
         aspect_def: &str,
         aspects: &[Aspect],
     ) -> Result<Vec<UpsertOutcome>> {
+        // The aspects must be of the stored def itself (REST carries values, not defs, so a
+        // look-alike def would pass the server's check); the server then checks the values
+        // against the def it holds in the transaction that writes them.
+        let def = self.get_aspect_def(catalog, aspect_def).await?;
+        check_upsert(&def, aspect_def, aspects)?;
         if aspects.is_empty() {
-            // Still a lookup: an unknown catalog or def is NotFound, as on every backend.
-            self.get_aspect_def(catalog, aspect_def).await?;
             return Ok(Vec::new());
-        }
-        if let Some(a) = aspects.iter().find(|a| a.def().name() != aspect_def) {
-            return Err(CheapError::invalid(format!(
-                "aspect of entity {} is of def '{}', not '{aspect_def}'",
-                a.entity_id(),
-                a.def().name()
-            )));
-        }
-        for a in aspects {
-            a.check_complete()?;
         }
         // One batch: the server checks the aspects against the def it holds in the same
         // transaction that writes them, all or none.

@@ -685,6 +685,12 @@ pub enum BatchOperation {
         /// `{"name": ..., "type": ...}`.
         hierarchy_def: Value,
     },
+    /// Creates a list, set, directory or tree, replacing one of the same name with its
+    /// contents (an aspect map is never replaced).
+    ReplaceHierarchy {
+        /// `{"name": ..., "type": ...}`.
+        hierarchy_def: Value,
+    },
     /// Deletes a hierarchy.
     DeleteHierarchy {
         /// The hierarchy's name.

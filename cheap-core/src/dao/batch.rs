@@ -114,6 +114,11 @@ pub enum BatchOp {
         /// The new hierarchy.
         def: HierarchyDef,
     },
+    /// [`replace_hierarchy`](super::CheapDao::replace_hierarchy).
+    ReplaceHierarchy {
+        /// The hierarchy, empty.
+        def: HierarchyDef,
+    },
     /// [`delete_hierarchy`](super::CheapDao::delete_hierarchy).
     DeleteHierarchy {
         /// The hierarchy's name.
@@ -171,7 +176,9 @@ impl BatchOp {
             }
             BatchOp::PutAspectDef { def } => limits::check_aspect_def(def),
             BatchOp::DeleteAspectDef { name } => args::lookup("aspect def name", name),
-            BatchOp::CreateHierarchy { def } => limits::check_name("hierarchy name", &def.name),
+            BatchOp::CreateHierarchy { def } | BatchOp::ReplaceHierarchy { def } => {
+                limits::check_name("hierarchy name", &def.name)
+            }
             BatchOp::DeleteHierarchy { name } => args::lookup("hierarchy name", name),
         }
     }
@@ -193,6 +200,7 @@ impl BatchOp {
             BatchOp::PutAspectDef { .. } => "putAspectDef",
             BatchOp::DeleteAspectDef { .. } => "deleteAspectDef",
             BatchOp::CreateHierarchy { .. } => "createHierarchy",
+            BatchOp::ReplaceHierarchy { .. } => "replaceHierarchy",
             BatchOp::DeleteHierarchy { .. } => "deleteHierarchy",
         }
     }

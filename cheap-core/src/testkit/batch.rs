@@ -155,6 +155,12 @@ pub async fn batches_are_atomic(dao: &dyn CheapDao) {
                 .op(BatchOp::DeleteAspects {
                     aspect_def: name.clone(),
                     entity_ids: vec![b],
+                })
+                .op(BatchOp::ReplaceHierarchy {
+                    def: HierarchyDef::new("scratch", HierarchyType::EntitySet),
+                })
+                .op(BatchOp::ReplaceHierarchy {
+                    def: HierarchyDef::new("scratch", HierarchyType::EntityList),
                 }),
         )
         .await
@@ -166,9 +172,13 @@ pub async fn batches_are_atomic(dao: &dyn CheapDao) {
             BatchResult::Count(1),
             BatchResult::Count(1),
             BatchResult::Count(1),
-            BatchResult::Count(1)
+            BatchResult::Count(1),
+            BatchResult::Changed(false),
+            BatchResult::Changed(true)
         ]
     );
+    let scratch = dao.get_hierarchy(id, "scratch").await.expect("scratch");
+    assert_eq!(scratch.hierarchy_type(), HierarchyType::EntityList);
     let list = dao.get_hierarchy(id, "list").await.expect("list");
     assert_eq!(
         list.as_list().expect("a list").iter().collect::<Vec<_>>(),

@@ -89,26 +89,6 @@ pub(crate) async fn conditional(
     Ok((result, outcome.version))
 }
 
-/// [`conditional`] for several operations (one request that takes several steps).
-pub(crate) async fn conditional_ops(
-    state: &AppState,
-    catalog: Uuid,
-    if_match: IfMatch,
-    ops: Vec<BatchOp>,
-) -> ApiResult<(Vec<BatchResult>, i64)> {
-    let mut batch = Batch::new();
-    batch.expected_version = if_match.expected();
-    for op in ops {
-        batch.push(op);
-    }
-    let outcome = state
-        .dao
-        .apply_batch(catalog, &batch)
-        .await
-        .map_err(unwrap_single)?;
-    Ok((outcome.results, outcome.version))
-}
-
 /// [`conditional`] for a write that counts what it changed.
 pub(crate) async fn conditional_count(
     state: &AppState,
@@ -268,6 +248,11 @@ async fn to_op(defs: &mut Defs<'_>, op: BatchOperation) -> ApiResult<BatchOp> {
             let def = json::read::hierarchy_def_from_json(&hierarchy_def)
                 .map_err(|e| ApiError::bad_request(format!("Invalid hierarchyDef: {e}")))?;
             BatchOp::CreateHierarchy { def }
+        }
+        BatchOperation::ReplaceHierarchy { hierarchy_def } => {
+            let def = json::read::hierarchy_def_from_json(&hierarchy_def)
+                .map_err(|e| ApiError::bad_request(format!("Invalid hierarchyDef: {e}")))?;
+            BatchOp::ReplaceHierarchy { def }
         }
         BatchOperation::DeleteHierarchy { name } => BatchOp::DeleteHierarchy { name },
         other => {

@@ -46,23 +46,8 @@ pub(crate) async fn create(
         state.dao.replace_hierarchy(id, &def).await?;
         None
     } else {
-        // The condition pins the version the kind was read at, so the two steps are one.
-        let existing = state.dao.list_hierarchy_defs(id).await?;
-        let mut ops = Vec::new();
-        match existing.iter().find(|h| h.name == def.name) {
-            Some(h) if h.hierarchy_type == HierarchyType::AspectMap => {
-                return Err(ApiError::conflict(format!(
-                    "'{}' is an aspect map and cannot be replaced",
-                    def.name
-                )))
-            }
-            Some(_) => ops.push(BatchOp::DeleteHierarchy {
-                name: def.name.clone(),
-            }),
-            None => {}
-        }
-        ops.push(BatchOp::CreateHierarchy { def: def.clone() });
-        Some(batch::conditional_ops(&state, id, if_match, ops).await?.1)
+        let op = BatchOp::ReplaceHierarchy { def: def.clone() };
+        Some(batch::conditional(&state, id, if_match, op).await?.1)
     };
     let body = Json(CreateHierarchyResponse {
         hierarchy_name: def.name,

@@ -194,6 +194,9 @@ async fn apply_op(
             hierarchies::create_hierarchy_in(e, conn, catalog, def).await?;
             BatchResult::Done
         }
+        BatchOp::ReplaceHierarchy { def } => {
+            BatchResult::Changed(hierarchies::replace_hierarchy_in(e, conn, catalog, def).await?)
+        }
         BatchOp::DeleteHierarchy { name } => {
             BatchResult::Changed(hierarchies::delete_hierarchy_in(e, conn, catalog, name).await?)
         }

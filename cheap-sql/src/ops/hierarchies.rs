@@ -94,22 +94,32 @@ pub(crate) async fn replace_hierarchy(
     catalog: Uuid,
     def: &HierarchyDef,
 ) -> Result<bool> {
+    write_txn!(b, catalog, conn => replace_hierarchy_in(b, conn, catalog, def).await)
+}
+
+/// [`replace_hierarchy`] in the caller's write transaction.
+pub(crate) async fn replace_hierarchy_in(
+    b: &Engine<'_>,
+    conn: &mut dyn SqlConn,
+    catalog: Uuid,
+    def: &HierarchyDef,
+) -> Result<bool> {
     let empty = empty_of(def)?;
-    let d = b.dialect();
-    write_txn!(b, catalog, conn => async {
-        let replaced = match find_hierarchy(conn, catalog, &def.name).await? {
-            Some(HierarchyType::AspectMap) => {
-                return Err(CheapError::conflict(format!("'{}' is an aspect map and cannot be replaced", def.name)));
-            }
-            Some(t) => {
-                remove_entries_hierarchy(conn, catalog, &def.name, t).await?;
-                true
-            }
-            None => false,
-        };
-        insert_empty(conn, d, catalog, &empty).await?;
-        Ok(replaced)
-    }.await)
+    let replaced = match find_hierarchy(conn, catalog, &def.name).await? {
+        Some(HierarchyType::AspectMap) => {
+            return Err(CheapError::conflict(format!(
+                "'{}' is an aspect map and cannot be replaced",
+                def.name
+            )));
+        }
+        Some(t) => {
+            remove_entries_hierarchy(conn, catalog, &def.name, t).await?;
+            true
+        }
+        None => false,
+    };
+    insert_empty(conn, b.dialect(), catalog, &empty).await?;
+    Ok(replaced)
 }
 
 pub(crate) async fn delete_hierarchy(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<bool> {

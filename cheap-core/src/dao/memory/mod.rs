@@ -86,19 +86,8 @@ impl MemoryDao {
         f(&s.catalog)
     }
 
-    /// Runs a validated mutation; `f` returns its result and the hierarchies it touched (none
-    /// means nothing changed and the version stays).
-    fn mutate<R>(
-        &self,
-        id: Uuid,
-        f: impl FnOnce(&mut Catalog, &BTreeMap<Uuid, Stored>) -> Result<(R, Vec<String>)>,
-    ) -> Result<R> {
-        self.mutate_logged(id, |c, others| {
-            f(c, others).map(|(r, touched)| (r, touched, Log::default()))
-        })
-    }
-
-    /// [`mutate`](Self::mutate), also recording what happened to aspect maps.
+    /// Runs a validated mutation; `f` returns its result, the hierarchies it touched (none
+    /// means nothing changed and the version stays) and what happened to aspect maps.
     fn mutate_logged<R>(
         &self,
         id: Uuid,
@@ -365,22 +354,7 @@ impl CheapDao for MemoryDao {
     }
 
     async fn replace_hierarchy(&self, catalog: Uuid, def: &HierarchyDef) -> Result<bool> {
-        limits::check_name("hierarchy name", &def.name)?;
-        let fresh = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
-        self.mutate(catalog, |c, _| {
-            let replaced = match c.hierarchy(&def.name) {
-                Some(h) if h.hierarchy_type() == crate::HierarchyType::AspectMap => {
-                    return Err(CheapError::conflict(format!(
-                        "'{}' is an aspect map and cannot be replaced",
-                        def.name
-                    )))
-                }
-                Some(_) => c.remove_hierarchy(&def.name).is_some(),
-                None => false,
-            };
-            c.add_hierarchy(fresh)?;
-            Ok((replaced, vec![def.name.clone()]))
-        })
+        self.mutate_logged(catalog, |c, _| ops::replace_hierarchy(c, def))
     }
 
     async fn delete_hierarchy(&self, catalog: Uuid, name: &str) -> Result<bool> {

@@ -83,6 +83,23 @@ pub(super) fn create_hierarchy(c: &mut Catalog, def: &HierarchyDef) -> Result<St
     Ok(plain((), vec![def.name.clone()]))
 }
 
+pub(super) fn replace_hierarchy(c: &mut Catalog, def: &HierarchyDef) -> Result<Step<bool>> {
+    limits::check_name("hierarchy name", &def.name)?;
+    let fresh = Hierarchy::new(def.name.clone(), def.hierarchy_type)?;
+    let replaced = match c.hierarchy(&def.name) {
+        Some(h) if h.hierarchy_type() == crate::HierarchyType::AspectMap => {
+            return Err(CheapError::conflict(format!(
+                "'{}' is an aspect map and cannot be replaced",
+                def.name
+            )))
+        }
+        Some(_) => c.remove_hierarchy(&def.name).is_some(),
+        None => false,
+    };
+    c.add_hierarchy(fresh)?;
+    Ok(plain(replaced, vec![def.name.clone()]))
+}
+
 pub(super) fn delete_hierarchy(c: &mut Catalog, name: &str) -> Result<Step<bool>> {
     args::lookup("hierarchy name", name)?;
     Ok(match c.remove_hierarchy(name) {
@@ -446,6 +463,7 @@ pub(super) fn apply(
         BatchOp::PutAspectDef { def } => map(put_aspect_def(c, others, def)?, BatchResult::Changed),
         BatchOp::DeleteAspectDef { name } => map(delete_aspect_def(c, name)?, BatchResult::Changed),
         BatchOp::CreateHierarchy { def } => map(create_hierarchy(c, def)?, |()| BatchResult::Done),
+        BatchOp::ReplaceHierarchy { def } => map(replace_hierarchy(c, def)?, BatchResult::Changed),
         BatchOp::DeleteHierarchy { name } => map(delete_hierarchy(c, name)?, BatchResult::Changed),
     })
 }
