@@ -1,39 +1,21 @@
 //! Every method of both clients against the real cheap-server on 127.0.0.1.
 
+mod common;
+
 use std::sync::Arc;
 
 use cheap_client::{blocking, CheapClient, ClientError, DirectoryRemoval, HierarchyPage};
 use cheap_core::rest::AspectInput;
 use cheap_core::{
-    Aspect, AspectDef, CatalogDef, CatalogSpecies, CheapDao, HierarchyDef, HierarchyType,
-    PropertyDef, PropertyType, Uuid,
+    Aspect, AspectDef, CatalogDef, CatalogSpecies, HierarchyDef, HierarchyType, PropertyDef,
+    PropertyType, Uuid,
 };
 use futures::TryStreamExt;
 use indexmap::IndexMap;
 use serde_json::json;
 
-/// Starts the server on its own runtime thread (so blocking tests can be plain `#[test]`).
 fn start_server() -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let dao: Arc<dyn CheapDao> = Arc::new(cheap_db_sqlite_connect(&url).await);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = cheap_server::router(dao, Default::default());
-            cheap_server::serve(listener, app, std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), dir)
-}
-
-async fn cheap_db_sqlite_connect(url: &str) -> impl CheapDao {
-    cheap_db_sqlite::SqliteDao::connect(url).await.unwrap()
+    common::start_server(Default::default())
 }
 
 fn person() -> AspectDef {

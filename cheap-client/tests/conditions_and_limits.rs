@@ -3,6 +3,8 @@
 //! wait within the retry budget, and a client-side quota that keeps a script under the
 //! server's.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,31 +12,12 @@ use cheap_client::{
     blocking, CheapClient, ClientConfig, ClientError, Conditional, RateLimit, RetryPolicy,
 };
 use cheap_core::{
-    Aspect, AspectDef, CatalogDef, CatalogSpecies, CheapDao, HierarchyDef, HierarchyType,
-    PropertyDef, PropertyType, Uuid,
+    Aspect, AspectDef, CatalogDef, CatalogSpecies, HierarchyDef, HierarchyType, PropertyDef,
+    PropertyType, Uuid,
 };
 use cheap_server::{RateLimitConfig, ServerConfig};
 
-/// Starts the server on its own runtime thread (so blocking tests can be plain `#[test]`).
-fn start_server(config: ServerConfig) -> (String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("c.db").display());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let dao: Arc<dyn CheapDao> =
-                Arc::new(cheap_db_sqlite::SqliteDao::connect(&url).await.unwrap());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = cheap_server::router(dao, config);
-            cheap_server::serve(listener, app, std::future::pending())
-                .await
-                .unwrap();
-        });
-    });
-    (format!("http://{}", rx.recv().unwrap()), dir)
-}
+use common::start_server;
 
 fn note() -> AspectDef {
     AspectDef::builder(format!("cond.note.{}", Uuid::new_v4().simple()))

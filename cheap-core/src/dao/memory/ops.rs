@@ -13,7 +13,8 @@ use crate::dao::{AspectPatch, BatchOp, BatchResult, UpsertOutcome};
 use crate::error::{CheapError, NotFound, Result};
 use crate::limits::{self, args};
 use crate::model::{
-    Aspect, AspectDef, AspectMap, Catalog, Hierarchy, HierarchyContent, HierarchyDef,
+    Aspect, AspectDef, AspectMap, Catalog, EntityDirectory, EntityTree, Hierarchy,
+    HierarchyContent, HierarchyDef,
 };
 
 /// What a write returns, the hierarchies it touched (none: nothing changed) and its log.
@@ -183,11 +184,7 @@ pub(super) fn put_directory_entries(
 ) -> Result<Step<u64>> {
     args::lookup("hierarchy name", hierarchy)?;
     args::directory_entries(entries)?;
-    let h = hierarchy_mut(c, hierarchy)?;
-    let kind = h.hierarchy_type();
-    let Some(d) = h.as_directory_mut() else {
-        return Err(wrong_kind(hierarchy, kind, "an entity directory"));
-    };
+    let d = directory_mut(c, hierarchy)?;
     if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
         return Err(CheapError::invalid(format!(
             "directory key '{k}' must not be empty"
@@ -206,11 +203,7 @@ pub(super) fn remove_directory_keys(
 ) -> Result<Step<u64>> {
     args::lookup("hierarchy name", hierarchy)?;
     args::lookups("directory key", keys)?;
-    let h = hierarchy_mut(c, hierarchy)?;
-    let kind = h.hierarchy_type();
-    let Some(d) = h.as_directory_mut() else {
-        return Err(wrong_kind(hierarchy, kind, "an entity directory"));
-    };
+    let d = directory_mut(c, hierarchy)?;
     let n = keys.iter().filter(|k| d.remove(k).is_some()).count();
     Ok(count(n, hierarchy))
 }
@@ -221,11 +214,7 @@ pub(super) fn remove_directory_entities(
     ids: &[Uuid],
 ) -> Result<Step<u64>> {
     args::lookup("hierarchy name", hierarchy)?;
-    let h = hierarchy_mut(c, hierarchy)?;
-    let kind = h.hierarchy_type();
-    let Some(d) = h.as_directory_mut() else {
-        return Err(wrong_kind(hierarchy, kind, "an entity directory"));
-    };
+    let d = directory_mut(c, hierarchy)?;
     let n = ids.iter().map(|id| d.remove_entity(*id)).sum::<usize>();
     Ok(count(n, hierarchy))
 }
@@ -238,11 +227,7 @@ pub(super) fn add_tree_nodes(
 ) -> Result<Step<u64>> {
     args::lookup("hierarchy name", hierarchy)?;
     args::tree_nodes(parent_path, nodes)?;
-    let h = hierarchy_mut(c, hierarchy)?;
-    let kind = h.hierarchy_type();
-    let Some(t) = h.as_tree_mut() else {
-        return Err(wrong_kind(hierarchy, kind, "an entity tree"));
-    };
+    let t = tree_mut(c, hierarchy)?;
     // Validate everything first so a bad name adds nothing.
     let mut trial = t.clone();
     for (name, entity) in nodes {
@@ -259,11 +244,7 @@ pub(super) fn remove_tree_nodes(
 ) -> Result<Step<u64>> {
     args::lookup("hierarchy name", hierarchy)?;
     args::lookups("tree path", paths)?;
-    let h = hierarchy_mut(c, hierarchy)?;
-    let kind = h.hierarchy_type();
-    let Some(t) = h.as_tree_mut() else {
-        return Err(wrong_kind(hierarchy, kind, "an entity tree"));
-    };
+    let t = tree_mut(c, hierarchy)?;
     let mut trial = t.clone();
     let mut n = 0;
     for p in paths {
@@ -271,6 +252,20 @@ pub(super) fn remove_tree_nodes(
     }
     *t = trial;
     Ok(count(n, hierarchy))
+}
+
+fn directory_mut<'a>(c: &'a mut Catalog, hierarchy: &str) -> Result<&'a mut EntityDirectory> {
+    let h = hierarchy_mut(c, hierarchy)?;
+    let kind = h.hierarchy_type();
+    h.as_directory_mut()
+        .ok_or_else(|| wrong_kind(hierarchy, kind, "an entity directory"))
+}
+
+fn tree_mut<'a>(c: &'a mut Catalog, hierarchy: &str) -> Result<&'a mut EntityTree> {
+    let h = hierarchy_mut(c, hierarchy)?;
+    let kind = h.hierarchy_type();
+    h.as_tree_mut()
+        .ok_or_else(|| wrong_kind(hierarchy, kind, "an entity tree"))
 }
 
 fn aspect_map<'a>(c: &'a mut Catalog, aspect_def: &str) -> Result<&'a mut AspectMap> {
