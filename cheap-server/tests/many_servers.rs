@@ -552,26 +552,30 @@ async fn list_adds_through_three_galera_nodes_all_land() {
         (0..3).map(move |_| async move {
             let mut acked = Vec::new();
             let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+            let mut answered: BTreeMap<Uuid, (u16, String)> = BTreeMap::new();
             for _ in 0..60 {
                 let e = Uuid::new_v4();
-                let (status, _) = s
+                let (status, body) = s
                     .post(
                         &format!("/api/catalog/{catalog}/hierarchies/list/entities"),
                         &json!({"entityIds": [e]}),
                     )
                     .await;
                 *statuses.entry(status).or_default() += 1;
+                answered.insert(e, (status, body["message"].to_string()));
                 if status == 200 {
                     acked.push(e);
                 }
             }
-            (acked, statuses)
+            (acked, statuses, answered)
         })
     });
     let mut acked = Vec::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
-    for (a, st) in futures::future::join_all(adds).await {
+    let mut answered: BTreeMap<Uuid, (u16, String)> = BTreeMap::new();
+    for (a, st, an) in futures::future::join_all(adds).await {
         acked.extend(a);
+        answered.extend(an);
         for (k, v) in st {
             *statuses.entry(k).or_default() += v;
         }
