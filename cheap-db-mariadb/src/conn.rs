@@ -117,7 +117,12 @@ impl Dialect for MariaDbDialect {
     fn extra_ddl(&self) -> &'static [&'static str] {
         &["CREATE TABLE IF NOT EXISTS cheap_catalog_lock (
             catalog_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
-            writes BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"]
+            writes BIGINT NOT NULL DEFAULT 0) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+          // One row per write transaction on a Galera node, written inside it: whether it
+          // committed can be asked afterwards (see `Committing`). Rows go after ten minutes.
+          "CREATE TABLE IF NOT EXISTS cheap_commit (
+            token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
+            at_ms BIGINT NOT NULL, INDEX cheap_commit_at (at_ms)) ENGINE=InnoDB DEFAULT CHARSET=ascii"]
     }
 
     fn quote(&self, ident: &str) -> String {
@@ -218,10 +223,97 @@ pub(crate) static ABORTED_BEFORE_COMMIT: std::sync::atomic::AtomicU64 =
 pub(crate) enum MyConn {
     /// A read transaction.
     Tx(Transaction<'static>),
-    /// A write transaction: checked to be alive before it commits.
-    Write(Transaction<'static>),
+    /// A write transaction: checked to be alive before it commits; on a Galera node, with the
+    /// token that tells afterwards whether it committed.
+    Write(Transaction<'static>, Option<Committing>),
     Plain(Conn),
 }
+
+/// A write transaction's commit token on a Galera node. A node can report a transaction it
+/// committed as failed (a deadlock error after its write set was certified and ordered) and,
+/// the cluster test suggests, the other way round; the engine's retry would then apply a
+/// write twice, or not at all. The token row is written inside the transaction, so after an
+/// error its presence says the transaction committed, and after an OK its absence says it did
+/// not.
+pub(crate) struct Committing {
+    pub token: String,
+    pub pool: mysql_async::Pool,
+}
+
+static COMMITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Committing {
+    /// Writes the token inside `tx`.
+    pub(crate) async fn begin(
+        tx: &mut Transaction<'static>,
+        pool: &mysql_async::Pool,
+    ) -> Result<Committing> {
+        let token = Uuid::new_v4().to_string();
+        tx.exec_drop(
+            "INSERT INTO cheap_commit (token, at_ms) VALUES (?, ?)",
+            (token.as_str(), now_ms()),
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(Committing {
+            token,
+            pool: pool.clone(),
+        })
+    }
+
+    /// Whether the token's transaction committed, asked on another connection; `None` when
+    /// the node cannot say.
+    async fn committed(&self) -> Option<bool> {
+        let mut conn = self.pool.get_conn().await.ok()?;
+        let n: Option<i64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM cheap_commit WHERE token = ?",
+                (self.token.as_str(),),
+            )
+            .await
+            .ok()?;
+        // Now and then, the tokens nobody will ask about again.
+        if COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1000 == 999 {
+            let _ = conn
+                .exec_drop(
+                    "DELETE FROM cheap_commit WHERE at_ms < ?",
+                    (now_ms() - 600_000,),
+                )
+                .await;
+        }
+        n.map(|n| n > 0)
+    }
+
+    /// The outcome of a commit that answered `result`, checked against the token.
+    async fn settle(&self, result: Result<()>) -> Result<()> {
+        match (result, self.committed().await) {
+            (Ok(()), Some(false)) => {
+                MISREPORTED_COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!("MariaDB answered OK to a COMMIT that did not commit; running the transaction again");
+                Err(CheapError::Contention(
+                    "the transaction did not commit although MariaDB answered OK".into(),
+                ))
+            }
+            (Err(e), Some(true)) if e.is_transient() => {
+                MISREPORTED_COMMITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(error = %e, "MariaDB reported a failed COMMIT for a transaction that committed; not running it again");
+                Ok(())
+            }
+            (result, _) => result,
+        }
+    }
+}
+
+/// Commits whose answer the commit token contradicted, in this process.
+pub(crate) static MISREPORTED_COMMITS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 fn params(args: &[Arg<'_>]) -> Result<Params> {
     if args.is_empty() {
@@ -299,7 +391,7 @@ fn row(r: mysql_async::Row) -> Row {
 macro_rules! on_conn {
     ($self:ident, $c:ident => $body:expr) => {
         match $self {
-            MyConn::Tx($c) | MyConn::Write($c) => $body,
+            MyConn::Tx($c) | MyConn::Write($c, _) => $body,
             MyConn::Plain($c) => $body,
         }
     };
@@ -342,7 +434,7 @@ impl SqlConn for MyConn {
     async fn commit(self: Box<Self>) -> Result<()> {
         match *self {
             MyConn::Tx(tx) => tx.commit().await.map_err(map_err),
-            MyConn::Write(mut tx) => {
+            MyConn::Write(mut tx, committing) => {
                 // A Galera node rolls a local transaction back when a replicated write
                 // conflicts with it (a brute-force abort) and reports that to the next
                 // statement. Should a rollback ever go unreported, COMMIT would answer OK for a
@@ -361,7 +453,11 @@ impl SqlConn for MyConn {
                         "MariaDB rolled the transaction back before it committed (a conflicting replicated write)".into(),
                     ));
                 }
-                tx.commit().await.map_err(map_err)
+                let result = tx.commit().await.map_err(map_err);
+                match committing {
+                    Some(c) => c.settle(result).await,
+                    None => result,
+                }
             }
             MyConn::Plain(_) => Ok(()),
         }

@@ -21,6 +21,7 @@ mod conn;
 mod error;
 mod options;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::ops::Deref;
@@ -55,6 +56,8 @@ pub struct MariaDbBackend {
     pool: Pool,
     acquire_timeout: Duration,
     mappings: MappingRegistry,
+    /// The server is a Galera node: write transactions carry commit tokens.
+    galera: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl MariaDbDao {
@@ -80,6 +83,7 @@ impl MariaDbDao {
                 pool,
                 acquire_timeout,
                 mappings: MappingRegistry::default(),
+                galera: Arc::default(),
             }),
         }
     }
@@ -108,6 +112,12 @@ impl Deref for MariaDbDao {
     }
 }
 
+/// Commits whose answer a Galera node got wrong, by their commit token: an OK for a
+/// transaction that did not commit (run again) or an error for one that did (not run again).
+pub fn commits_misreported() -> u64 {
+    conn::MISREPORTED_COMMITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Write transactions this process found rolled back by MariaDB just before their commit,
 /// without an error to any statement (a Galera node's brute-force abort), and ran again. A
 /// plain server never does this; on a cluster it counts conflicts the retry absorbed.
@@ -119,6 +129,24 @@ pub fn transactions_aborted_before_commit() -> u64 {
 cheap_core::forward_cheap_dao!([] MariaDbDao, this => &this.engine);
 
 impl MariaDbBackend {
+    /// Turns commit tokens on when the server is a Galera node that has the token table.
+    pub(crate) async fn detect_galera(&self) -> Result<()> {
+        use mysql_async::prelude::Queryable;
+        let mut conn = self.get_conn().await?;
+        // A server without the variable is no Galera node.
+        let on: Option<i64> = conn.query_first("SELECT @@wsrep_on").await.unwrap_or(None);
+        let table: Option<i64> = conn
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'cheap_commit'",
+            )
+            .await
+            .map_err(map_err)?;
+        let galera = on == Some(1) && table.unwrap_or(0) > 0;
+        self.galera
+            .store(galera, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
     /// A connection within the acquire timeout.
     pub(crate) async fn get_conn(&self) -> Result<mysql_async::Conn> {
         self.within(self.pool.get_conn()).await
@@ -164,7 +192,13 @@ impl SqlBackend for MariaDbBackend {
                 // Writers of one catalog are serialized by its lock row; read committed keeps
                 // InnoDB's gap locks from making writers of different catalogs deadlock.
                 opts.with_isolation_level(IsolationLevel::ReadCommitted);
-                MyConn::Write(self.within(self.pool.start_transaction(opts)).await?)
+                let mut tx = self.within(self.pool.start_transaction(opts)).await?;
+                let committing = if self.galera.load(std::sync::atomic::Ordering::Relaxed) {
+                    Some(conn::Committing::begin(&mut tx, &self.pool).await?)
+                } else {
+                    None
+                };
+                MyConn::Write(tx, committing)
             }
         };
         Ok(Box::new(conn))

@@ -232,6 +232,7 @@ impl MariaDbOptions {
         } else {
             dao.health_check().await?;
         }
+        dao.engine().backend().detect_galera().await?;
         Ok(dao)
     }
 }
