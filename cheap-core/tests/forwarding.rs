@@ -276,6 +276,18 @@ impl CheapDao for Recorder {
             .await
     }
 
+    async fn versioned_query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<(Vec<AspectMap>, i64)> {
+        self.note("versioned_query_aspects");
+        self.inner
+            .versioned_query_aspects(catalog, entities, aspect_defs)
+            .await
+    }
+
     async fn apply_batch(
         &self,
         catalog: Uuid,
@@ -404,6 +416,9 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.merge_aspects(id, "x", &[]).await;
     let _ = dao.delete_aspects(id, "x", &[id]).await;
     let _ = dao.query_aspects(id, &[id], &["x".to_owned()]).await;
+    let _ = dao
+        .versioned_query_aspects(id, &[id], &["x".to_owned()])
+        .await;
     let _ = dao.apply_batch(id, &cheap_core::dao::Batch::new()).await;
     let _ = dao.changes_since(id, 0).await;
     let _ = dao.aspect_changes_since(id, "x", 0).await;

@@ -364,6 +364,16 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         ops::aspects::query_aspects(&self.engine(), catalog, entities, aspect_defs).await
     }
 
+    async fn versioned_query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<(Vec<AspectMap>, i64)> {
+        args::lookups("aspect def name", aspect_defs)?;
+        ops::aspects::versioned_query_aspects(&self.engine(), catalog, entities, aspect_defs).await
+    }
+
     async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
         ops::batches::apply_batch(&self.engine(), catalog, batch).await
     }

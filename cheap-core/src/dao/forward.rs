@@ -207,6 +207,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::query_aspects($inner, catalog, entities, aspect_defs).await
             }
 
+            async fn versioned_query_aspects(&self, catalog: $crate::Uuid, entities: &[$crate::Uuid], aspect_defs: &[String]) -> $crate::Result<(Vec<$crate::AspectMap>, i64)> {
+                let $this = self;
+                $crate::CheapDao::versioned_query_aspects($inner, catalog, entities, aspect_defs).await
+            }
+
             async fn apply_batch(&self, catalog: $crate::Uuid, batch: &$crate::dao::Batch) -> $crate::Result<$crate::dao::BatchOutcome> {
                 let $this = self;
                 $crate::CheapDao::apply_batch($inner, catalog, batch).await
@@ -307,6 +312,7 @@ pub const METHODS: &[&str] = &[
     "merge_aspects",
     "delete_aspects",
     "query_aspects",
+    "versioned_query_aspects",
     "apply_batch",
     "changes_since",
     "aspect_changes_since",

@@ -437,6 +437,20 @@ impl CheapDao for InstrumentedDao {
         .await
     }
 
+    async fn versioned_query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<(Vec<AspectMap>, i64)> {
+        self.run(
+            "versioned_query_aspects",
+            self.inner
+                .versioned_query_aspects(catalog, entities, aspect_defs),
+        )
+        .await
+    }
+
     async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
         self.run("apply_batch", self.inner.apply_batch(catalog, batch))
             .await

@@ -311,6 +311,20 @@ pub trait CheapDao: Send + Sync {
         aspect_defs: &[String],
     ) -> Result<Vec<AspectMap>>;
 
+    /// [`query_aspects`](Self::query_aspects) with the catalog's version, never newer than
+    /// the aspects (see [`versioned_catalog_def`](Self::versioned_catalog_def)). The SQL
+    /// backends take it from the snapshot the aspects are read in; this default reads it first.
+    async fn versioned_query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<(Vec<AspectMap>, i64)> {
+        let version = self.catalog_info(catalog).await?.version;
+        let maps = self.query_aspects(catalog, entities, aspect_defs).await?;
+        Ok((maps, version))
+    }
+
     // ---- batches ----
 
     /// Applies the batch's operations to `catalog` in order, atomically, with one version

@@ -349,6 +349,15 @@ impl CheapDao for SpeciesDao {
         write!(self, catalog, d => d.merge_aspects(catalog, aspect_def, patches))
     }
 
+    async fn versioned_query_aspects(
+        &self,
+        catalog: Uuid,
+        entities: &[Uuid],
+        aspect_defs: &[String],
+    ) -> Result<(Vec<AspectMap>, i64)> {
+        read!(self, catalog, d => d.versioned_query_aspects(catalog, entities, aspect_defs))
+    }
+
     async fn apply_batch(&self, catalog: Uuid, batch: &Batch) -> Result<BatchOutcome> {
         if let Route::WriteThrough(up) = self.route(catalog).await? {
             // The upstream is the authority: the condition is checked there; the local copy

@@ -202,8 +202,9 @@ async fn upsert(
     Ok((status, Json(body)).into_response())
 }
 
-/// The query, tagged with the catalog's version like a read (read first, so the tag is never
-/// newer than the answer); `If-None-Match` naming it is 304. The query is a POST only to carry
+/// The query, tagged with the catalog's version like a read (the version of the snapshot the
+/// aspects come from, so the tag is never newer than the answer); `If-None-Match` naming it is
+/// 304. The query is a POST only to carry
 /// its body; it changes nothing, so it is validated as a GET is.
 async fn query(
     state: &AppState,
@@ -211,66 +212,68 @@ async fn query(
     req: AspectQueryRequest,
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
-    let version = state.dao.catalog_info(catalog).await?.version;
+    let (maps, version) = query_maps(state, catalog, req.entity_ids, req.aspect_def_names).await?;
     if etag::none_match(headers, version) {
         return Ok(etag::not_modified(version));
     }
-    let mut r = query_body(state, catalog, req).await?.into_response();
-    etag::set(&mut r, version);
-    Ok(r)
-}
-
-async fn query_body(
-    state: &AppState,
-    catalog: Uuid,
-    req: AspectQueryRequest,
-) -> ApiResult<Json<AspectQueryResponse>> {
-    // Names the catalog does not have are skipped, as the reference does. The usual request
-    // names only defs that exist: it costs one DAO call; a request naming others, two.
-    let mut names: Vec<String> = Vec::with_capacity(req.aspect_def_names.len());
-    for n in &req.aspect_def_names {
-        if !names.contains(n) {
-            names.push(n.clone());
-        }
-    }
-    let maps = if names.is_empty() || req.entity_ids.is_empty() {
-        Vec::new()
-    } else {
-        match state
-            .dao
-            .query_aspects(catalog, &req.entity_ids, &names)
-            .await
-        {
-            Err(CheapError::NotFound(NotFound::AspectDef { .. })) => {
-                let known: Vec<String> = state
-                    .dao
-                    .list_aspect_defs(catalog)
-                    .await?
-                    .into_iter()
-                    .map(|d| d.name().to_owned())
-                    .filter(|n| names.contains(n))
-                    .collect();
-                if known.is_empty() {
-                    Vec::new()
-                } else {
-                    state
-                        .dao
-                        .query_aspects(catalog, &req.entity_ids, &known)
-                        .await?
-                }
-            }
-            r => r?,
-        }
-    };
     let results = maps
         .into_iter()
         .filter(|m| !m.is_empty())
         .map(|m| m.to_json_value())
         .collect();
-    Ok(Json(AspectQueryResponse {
+    let mut r = Json(AspectQueryResponse {
         catalog_id: catalog,
         results,
-    }))
+    })
+    .into_response();
+    etag::set(&mut r, version);
+    Ok(r)
+}
+
+/// The maps the query asks for, with the catalog version they were read at. Names the catalog
+/// does not have are skipped, as the reference does. The usual request names only defs that
+/// exist: it costs one DAO call; a request naming others, three.
+async fn query_maps(
+    state: &AppState,
+    catalog: Uuid,
+    entity_ids: Vec<Uuid>,
+    requested: Vec<String>,
+) -> ApiResult<(Vec<cheap_core::AspectMap>, i64)> {
+    let mut names: Vec<String> = Vec::with_capacity(requested.len());
+    for n in requested {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    if names.is_empty() || entity_ids.is_empty() {
+        let version = state.dao.catalog_info(catalog).await?.version;
+        return Ok((Vec::new(), version));
+    }
+    match state
+        .dao
+        .versioned_query_aspects(catalog, &entity_ids, &names)
+        .await
+    {
+        Err(CheapError::NotFound(NotFound::AspectDef { .. })) => {
+            let version = state.dao.catalog_info(catalog).await?.version;
+            let known: Vec<String> = state
+                .dao
+                .list_aspect_defs(catalog)
+                .await?
+                .into_iter()
+                .map(|d| d.name().to_owned())
+                .filter(|n| names.contains(n))
+                .collect();
+            if known.is_empty() {
+                return Ok((Vec::new(), version));
+            }
+            Ok(state
+                .dao
+                .versioned_query_aspects(catalog, &entity_ids, &known)
+                .await?)
+        }
+        r => Ok(r?),
+    }
 }
 
 /// An upsert made with `If-Match`: all of it or nothing (an item that does not make a valid

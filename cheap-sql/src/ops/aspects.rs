@@ -358,11 +358,23 @@ pub(crate) async fn query_aspects(
     entities: &[Uuid],
     aspect_defs: &[String],
 ) -> Result<Vec<AspectMap>> {
+    Ok(versioned_query_aspects(b, catalog, entities, aspect_defs)
+        .await?
+        .0)
+}
+
+/// The aspects and the catalog version of the snapshot they were read in.
+pub(crate) async fn versioned_query_aspects(
+    b: &Engine<'_>,
+    catalog: Uuid,
+    entities: &[Uuid],
+    aspect_defs: &[String],
+) -> Result<(Vec<AspectMap>, i64)> {
     let d = b.dialect();
     let maps = b.mapping_registry().snapshot();
     let mut conn = b.connect(TxMode::Read).await?;
     let conn: &mut dyn SqlConn = &mut *conn;
-    let (_, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
+    let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
     let names: Vec<String> = if aspect_defs.is_empty() {
         meta.hierarchies
             .iter()
@@ -397,5 +409,5 @@ pub(crate) async fn query_aspects(
         };
         out.push(map);
     }
-    Ok(out)
+    Ok((out, info.version))
 }
