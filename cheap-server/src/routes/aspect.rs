@@ -204,8 +204,8 @@ async fn upsert(
 
 /// The query, tagged with the catalog's version like a read (the version of the snapshot the
 /// aspects come from, so the tag is never newer than the answer); `If-None-Match` naming it is
-/// 304. The query is a POST only to carry
-/// its body; it changes nothing, so it is validated as a GET is.
+/// 304. The query is a POST only to carry its body; it changes nothing, so it is validated as
+/// a GET is.
 async fn query(
     state: &AppState,
     catalog: Uuid,
