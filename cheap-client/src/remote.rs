@@ -69,33 +69,17 @@ impl RemoteDao {
 impl RemoteDao {
     /// One operation through the batch endpoint, its error as the operation's own.
     async fn single_result(&self, catalog: Uuid, op: BatchOp) -> Result<BatchResult> {
-        self.conditional(catalog, None, vec![op])
-            .await?
-            .pop()
-            .ok_or_else(|| CheapError::invalid("the server returned no result"))
-    }
-
-    /// Operations through the batch endpoint on the condition `expected`, their error as the
-    /// failing one's own.
-    async fn conditional(
-        &self,
-        catalog: Uuid,
-        expected: Option<i64>,
-        ops: Vec<BatchOp>,
-    ) -> Result<Vec<BatchResult>> {
-        let mut batch = Batch::new();
-        batch.expected_version = expected;
-        for op in ops {
-            batch.push(op);
-        }
-        let out = self
+        let batch = Batch::new().op(op);
+        let mut out = self
             .apply_batch(catalog, &batch)
             .await
             .map_err(|e| match e {
                 CheapError::InBatch { source, .. } => *source,
                 e => e,
             })?;
-        Ok(out.results)
+        out.results
+            .pop()
+            .ok_or_else(|| CheapError::invalid("the server returned no result"))
     }
 
     /// One counting operation through the batch endpoint.
