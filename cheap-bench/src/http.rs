@@ -22,68 +22,11 @@ pub async fn bare_server() {
     axum::serve(listener, app).await.expect("serve");
 }
 
-/// Runs the cheap server on `backend` (a SQLite file, or a fresh `cheap_bench` schema or
-/// database on the machine's PostgreSQL or MariaDB: `CHEAP_TEST_POSTGRES_URL`,
-/// `CHEAP_TEST_MARIADB_URL`), as `cheap serve` does, until killed; prints its address.
+/// Runs the cheap server on `backend` (see [`crate::stores::open`]), as `cheap serve` does,
+/// until killed; prints its address.
 pub async fn cheap_server(backend: &str) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dao: Arc<dyn cheap_core::CheapDao> = match backend {
-        "postgres" => {
-            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let admin = cheap_db_postgres::PostgresOptions::url(&url)
-                .init_schema(false)
-                .connect()
-                .await
-                .expect("postgres");
-            sqlx::query("DROP SCHEMA IF EXISTS cheap_bench CASCADE")
-                .execute(admin.pool())
-                .await
-                .expect("drop the bench schema");
-            Arc::new(
-                cheap_db_postgres::PostgresOptions::url(&url)
-                    .schema("cheap_bench")
-                    .connect()
-                    .await
-                    .expect("postgres"),
-            )
-        }
-        "mariadb" => {
-            use mysql_async::prelude::Queryable;
-            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
-                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-            let admin = cheap_db_mariadb::MariaDbOptions::url(&url)
-                .init_schema(false)
-                .connect()
-                .await
-                .expect("mariadb");
-            let mut conn = admin.pool().get_conn().await.expect("a connection");
-            conn.query_drop("DROP DATABASE IF EXISTS cheap_bench")
-                .await
-                .expect("drop the bench database");
-            conn.query_drop("CREATE DATABASE cheap_bench")
-                .await
-                .expect("create the bench database");
-            Arc::new(
-                cheap_db_mariadb::MariaDbOptions::url(&url)
-                    .database("cheap_bench")
-                    .connect()
-                    .await
-                    .expect("mariadb"),
-            )
-        }
-        _ => {
-            let mut o = cheap_db_sqlite::SqliteOptions::path(dir.path().join("bench.db"));
-            // For experiments: the pool's page cache in MiB.
-            if let Some(mib) = std::env::var("CHEAP_BENCH_PAGE_CACHE_MIB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                o = o.page_cache(mib << 20);
-            }
-            Arc::new(o.connect().await.expect("sqlite"))
-        }
-    };
+    let dao = crate::stores::open(backend, "cheap_bench", dir.path()).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

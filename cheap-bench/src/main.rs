@@ -14,6 +14,8 @@ use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType
 
 mod baseline;
 mod http;
+mod scale;
+mod stores;
 
 #[derive(Parser)]
 #[command(about = "cheap-rs benchmarks")]
@@ -59,6 +61,18 @@ enum Command {
         /// Aspects in the catalog read, queried and upserted into.
         #[arg(long, default_value_t = 100_000)]
         aspects: usize,
+    },
+    /// One-item operations at several catalog sizes: how their cost grows.
+    Scale {
+        /// Which backend.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        /// Catalog sizes (aspects, and entries per hierarchy), comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 100_000, 1_000_000])]
+        sizes: Vec<usize>,
+        /// Repetitions of each operation; the median is reported.
+        #[arg(long, default_value_t = 40)]
+        reps: usize,
     },
     /// Client per-request overhead beside raw reqwest.
     Client {
@@ -332,6 +346,11 @@ async fn main() -> cheap_core::Result<()> {
             backend,
             aspects,
         } => http::run(seconds.max(1), backend.name(), aspects.max(1)).await,
+        Command::Scale {
+            backend,
+            sizes,
+            reps,
+        } => scale::run(backend.name(), &sizes, reps.max(1)).await,
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
         Command::ServeCheap { backend } => {
             http::cheap_server(backend.name()).await;

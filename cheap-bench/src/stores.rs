@@ -1,0 +1,69 @@
+//! The stores the benchmarks run on, each fresh.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use cheap_core::CheapDao;
+
+/// A fresh store named `name` on `backend`: a SQLite file in `dir`, or a schema (PostgreSQL) or
+/// database (MariaDB) of that name on the machine's servers, dropped first
+/// (`CHEAP_TEST_POSTGRES_URL`, `CHEAP_TEST_MARIADB_URL`, or the local defaults).
+pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
+    match backend {
+        "postgres" => {
+            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let admin = cheap_db_postgres::PostgresOptions::url(&url)
+                .init_schema(false)
+                .connect()
+                .await
+                .expect("postgres");
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .execute(admin.pool())
+                .await
+                .expect("drop the bench schema");
+            Arc::new(
+                cheap_db_postgres::PostgresOptions::url(&url)
+                    .schema(name)
+                    .connect()
+                    .await
+                    .expect("postgres"),
+            )
+        }
+        "mariadb" => {
+            use mysql_async::prelude::Queryable;
+            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+            let admin = cheap_db_mariadb::MariaDbOptions::url(&url)
+                .init_schema(false)
+                .connect()
+                .await
+                .expect("mariadb");
+            let mut conn = admin.pool().get_conn().await.expect("a connection");
+            conn.query_drop(format!("DROP DATABASE IF EXISTS {name}"))
+                .await
+                .expect("drop the bench database");
+            conn.query_drop(format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create the bench database");
+            Arc::new(
+                cheap_db_mariadb::MariaDbOptions::url(&url)
+                    .database(name)
+                    .connect()
+                    .await
+                    .expect("mariadb"),
+            )
+        }
+        _ => {
+            let mut o = cheap_db_sqlite::SqliteOptions::path(dir.join(format!("{name}.db")));
+            // For experiments: the pool's page cache in MiB.
+            if let Some(mib) = std::env::var("CHEAP_BENCH_PAGE_CACHE_MIB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                o = o.page_cache(mib << 20);
+            }
+            Arc::new(o.connect().await.expect("sqlite"))
+        }
+    }
+}
