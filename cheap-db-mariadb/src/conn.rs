@@ -156,10 +156,6 @@ impl Dialect for MariaDbDialect {
         1000
     }
 
-    fn subtree(&self) -> &'static str {
-        "catalog_id = ? AND hierarchy_name = ? AND (node_path = ? OR LEFT(node_path, CHAR_LENGTH(?) + 1) = CONCAT(?, '/'))"
-    }
-
     fn lock_catalog(&self, catalog: Uuid) -> Option<(&'static str, Arg<'static>)> {
         // Updating the catalog's lock row holds its exclusive row lock until commit, whether or
         // not the catalog exists yet.

@@ -26,13 +26,24 @@ pub(crate) async fn insert_list(
     first_order: i64,
 ) -> Result<u64> {
     let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(first_order..).collect();
+    insert_list_rows(conn, d, cat, name, &rows).await
+}
+
+/// Writes list entries with the orders given; returns how many.
+pub(crate) async fn insert_list_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    rows: &[(Uuid, i64)],
+) -> Result<u64> {
     batch::insert(
         conn,
         d,
         "INSERT INTO hierarchy_entity_list (catalog_id, hierarchy_name, entity_id, list_order)",
         4,
         "",
-        &rows,
+        rows,
         |a, (e, o)| a.extend([Arg::Uuid(cat), Arg::text(name), Arg::Uuid(*e), Arg::Int(*o)]),
     )
     .await

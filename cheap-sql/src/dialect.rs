@@ -50,12 +50,6 @@ pub trait Dialect: Send + Sync {
         "h.hierarchy_order IS NULL, h.hierarchy_order, h.name"
     }
 
-    /// A filter for the rows of the subtree at a node path; binds catalog, hierarchy, then the
-    /// path three times.
-    fn subtree(&self) -> &'static str {
-        "catalog_id = ? AND hierarchy_name = ? AND (node_path = ? OR substr(node_path, 1, length(?) + 1) = ? || '/')"
-    }
-
     /// A statement (and its argument) that serializes the writers of one catalog for the rest
     /// of the transaction, when beginning a write transaction does not already.
     fn lock_catalog(&self, catalog: Uuid) -> Option<(&'static str, Arg<'static>)> {

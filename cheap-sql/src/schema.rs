@@ -493,6 +493,17 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
         "hierarchy_entity_list",
         "entity_id",
     ),
+    // Pages of sets and directories are read in order, and each add reads the last order.
+    (
+        "idx_hierarchy_entity_set_order",
+        "hierarchy_entity_set",
+        "catalog_id, hierarchy_name, set_order",
+    ),
+    (
+        "idx_hierarchy_entity_directory_order",
+        "hierarchy_entity_directory",
+        "catalog_id, hierarchy_name, dir_order",
+    ),
     (
         "idx_hierarchy_entity_set_entity_id",
         "hierarchy_entity_set",

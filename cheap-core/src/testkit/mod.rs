@@ -7,6 +7,7 @@
 
 mod batch;
 mod limits;
+mod lists;
 mod read_only;
 mod replace;
 mod shared_defs;
@@ -14,6 +15,7 @@ pub mod sync;
 
 pub use batch::batches_are_atomic;
 pub use limits::limits_are_the_same_everywhere;
+pub use lists::lists_change_in_place;
 pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
 pub use shared_defs::shared_defs_stored_at_once;
@@ -1139,4 +1141,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     read_only_values_are_set_once(dao).await;
     shared_defs_stored_at_once(dao).await;
     batches_are_atomic(dao).await;
+    lists_change_in_place(dao).await;
 }

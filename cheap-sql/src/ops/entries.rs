@@ -3,38 +3,12 @@
 use uuid::Uuid;
 
 use super::changes::bump;
+use super::lists;
 use super::*;
 use crate::codec::flatten_tree;
 use crate::content;
 use cheap_core::model::{check_depth, node_path, EntityTree, HierarchyType};
 use cheap_core::{CheapError, NotFound, Result};
-
-pub(super) async fn read_list(conn: &mut dyn SqlConn, cat: Uuid, name: &str) -> Result<Vec<Uuid>> {
-    conn.fetch_all(
-        "SELECT entity_id FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY list_order",
-        &[Arg::Uuid(cat), Arg::text(name)],
-    )
-    .await?
-    .iter()
-    .map(|r| r.uuid(0))
-    .collect()
-}
-
-pub(super) async fn rewrite_list(
-    conn: &mut dyn SqlConn,
-    d: &dyn Dialect,
-    cat: Uuid,
-    name: &str,
-    ids: &[Uuid],
-) -> Result<()> {
-    conn.execute(
-        "DELETE FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ?",
-        &[Arg::Uuid(cat), Arg::text(name)],
-    )
-    .await?;
-    content::insert_list(conn, d, cat, name, ids, 0).await?;
-    Ok(())
-}
 
 pub(crate) async fn add_entities(
     b: &Engine<'_>,
@@ -112,21 +86,12 @@ pub(crate) async fn insert_entities_in(
         "an entity list",
     )
     .await?;
-    let mut list = read_list(conn, catalog, hierarchy).await?;
-    let i = usize::try_from(index).unwrap_or(usize::MAX);
-    if i > list.len() {
-        return Err(CheapError::invalid(format!(
-            "index {index} is past the end of list '{hierarchy}' ({} entries)",
-            list.len()
-        )));
-    }
-    if ids.is_empty() {
+    let n = lists::insert_at(conn, d, catalog, hierarchy, index, ids).await?;
+    if n == 0 {
         return Ok(0);
     }
-    list.splice(i..i, ids.iter().copied());
-    rewrite_list(conn, d, catalog, hierarchy, &list).await?;
     bump(conn, d, catalog, &[hierarchy]).await?;
-    Ok(ids.len() as u64)
+    Ok(n)
 }
 
 pub(crate) async fn remove_entities(
@@ -151,23 +116,7 @@ pub(crate) async fn remove_entities_in(
     let d = b.dialect();
     let n = match hierarchy_type(conn, catalog, hierarchy).await? {
         HierarchyType::EntityList => {
-            let list = read_list(conn, catalog, hierarchy).await?;
-            let kept: Vec<Uuid> = if every_occurrence {
-                list.iter().copied().filter(|e| !ids.contains(e)).collect()
-            } else {
-                let mut kept = list.clone();
-                for id in ids {
-                    if let Some(i) = kept.iter().position(|e| e == id) {
-                        kept.remove(i);
-                    }
-                }
-                kept
-            };
-            let n = (list.len() - kept.len()) as u64;
-            if n > 0 {
-                rewrite_list(conn, d, catalog, hierarchy, &kept).await?;
-            }
-            n
+            lists::remove(conn, d, catalog, hierarchy, ids, every_occurrence).await?
         }
         HierarchyType::EntitySet => {
             delete_in(
@@ -336,14 +285,19 @@ pub(crate) async fn add_tree_nodes_in(
         return Err(NotFound::tree_path(parent_path).into());
     };
     let parent_id = row.uuid(0)?;
-    let subtree = format!(
-        "DELETE FROM hierarchy_entity_tree_node WHERE {}",
-        d.subtree()
-    );
+    let subtree = format!("DELETE FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
     for (name, entity) in nodes {
         let path = format!("{parent}/{name}");
         // A child of the same name is replaced with its whole subtree.
-        delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
+        let existing = conn
+            .fetch_optional(
+                "SELECT 1 FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND parent_node_id = ? AND node_key = ?",
+                &[Arg::Uuid(catalog), Arg::text(hierarchy), Arg::Uuid(parent_id), Arg::text(name)],
+            )
+            .await?;
+        if existing.is_some() {
+            delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
+        }
         let order = conn.fetch_int(
                 "SELECT COALESCE(MAX(tree_order), -1) + 1 FROM hierarchy_entity_tree_node WHERE parent_node_id = ?",
                 &[Arg::Uuid(parent_id)],
@@ -393,30 +347,36 @@ pub(crate) async fn remove_tree_nodes_in(
         "an entity tree",
     )
     .await?;
-    let count = format!(
-        "SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {}",
-        d.subtree()
-    );
-    let delete = format!(
-        "DELETE FROM hierarchy_entity_tree_node WHERE {}",
-        d.subtree()
-    );
+    let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
+    let delete = format!("DELETE FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
     let mut n = 0;
     for p in paths {
         let path = node_path(p);
         // Counted first: rows removed by a cascade are not reported as changes
         // everywhere.
-        let args = [
-            Arg::Uuid(catalog),
-            Arg::text(hierarchy),
-            Arg::text(&path),
-            Arg::text(&path),
-            Arg::text(&path),
-        ];
+        let args = subtree_args(catalog, hierarchy, &path);
         n += conn.fetch_int(&count, &args).await?.max(0) as u64;
         delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
     }
     stamp_if_changed(conn, d, catalog, hierarchy, n).await
+}
+
+/// The rows of the subtree at a node path, found from the node along the parent links (both
+/// indexed), so that it costs the subtree's size, not the tree's; binds [`subtree_args`].
+const SUBTREE: &str = "catalog_id = ? AND hierarchy_name = ? AND node_id IN (\
+    WITH RECURSIVE sub (id) AS (\
+        SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? \
+        UNION ALL SELECT n.node_id FROM hierarchy_entity_tree_node n JOIN sub ON n.parent_node_id = sub.id) \
+    SELECT id FROM sub)";
+
+fn subtree_args<'a>(catalog: Uuid, hierarchy: &'a str, path: &'a str) -> [Arg<'a>; 5] {
+    [
+        Arg::Uuid(catalog),
+        Arg::text(hierarchy),
+        Arg::Uuid(catalog),
+        Arg::text(hierarchy),
+        Arg::text(path),
+    ]
 }
 
 pub(super) async fn delete_subtree(
@@ -426,17 +386,8 @@ pub(super) async fn delete_subtree(
     hierarchy: &str,
     path: &str,
 ) -> Result<u64> {
-    conn.execute(
-        sql,
-        &[
-            Arg::Uuid(catalog),
-            Arg::text(hierarchy),
-            Arg::text(path),
-            Arg::text(path),
-            Arg::text(path),
-        ],
-    )
-    .await
+    conn.execute(sql, &subtree_args(catalog, hierarchy, path))
+        .await
 }
 
 /// Advances the catalog's version for a write to `hierarchy` that changed `n` entries (none:

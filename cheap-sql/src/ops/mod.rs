@@ -9,6 +9,7 @@ pub(crate) mod catalogs;
 pub(crate) mod changes;
 pub(crate) mod entries;
 pub(crate) mod hierarchies;
+pub(crate) mod lists;
 
 use std::str::FromStr;
 use std::sync::Arc;
