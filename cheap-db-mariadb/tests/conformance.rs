@@ -162,6 +162,15 @@ async fn mariadb_keeps_the_statement_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_keeps_entry_counts() {
+    let Some((dao, db)) = dao().await else {
+        return;
+    };
+    cheap_sql::testkit::entry_counts_are_kept(dao.engine()).await;
+    drop_database(&dao, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_mariadb_stores_over_one_database_see_each_others_metadata() {
     let Some((a, db)) = dao().await else {
         return;

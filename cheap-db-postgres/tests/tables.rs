@@ -63,6 +63,13 @@ async fn postgres_keeps_the_statement_budget() {
 }
 
 #[tokio::test]
+async fn postgres_keeps_entry_counts() {
+    let Some(dao) = pg().await else { return };
+    tables::entry_counts_are_kept(dao.engine()).await;
+    drop_schema(&dao).await;
+}
+
+#[tokio::test]
 async fn two_postgres_stores_over_one_schema_see_each_others_metadata() {
     let Some(a) = pg().await else { return };
     let (schema,): (String,) = sqlx::query_as("SELECT current_schema()::text")

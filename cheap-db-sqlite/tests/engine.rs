@@ -24,6 +24,13 @@ async fn sqlite_keeps_the_statement_budget() {
 }
 
 #[tokio::test]
+async fn sqlite_keeps_entry_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dao = open(&dir.path().join("c.db")).await;
+    testkit::entry_counts_are_kept(dao.engine()).await;
+}
+
+#[tokio::test]
 async fn two_sqlite_stores_over_one_file_see_each_others_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shared.db");

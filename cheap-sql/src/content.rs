@@ -628,6 +628,8 @@ pub(crate) struct HierarchyRow {
     pub name: String,
     pub kind: HierarchyType,
     pub version: i64,
+    /// The stored number of entries, when known.
+    pub entries: Option<i64>,
 }
 
 /// Reads the contents of `hierarchies` (all of a catalog's, or one windowed) into hierarchies.

@@ -243,6 +243,7 @@ pub const TABLES: &[Table] = &[
             col("hierarchy_type", Code(HIERARCHY_TYPES)),
             counter("version_number", BigInt),
             nullable("hierarchy_order", Int),
+            nullable("cheap_entries", BigInt),
         ],
         primary_key: "catalog_id, name",
         unique: None,
@@ -447,6 +448,9 @@ pub const ADDED_COLUMNS: &[(&str, Column)] = &[
     ("hierarchy", nullable("hierarchy_order", Int)),
     // The catalog row's incarnation, for the metadata cache (see `meta`).
     ("catalog", nullable("cheap_epoch", BigInt)),
+    // A hierarchy's number of entries (tree: nodes), kept by every write so that a page need
+    // not count them; NULL where it is not known (rows the reference wrote), then counted.
+    ("hierarchy", nullable("cheap_entries", BigInt)),
 ];
 
 /// The secondary indexes of the schema, `(name, table, columns)`, the same in every dialect.
@@ -669,6 +673,9 @@ pub async fn init_schema(b: &dyn SqlBackend, options: SchemaOptions) -> Result<(
                     &[],
                 )
                 .await?;
+                if c.name == "cheap_entries" {
+                    count_entries(&mut *conn).await?;
+                }
             }
         }
         let upsert = d.on_conflict(&["id"], &["version"]);
@@ -684,6 +691,21 @@ pub async fn init_schema(b: &dyn SqlBackend, options: SchemaOptions) -> Result<(
         conn.execute(release, &[]).await?;
     }
     result
+}
+
+/// Stores every hierarchy's number of entries, once, in a database that did not keep them.
+async fn count_entries(conn: &mut dyn crate::conn::SqlConn) -> Result<()> {
+    for kind in cheap_core::model::HierarchyType::ALL {
+        let table = crate::ops::content_table(kind);
+        conn.execute(
+            &format!(
+                "UPDATE hierarchy SET cheap_entries = (SELECT COUNT(*) FROM {table} t WHERE t.catalog_id = hierarchy.catalog_id AND t.hierarchy_name = hierarchy.name) WHERE hierarchy_type = ?"
+            ),
+            &[Arg::text(kind.code())],
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

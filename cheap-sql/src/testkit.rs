@@ -654,3 +654,121 @@ pub async fn a_failed_group_is_retried_alone<B: SqlBackend>(dao: &SqlDao<B>) {
     assert_eq!(loaded.aspects(&name).map(|m| m.len()), Some(15));
     dao.delete_catalog(id).await.expect("clean up");
 }
+
+/// The number of entries each hierarchy row keeps (`cheap_entries`) is known and right after
+/// every kind of write: adds with duplicates, inserts, removals of present and absent entries,
+/// directory keys new and replaced, tree nodes added, replaced with their subtrees and removed,
+/// aspects created, replaced and deleted, and a batch.
+pub async fn entry_counts_are_kept<B: SqlBackend>(dao: &SqlDao<B>) {
+    use cheap_core::dao::{Batch, BatchOp};
+    let def = budget_def("counts.Thing", false).into_arc();
+    let aspect = |e: Uuid| {
+        Aspect::builder(def.clone(), e)
+            .set("s", PropertyValue::String("x".into()))
+            .build()
+            .expect("aspect")
+    };
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    catalog.extend(def.clone()).expect("extend");
+    catalog.create_entity_list("list").expect("list");
+    catalog.create_entity_set("set").expect("set");
+    catalog.create_entity_directory("dir").expect("dir");
+    catalog.create_entity_tree("tree").expect("tree");
+    dao.save_catalog(&catalog).await.expect("save");
+    let [a, b, c] = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+    let keys = |v: &[(&str, Uuid)]| -> Vec<(String, Uuid)> {
+        v.iter().map(|(k, e)| ((*k).to_owned(), *e)).collect()
+    };
+    dao.add_entities(id, "list", &[a, b, a]).await.expect("add");
+    dao.insert_entities(id, "list", 1, &[c])
+        .await
+        .expect("insert");
+    dao.remove_entities(id, "list", &[a, Uuid::new_v4()])
+        .await
+        .expect("remove");
+    dao.add_entities(id, "set", &[a, b, a]).await.expect("add");
+    dao.add_entities(id, "set", &[b]).await.expect("add again");
+    dao.remove_entities(id, "set", &[a, c])
+        .await
+        .expect("remove");
+    dao.put_directory_entries(id, "dir", &keys(&[("k1", a), ("k2", b), ("k1", c)]))
+        .await
+        .expect("put");
+    dao.put_directory_entries(id, "dir", &keys(&[("k2", c), ("k3", a)]))
+        .await
+        .expect("put again");
+    dao.remove_directory_keys(id, "dir", &["k1".into(), "none".into()])
+        .await
+        .expect("remove keys");
+    dao.remove_directory_entities(id, "dir", &[a])
+        .await
+        .expect("remove entities");
+    dao.add_tree_nodes(
+        id,
+        "tree",
+        "/",
+        &[("x".into(), Some(a)), ("y".into(), None)],
+    )
+    .await
+    .expect("add nodes");
+    dao.add_tree_nodes(
+        id,
+        "tree",
+        "/x",
+        &[("x1".into(), Some(b)), ("x2".into(), None)],
+    )
+    .await
+    .expect("add children");
+    dao.add_tree_nodes(id, "tree", "/", &[("x".into(), None)])
+        .await
+        .expect("replace a subtree");
+    dao.remove_tree_nodes(id, "tree", &["/y".into()])
+        .await
+        .expect("remove a node");
+    dao.upsert_aspects(id, def.name(), &[aspect(a), aspect(b)])
+        .await
+        .expect("upsert");
+    dao.upsert_aspects(id, def.name(), &[aspect(a), aspect(c)])
+        .await
+        .expect("upsert again");
+    dao.delete_aspects(id, def.name(), &[b, Uuid::new_v4()])
+        .await
+        .expect("delete");
+    let batch = Batch::new()
+        .op(BatchOp::AddEntities {
+            hierarchy: "list".into(),
+            entity_ids: vec![b, b],
+        })
+        .op(BatchOp::RemoveEntities {
+            hierarchy: "list".into(),
+            entity_ids: vec![b],
+            every_occurrence: false,
+        })
+        .op(BatchOp::UpsertAspects {
+            aspect_def: def.name().to_owned(),
+            aspects: vec![aspect(b)],
+        });
+    dao.apply_batch(id, &batch).await.expect("batch");
+
+    let loaded = dao.load_catalog(id).await.expect("load");
+    let mut conn = dao.connect(TxMode::None).await.expect("a connection");
+    for h in loaded.hierarchies() {
+        let kept = conn
+            .fetch_optional(
+                "SELECT cheap_entries FROM hierarchy WHERE catalog_id = ? AND name = ?",
+                &[crate::Arg::Uuid(id), crate::Arg::text(h.name())],
+            )
+            .await
+            .expect("the hierarchy row")
+            .expect("a hierarchy row");
+        assert_eq!(
+            kept.opt_int(0).expect("a number"),
+            Some(h.len() as i64),
+            "the entries kept for '{}'",
+            h.name()
+        );
+    }
+    drop(conn);
+    dao.delete_catalog(id).await.expect("cleanup");
+}

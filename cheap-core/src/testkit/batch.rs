@@ -186,6 +186,7 @@ pub async fn batches_are_atomic(dao: &dyn CheapDao) {
         "one occurrence of a went, the first"
     );
     let before = dao.load_catalog(id).await.expect("load");
+    super::assert_totals(dao, &before, "after batches").await;
 
     // The fifth operation fails: nothing of the four before it stays, the version stays.
     let failing = Batch::new()
@@ -212,6 +213,7 @@ pub async fn batches_are_atomic(dao: &dyn CheapDao) {
     }
     let after = dao.load_catalog(id).await.expect("load");
     super::assert_same(&after, &before, "after a failed batch");
+    super::assert_totals(dao, &after, "after a failed batch").await;
     assert_eq!(
         after.version, before.version,
         "no version for a failed batch"

@@ -602,6 +602,7 @@ pub async fn granular_operations(dao: &dyn CheapDao) {
     t.add_node("/x", "x1", Some(e[1])).expect("x1");
     let loaded = dao.load_catalog(id).await.expect("load");
     assert_same(&loaded, &expected, "after granular operations");
+    assert_totals(dao, &loaded, "after granular operations").await;
 
     // Pages.
     let page = dao
@@ -669,6 +670,23 @@ pub async fn granular_operations(dao: &dyn CheapDao) {
         Err(CheapError::NotFound(_))
     ));
     dao.delete_catalog(id).await.expect("delete");
+}
+
+/// Every hierarchy's page total is its number of entries (tree: nodes), as `catalog` (loaded
+/// from `dao`) holds them: the totals a backend keeps follow every write.
+pub async fn assert_totals(dao: &dyn CheapDao, catalog: &Catalog, context: &str) {
+    for h in catalog.hierarchies() {
+        let page = dao
+            .read_hierarchy_page(catalog.id(), h.name(), 0, 1)
+            .await
+            .expect("page");
+        assert_eq!(
+            page.total,
+            h.len() as u64,
+            "{context}: the total of '{}'",
+            h.name()
+        );
+    }
 }
 
 /// Bad requests fail with the right kind of error and leave the stored catalog as it was.

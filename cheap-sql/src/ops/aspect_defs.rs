@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::changes::{bump, forget_changes, record_rewrite};
+use super::changes::{bump, forget_changes, record_rewrite, Touch};
 use super::*;
 use crate::mapping::{self, Mappings};
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub(crate) async fn put_aspect_def_in(
             None => {
                 defs::store_def(conn, d, catalog, def).await?;
                 insert_hierarchy_row(conn, catalog, def.name(), HierarchyType::AspectMap).await?;
-                let v = bump(conn, d, catalog, &[def.name()]).await?;
+                let v = bump(conn, d, catalog, &[Touch::exactly(def.name(), 0)]).await?;
                 forget_changes(conn, catalog, def.name()).await?;
                 record_rewrite(conn, d, catalog, def.name(), v).await?;
                 Ok(true)
@@ -81,7 +81,7 @@ pub(crate) async fn delete_aspect_def_in(
     let maps = b.mapping_registry().snapshot();
     remove_aspect_map(conn, d, catalog, name, &maps).await?;
     forget_changes(conn, catalog, name).await?;
-    bump(conn, d, catalog, &[name]).await?;
+    bump(conn, d, catalog, &[Touch::unknown(name)]).await?;
     Ok(true)
 }
 

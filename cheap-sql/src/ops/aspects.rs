@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::changes::{bump_to, record_aspect_changes};
+use super::changes::{bump_to, record_aspect_changes, Touch};
 use super::*;
 use crate::batch::{self, placeholders};
 use crate::content::{self, Window};
@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use crate::group::{Item, Job};
 use crate::table_mapping::AspectTableMapping;
 use cheap_core::dao::rules::{
-    check_read_only, check_upsert, has_read_only, no_entity_ids, plan_upsert, touched,
+    check_read_only, check_upsert, has_read_only, no_entity_ids, plan_upsert,
 };
 use cheap_core::dao::UpsertOutcome;
 use cheap_core::model::{Aspect, AspectDef, AspectMap, HierarchyType};
@@ -257,7 +257,8 @@ async fn write_aspects(
         }
         None => content::insert_aspects(conn, d, catalog, def, &items, true, true).await?,
     }
-    bump_to(conn, d, catalog, v, &[name]).await?;
+    let created = ids.iter().filter(|e| !existing.contains_key(e)).count() as i64;
+    bump_to(conn, d, catalog, v, &[Touch::changed(name, created)]).await?;
     record_aspect_changes(conn, d, catalog, name, &ids, v, false).await?;
     Ok(aspects
         .iter()
@@ -345,7 +346,12 @@ pub(crate) async fn delete_aspects_in(
     .await?;
     delete_aspect_rows(conn, d, catalog, def.id(), &ids).await?;
     let v = info.version + 1;
-    bump_to(conn, d, catalog, v, &touched(n, aspect_def)).await?;
+    let touched = if n > 0 {
+        vec![Touch::changed(aspect_def, -(n as i64))]
+    } else {
+        vec![]
+    };
+    bump_to(conn, d, catalog, v, &touched).await?;
     if n > 0 {
         record_aspect_changes(conn, d, catalog, aspect_def, entities, v, true).await?;
     }

@@ -83,8 +83,8 @@ pub(super) async fn save(
     batch::insert(
         conn,
         d,
-        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order)",
-        5,
+        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order, cheap_entries)",
+        6,
         "",
         &hs,
         |a, (i, h)| {
@@ -94,6 +94,7 @@ pub(super) async fn save(
                 Arg::text(h.hierarchy_type().code()),
                 Arg::Int(version),
                 Arg::Int(*i),
+                Arg::Int(h.len() as i64),
             ])
         },
     )

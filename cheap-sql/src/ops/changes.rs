@@ -9,13 +9,59 @@ use cheap_core::dao::{AspectChanges, Changes, SyncMark};
 use cheap_core::model::HierarchyType;
 use cheap_core::Result;
 
+/// A hierarchy a write touched, and what the write did to its number of entries, which the
+/// hierarchy row keeps (`cheap_entries`) so that a page need not count them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Touch<'a> {
+    pub name: &'a str,
+    pub entries: Entries,
+}
+
+/// The change to a hierarchy's number of entries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Entries {
+    /// Not known: the stored number is dropped, and a page counts the entries.
+    Unknown,
+    /// Changed by this many (an unknown number stays unknown).
+    Changed(i64),
+    /// Exactly this many now.
+    Exactly(i64),
+}
+
+impl<'a> Touch<'a> {
+    /// A touch whose effect on the number of entries is not known (or does not matter:
+    /// the hierarchy is gone).
+    pub fn unknown(name: &'a str) -> Self {
+        Touch {
+            name,
+            entries: Entries::Unknown,
+        }
+    }
+
+    /// A touch that added (or, negative, removed) `by` entries.
+    pub fn changed(name: &'a str, by: i64) -> Self {
+        Touch {
+            name,
+            entries: Entries::Changed(by),
+        }
+    }
+
+    /// A touch that left exactly `n` entries.
+    pub fn exactly(name: &'a str, n: i64) -> Self {
+        Touch {
+            name,
+            entries: Entries::Exactly(n),
+        }
+    }
+}
+
 /// Advances the catalog version and stamps the touched hierarchies (or tombstones them when
 /// they are gone). Returns the new version.
 pub(super) async fn bump(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     cat: Uuid,
-    touched: &[&str],
+    touched: &[Touch<'_>],
 ) -> Result<i64> {
     if let Some(v) = batch_stamp(conn, touched) {
         stamp(conn, d, cat, v, touched).await?;
@@ -44,7 +90,7 @@ pub(super) async fn bump_to(
     d: &dyn Dialect,
     cat: Uuid,
     v: i64,
-    touched: &[&str],
+    touched: &[Touch<'_>],
 ) -> Result<()> {
     if let Some(v) = batch_stamp(conn, touched) {
         return stamp(conn, d, cat, v, touched).await;
@@ -59,39 +105,64 @@ pub(super) async fn bump_to(
 
 /// Inside a batch, the batch's version, noting that the batch changed something when a write
 /// touched a hierarchy; the catalog's version is then the batch's to set.
-fn batch_stamp(conn: &mut dyn SqlConn, touched: &[&str]) -> Option<i64> {
+fn batch_stamp(conn: &mut dyn SqlConn, touched: &[Touch<'_>]) -> Option<i64> {
     let state = conn.batch()?;
     state.stamped |= !touched.is_empty();
     Some(state.version)
 }
 
-/// Sets each touched hierarchy's version to `v`, or tombstones it when it is gone. (A
-/// hierarchy created again loses its tombstone when it is created.)
+/// Sets each touched hierarchy's version to `v` and its number of entries, or tombstones it
+/// when it is gone. (A hierarchy created again loses its tombstone when it is created.)
 async fn stamp(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     cat: Uuid,
     v: i64,
-    touched: &[&str],
+    touched: &[Touch<'_>],
 ) -> Result<()> {
-    let id = Arg::Uuid(cat);
     let tombstone = format!(
         "INSERT INTO cheap_hierarchy_tombstone (version_number, catalog_id, name) VALUES (?, ?, ?) {}",
         d.on_conflict(&["catalog_id", "name"], &["version_number"])
     );
-    for name in touched {
-        let args = [Arg::Int(v), id.clone(), Arg::text(name)];
-        let updated = conn
-            .execute(
-                "UPDATE hierarchy SET version_number = ? WHERE catalog_id = ? AND name = ?",
-                &args,
+    for t in touched {
+        let (sql, entries) = match t.entries {
+            Entries::Unknown => (
+                "UPDATE hierarchy SET version_number = ?, cheap_entries = NULL WHERE catalog_id = ? AND name = ?",
+                None,
+            ),
+            Entries::Changed(by) => (
+                "UPDATE hierarchy SET version_number = ?, cheap_entries = cheap_entries + ? WHERE catalog_id = ? AND name = ?",
+                Some(by),
+            ),
+            Entries::Exactly(n) => (
+                "UPDATE hierarchy SET version_number = ?, cheap_entries = ? WHERE catalog_id = ? AND name = ?",
+                Some(n),
+            ),
+        };
+        let mut args = vec![Arg::Int(v)];
+        args.extend(entries.map(Arg::Int));
+        args.extend([Arg::Uuid(cat), Arg::text(t.name)]);
+        // MariaDB counts changed rows, not matched ones: a row already at these values (a
+        // second write of one batch) answers 0 and is still there.
+        if conn.execute(sql, &args).await? == 0 && !hierarchy_exists(conn, cat, t.name).await? {
+            conn.execute(
+                &tombstone,
+                &[Arg::Int(v), Arg::Uuid(cat), Arg::text(t.name)],
             )
             .await?;
-        if updated == 0 {
-            conn.execute(&tombstone, &args).await?;
         }
     }
     Ok(())
+}
+
+async fn hierarchy_exists(conn: &mut dyn SqlConn, cat: Uuid, name: &str) -> Result<bool> {
+    Ok(conn
+        .fetch_optional(
+            "SELECT 1 FROM hierarchy WHERE catalog_id = ? AND name = ?",
+            &[Arg::Uuid(cat), Arg::text(name)],
+        )
+        .await?
+        .is_some())
 }
 
 /// Drops the per-aspect change records and rewrite mark of a hierarchy that goes away.

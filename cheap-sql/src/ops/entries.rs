@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::changes::bump;
+use super::changes::{bump, Touch};
 use super::lists;
 use super::*;
 use crate::codec::flatten_tree;
@@ -55,7 +55,7 @@ pub(crate) async fn add_entities_in(
         }
         t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
     };
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, n as i64).await
 }
 
 pub(crate) async fn insert_entities(
@@ -90,7 +90,7 @@ pub(crate) async fn insert_entities_in(
     if n == 0 {
         return Ok(0);
     }
-    bump(conn, d, catalog, &[hierarchy]).await?;
+    bump(conn, d, catalog, &[Touch::changed(hierarchy, n as i64)]).await?;
     Ok(n)
 }
 
@@ -132,7 +132,7 @@ pub(crate) async fn remove_entities_in(
         }
         t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
     };
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
 }
 
 pub(crate) async fn put_directory_entries(
@@ -176,9 +176,10 @@ pub(crate) async fn put_directory_entries_in(
     .await?
         + 1;
     let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
+    let added = new_keys(conn, d, catalog, hierarchy, &pairs).await?;
     content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
     let n = entries.len() as u64;
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, added).await
 }
 
 pub(crate) async fn remove_directory_keys(
@@ -239,7 +240,7 @@ pub(crate) async fn remove_directory_rows_in(
         values,
     )
     .await?;
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
 }
 
 pub(crate) async fn add_tree_nodes(
@@ -286,6 +287,8 @@ pub(crate) async fn add_tree_nodes_in(
     };
     let parent_id = row.uuid(0)?;
     let subtree = format!("DELETE FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
+    let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
+    let mut replaced = 0;
     for (name, entity) in nodes {
         let path = format!("{parent}/{name}");
         // A child of the same name is replaced with its whole subtree.
@@ -296,6 +299,8 @@ pub(crate) async fn add_tree_nodes_in(
             )
             .await?;
         if existing.is_some() {
+            let args = subtree_args(catalog, hierarchy, &path);
+            replaced += conn.fetch_int(&count, &args).await?.max(0);
             delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
         }
         let order = conn.fetch_int(
@@ -315,7 +320,7 @@ pub(crate) async fn add_tree_nodes_in(
         content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
     }
     let n = nodes.len() as u64;
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, n as i64 - replaced).await
 }
 
 pub(crate) async fn remove_tree_nodes(
@@ -358,7 +363,7 @@ pub(crate) async fn remove_tree_nodes_in(
         n += conn.fetch_int(&count, &args).await?.max(0) as u64;
         delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
     }
-    stamp_if_changed(conn, d, catalog, hierarchy, n).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
 }
 
 /// The rows of the subtree at a node path, found from the node along the parent links (both
@@ -390,17 +395,42 @@ pub(super) async fn delete_subtree(
         .await
 }
 
+/// How many of the keys of `entries` the directory does not have yet.
+async fn new_keys(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    hierarchy: &str,
+    entries: &[(&str, Uuid)],
+) -> Result<i64> {
+    let mut keys: Vec<&str> = entries.iter().map(|(k, _)| *k).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut present = 0;
+    for chunk in keys.chunks(d.in_chunk()) {
+        let sql = format!(
+            "SELECT COUNT(*) FROM hierarchy_entity_directory WHERE catalog_id = ? AND hierarchy_name = ? AND entity_key IN ({})",
+            crate::batch::placeholders(chunk.len())
+        );
+        let mut args = vec![Arg::Uuid(catalog), Arg::text(hierarchy)];
+        args.extend(chunk.iter().map(|k| Arg::text(k)));
+        present += conn.fetch_int(&sql, &args).await?;
+    }
+    Ok(keys.len() as i64 - present)
+}
+
 /// Advances the catalog's version for a write to `hierarchy` that changed `n` entries (none:
-/// no new version); returns `n`.
+/// no new version) and left `by` more (or, negative, fewer) of them; returns `n`.
 async fn stamp_if_changed(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     catalog: Uuid,
     hierarchy: &str,
     n: u64,
+    by: i64,
 ) -> Result<u64> {
     if n > 0 {
-        bump(conn, d, catalog, &[hierarchy]).await?;
+        bump(conn, d, catalog, &[Touch::changed(hierarchy, by)]).await?;
     }
     Ok(n)
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::aspect_defs::remove_aspect_map;
-use super::changes::{bump, forget_changes, record_rewrite};
+use super::changes::{bump, forget_changes, record_rewrite, Touch};
 use super::*;
 use crate::content::{self, Window};
 use crate::mapping::{self, Mappings};
@@ -33,7 +33,13 @@ async fn insert_empty(
     let name = empty.name();
     insert_hierarchy_row(conn, catalog, name, empty.hierarchy_type()).await?;
     content::write_content(conn, d, catalog, empty, &Mappings::new()).await?;
-    let v = bump(conn, d, catalog, &[name]).await?;
+    let v = bump(
+        conn,
+        d,
+        catalog,
+        &[Touch::exactly(name, empty.len() as i64)],
+    )
+    .await?;
     record_rewrite(conn, d, catalog, name, v).await
 }
 
@@ -144,7 +150,7 @@ pub(crate) async fn delete_hierarchy_in(
     } else {
         remove_entries_hierarchy(conn, catalog, name, t).await?;
     }
-    bump(conn, d, catalog, &[name]).await?;
+    bump(conn, d, catalog, &[Touch::unknown(name)]).await?;
     Ok(true)
 }
 
@@ -223,8 +229,12 @@ pub(crate) async fn read_hierarchy_page(
         .await?
         .pop()
         .ok_or_else(|| missing_hierarchy(catalog, name))?;
-    let total = match maps.get(name) {
-        Some(m) if t == HierarchyType::AspectMap => mapping::count(conn, d, catalog, m).await?,
+    let stored = rows.first().and_then(|r| r.entries);
+    let total = match (maps.get(name), stored) {
+        (Some(m), _) if t == HierarchyType::AspectMap => {
+            mapping::count(conn, d, catalog, m).await?
+        }
+        (_, Some(n)) => n.max(0) as u64,
         _ => conn
             .fetch_int(
                 &format!(

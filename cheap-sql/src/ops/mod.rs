@@ -249,12 +249,12 @@ pub(super) async fn hierarchy_rows(
 ) -> Result<Vec<HierarchyRow>> {
     let (sql, args) = match only {
         Some(n) => (
-            "SELECT h.name, h.hierarchy_type, h.version_number FROM hierarchy h WHERE h.catalog_id = ? AND h.name = ?".to_owned(),
+            "SELECT h.name, h.hierarchy_type, h.version_number, h.cheap_entries FROM hierarchy h WHERE h.catalog_id = ? AND h.name = ?".to_owned(),
             vec![Arg::Uuid(cat), Arg::text(n)],
         ),
         None => (
             format!(
-                "SELECT h.name, h.hierarchy_type, h.version_number FROM hierarchy h WHERE h.catalog_id = ? ORDER BY {}",
+                "SELECT h.name, h.hierarchy_type, h.version_number, h.cheap_entries FROM hierarchy h WHERE h.catalog_id = ? ORDER BY {}",
                 d.hierarchy_order()
             ),
             vec![Arg::Uuid(cat)],
@@ -268,6 +268,7 @@ pub(super) async fn hierarchy_rows(
                 name: r.string(0)?,
                 kind: HierarchyType::from_code(r.str(1)?)?,
                 version: r.int(2)?,
+                entries: r.opt_int(3)?,
             })
         })
         .collect()
@@ -375,7 +376,7 @@ pub(super) fn uuid_args(ids: &[Uuid]) -> Vec<Arg<'static>> {
     ids.iter().map(|e| Arg::Uuid(*e)).collect()
 }
 
-pub(super) fn content_table(t: HierarchyType) -> &'static str {
+pub(crate) fn content_table(t: HierarchyType) -> &'static str {
     match t {
         HierarchyType::EntityList => "hierarchy_entity_list",
         HierarchyType::EntitySet => "hierarchy_entity_set",
