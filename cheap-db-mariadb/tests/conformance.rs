@@ -162,6 +162,15 @@ async fn mariadb_keeps_the_statement_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_cursors_stay_exact() {
+    let Some((dao, db)) = dao().await else {
+        return;
+    };
+    cheap_sql::testkit::cursors_stay_exact(dao.engine()).await;
+    drop_database(&dao, &db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mariadb_keeps_entry_counts() {
     let Some((dao, db)) = dao().await else {
         return;

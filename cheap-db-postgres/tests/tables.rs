@@ -63,6 +63,13 @@ async fn postgres_keeps_the_statement_budget() {
 }
 
 #[tokio::test]
+async fn postgres_cursors_stay_exact() {
+    let Some(dao) = pg().await else { return };
+    tables::cursors_stay_exact(dao.engine()).await;
+    drop_schema(&dao).await;
+}
+
+#[tokio::test]
 async fn postgres_keeps_entry_counts() {
     let Some(dao) = pg().await else { return };
     tables::entry_counts_are_kept(dao.engine()).await;

@@ -24,6 +24,13 @@ async fn sqlite_keeps_the_statement_budget() {
 }
 
 #[tokio::test]
+async fn sqlite_cursors_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let dao = open(&dir.path().join("k.db")).await;
+    testkit::cursors_stay_exact(dao.engine()).await;
+}
+
+#[tokio::test]
 async fn sqlite_keeps_entry_counts() {
     let dir = tempfile::tempdir().unwrap();
     let dao = open(&dir.path().join("c.db")).await;

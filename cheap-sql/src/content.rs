@@ -16,16 +16,40 @@ use cheap_core::model::{
 };
 use cheap_core::{CheapError, NotFound, Result};
 
-/// Appends list entries starting at `first_order`.
+/// Room left between the orders of list entries written together, for inserts between them.
+pub(crate) const LIST_STRIDE: i64 = 1024;
+/// Orders are 32-bit in the reference's schema.
+pub(crate) const MAX_LIST_ORDER: i64 = i32::MAX as i64;
+
+/// Orders for `n` entries after order `after` (from 0 when `None`), spaced by up to
+/// [`LIST_STRIDE`]; `None` when they do not fit below [`MAX_LIST_ORDER`].
+pub(crate) fn spaced_orders(after: Option<i64>, n: usize) -> Option<Vec<i64>> {
+    let n = i64::try_from(n).ok()?;
+    let base = after.unwrap_or(-1);
+    let stride = LIST_STRIDE.min((MAX_LIST_ORDER - base) / (n + 1));
+    if stride < 1 {
+        return None;
+    }
+    let first = match after {
+        Some(a) => a + stride,
+        None => 0,
+    };
+    Some((0..n).map(|i| first + i * stride).collect())
+}
+
+/// Writes a whole list (or entries after order `after`), with room between the entries.
 pub(crate) async fn insert_list(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     cat: Uuid,
     name: &str,
     ids: &[Uuid],
-    first_order: i64,
+    after: Option<i64>,
 ) -> Result<u64> {
-    let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(first_order..).collect();
+    let orders = spaced_orders(after, ids.len()).ok_or_else(|| {
+        CheapError::invalid(format!("list '{name}' cannot hold {} entries", ids.len()))
+    })?;
+    let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders).collect();
     insert_list_rows(conn, d, cat, name, &rows).await
 }
 
@@ -303,7 +327,7 @@ pub(crate) async fn write_content(
     let name = h.name();
     match &h.content {
         HierarchyContent::List(l) => {
-            insert_list(conn, d, cat, name, &l.0, 0).await?;
+            insert_list(conn, d, cat, name, &l.0, None).await?;
         }
         HierarchyContent::Set(s) => {
             let ids: Vec<Uuid> = s.iter().collect();

@@ -16,8 +16,8 @@ use crate::group::{Item, Job, Reply};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
-    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, HierarchyInfo,
-    HierarchySlice, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CursorPage,
+    HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use cheap_core::limits::{self, args};
 use cheap_core::model::{
@@ -231,6 +231,17 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     ) -> Result<HierarchySlice> {
         args::lookup("hierarchy name", name)?;
         ops::hierarchies::read_hierarchy_page(&self.engine(), catalog, name, offset, limit).await
+    }
+
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&PageCursor>,
+        limit: u64,
+    ) -> Result<CursorPage> {
+        args::lookup("hierarchy name", name)?;
+        ops::pages::read_hierarchy_page_after(&self.engine(), catalog, name, after, limit).await
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {

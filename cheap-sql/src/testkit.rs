@@ -772,3 +772,155 @@ pub async fn entry_counts_are_kept<B: SqlBackend>(dao: &SqlDao<B>) {
     drop(conn);
     dao.delete_catalog(id).await.expect("cleanup");
 }
+
+/// A reader paging through a list, a set, a directory and an aspect map by cursor while
+/// entries are inserted before and after its place, appended and removed reads every entry that
+/// stayed throughout exactly once, and nothing twice; a cursor of the other kind is refused.
+pub async fn cursors_stay_exact<B: SqlBackend>(dao: &SqlDao<B>) {
+    use cheap_core::dao::{CursorPosition, PageCursor};
+    use std::collections::HashSet;
+    let def = budget_def("cursor.Thing", false).into_arc();
+    let aspect = |e: Uuid| {
+        Aspect::builder(def.clone(), e)
+            .set("s", PropertyValue::String("x".into()))
+            .build()
+            .expect("aspect")
+    };
+    let start: Vec<Uuid> = (0..60).map(|_| Uuid::new_v4()).collect();
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    let map = catalog.extend(def.clone()).expect("extend");
+    for e in &start {
+        map.put(aspect(*e)).expect("put");
+    }
+    let list = catalog.create_entity_list("list").expect("list");
+    for e in &start {
+        list.add(*e);
+    }
+    let set = catalog.create_entity_set("set").expect("set");
+    for e in &start {
+        set.add(*e);
+    }
+    let dir = catalog.create_entity_directory("dir").expect("dir");
+    for e in &start {
+        dir.put(e.to_string(), *e);
+    }
+    dao.save_catalog(&catalog).await.expect("save");
+
+    for name in ["list", "set", "dir", def.name()] {
+        let mut removed: HashSet<Uuid> = HashSet::new();
+        let mut seen: Vec<Uuid> = Vec::new();
+        let mut after: Option<PageCursor> = None;
+        let mut round = 0usize;
+        loop {
+            let page = dao
+                .read_hierarchy_page_after(id, name, after.as_ref(), 7)
+                .await
+                .expect("page");
+            let h = &page.hierarchy;
+            let ids: Vec<Uuid> = match &h.content {
+                cheap_core::HierarchyContent::List(l) => l.0.clone(),
+                cheap_core::HierarchyContent::Set(s) => s.iter().collect(),
+                cheap_core::HierarchyContent::Directory(d) => d.iter().map(|(_, e)| e).collect(),
+                cheap_core::HierarchyContent::AspectMap(m) => {
+                    m.iter().map(|a| a.entity_id()).collect()
+                }
+                other => panic!("{other:?}"),
+            };
+            seen.extend(ids);
+            let Some(next) = page.next else { break };
+            after = Some(next);
+            // Between pages: one entry from the start goes, and new ones arrive before the
+            // reader's place, after it and at the end.
+            round += 1;
+            let gone = start[(round * 7 + 3) % start.len()];
+            if removed.insert(gone) {
+                match name {
+                    "list" | "set" => {
+                        dao.remove_entities(id, name, &[gone])
+                            .await
+                            .expect("remove");
+                    }
+                    "dir" => {
+                        dao.remove_directory_keys(id, name, &[gone.to_string()])
+                            .await
+                            .expect("remove");
+                    }
+                    _ => {
+                        dao.delete_aspects(id, name, &[gone]).await.expect("delete");
+                    }
+                }
+            }
+            let fresh = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+            match name {
+                "list" => {
+                    // Before the reader's place, and somewhere else each time.
+                    dao.insert_entities(id, name, 1 + round as u64, &fresh[..1])
+                        .await
+                        .expect("insert");
+                    let at = (round as u64 * 13) % 50;
+                    dao.insert_entities(id, name, at, &fresh[1..2])
+                        .await
+                        .expect("insert");
+                    dao.add_entities(id, name, &fresh[2..]).await.expect("add");
+                }
+                "set" => {
+                    dao.add_entities(id, name, &fresh).await.expect("add");
+                }
+                "dir" => {
+                    let entries: Vec<(String, Uuid)> =
+                        fresh.iter().map(|e| (e.to_string(), *e)).collect();
+                    dao.put_directory_entries(id, name, &entries)
+                        .await
+                        .expect("put");
+                }
+                _ => {
+                    let new: Vec<Aspect> = fresh.iter().map(|e| aspect(*e)).collect();
+                    dao.upsert_aspects(id, name, &new).await.expect("upsert");
+                }
+            }
+        }
+        let mut once = HashSet::new();
+        for e in &seen {
+            assert!(once.insert(*e), "'{name}': {e} read twice");
+        }
+        for e in start.iter().filter(|e| !removed.contains(e)) {
+            assert!(once.contains(e), "'{name}': {e} stayed but was not read");
+        }
+        assert!(round > 5, "'{name}': the reader went through {round} pages");
+    }
+    // An insert with no room where it goes moves the entries after it: a cursor made before
+    // that is refused, not followed.
+    let page = dao
+        .read_hierarchy_page_after(id, "list", None, 5)
+        .await
+        .expect("page");
+    let crowd: Vec<Uuid> = (0..1100).map(|_| Uuid::new_v4()).collect();
+    dao.insert_entities(id, "list", 2, &crowd)
+        .await
+        .expect("a crowd");
+    match dao
+        .read_hierarchy_page_after(id, "list", page.next.as_ref(), 5)
+        .await
+    {
+        Err(CheapError::PreconditionFailed { expected, actual }) => {
+            assert_eq!(expected, page.hierarchy.version);
+            assert!(actual > expected);
+        }
+        other => panic!("a cursor across a move: {other:?}"),
+    }
+    let whole = dao.get_hierarchy(id, "list").await.expect("list");
+    let again = cheap_core::testkit::read_by_cursor(dao, id, "list", 97).await;
+    assert_eq!(again, whole, "read again from the start");
+    let foreign = PageCursor::at_offset(3);
+    assert_eq!(
+        foreign.position().expect("a position"),
+        CursorPosition::AtOffset(3)
+    );
+    assert!(matches!(
+        dao.read_hierarchy_page_after(id, "list", Some(&foreign), 5)
+            .await,
+        Err(CheapError::InvalidInput(_))
+    ));
+    dao.delete_catalog(id).await.expect("cleanup");
+}

@@ -142,6 +142,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::read_hierarchy_page($inner, catalog, name, offset, limit).await
             }
 
+            async fn read_hierarchy_page_after(&self, catalog: $crate::Uuid, name: &str, after: Option<&$crate::dao::PageCursor>, limit: u64) -> $crate::Result<$crate::dao::CursorPage> {
+                let $this = self;
+                $crate::CheapDao::read_hierarchy_page_after($inner, catalog, name, after, limit).await
+            }
+
             async fn add_entities(&self, catalog: $crate::Uuid, hierarchy: &str, ids: &[$crate::Uuid]) -> $crate::Result<u64> {
                 let $this = self;
                 $crate::CheapDao::add_entities($inner, catalog, hierarchy, ids).await
@@ -300,6 +305,7 @@ pub const METHODS: &[&str] = &[
     "list_hierarchy_defs",
     "get_hierarchy",
     "read_hierarchy_page",
+    "read_hierarchy_page_after",
     "add_entities",
     "insert_entities",
     "remove_entities",

@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use super::{
-    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao, HierarchyInfo,
-    HierarchySlice, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao, CursorPage,
+    HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
@@ -308,6 +308,21 @@ impl CheapDao for InstrumentedDao {
         self.run(
             "read_hierarchy_page",
             self.inner.read_hierarchy_page(catalog, name, offset, limit),
+        )
+        .await
+    }
+
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&PageCursor>,
+        limit: u64,
+    ) -> Result<CursorPage> {
+        self.run(
+            "read_hierarchy_page_after",
+            self.inner
+                .read_hierarchy_page_after(catalog, name, after, limit),
         )
         .await
     }

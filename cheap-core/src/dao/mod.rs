@@ -1,6 +1,7 @@
 //! The async storage contract every backend implements, and [`MemoryDao`].
 
 mod batch;
+mod cursor;
 pub mod forward;
 pub mod instrumented;
 mod memory;
@@ -12,9 +13,12 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
+use crate::model::{
+    Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef, HierarchyType,
+};
 
 pub use batch::{Batch, BatchOp, BatchOutcome, BatchResult};
+pub use cursor::{CursorPage, CursorPosition, PageCursor};
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
 pub use types::{
@@ -178,6 +182,37 @@ pub trait CheapDao: Send + Sync {
         offset: u64,
         limit: u64,
     ) -> Result<HierarchySlice>;
+
+    /// Up to `limit` entries of a list, set, directory or aspect map after `after` (from the
+    /// first when `None`), in order, with the cursor of the next page when there are more; a
+    /// tree is returned whole. The SQL backends read after the last entry's stored order, so
+    /// a page costs its size at any depth and an entry that stays while a reader pages through
+    /// is read exactly once, whatever else comes and goes. This default pages by entry number
+    /// ([`read_hierarchy_page`](Self::read_hierarchy_page)), where an insert or a removal
+    /// before the cursor shifts what follows. A `limit` of 0 and a token no backend made are
+    /// [`InvalidInput`](crate::CheapError::InvalidInput).
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&PageCursor>,
+        limit: u64,
+    ) -> Result<CursorPage> {
+        rules::page_limit(limit)?;
+        let offset = match after.map(PageCursor::position).transpose()? {
+            None => 0,
+            Some(CursorPosition::AtOffset(n)) => n,
+            Some(_) => return Err(rules::foreign_cursor(after)),
+        };
+        let slice = self
+            .read_hierarchy_page(catalog, name, offset, limit)
+            .await?;
+        let end = offset + slice.hierarchy.len() as u64;
+        let next = (slice.hierarchy.hierarchy_type() != HierarchyType::EntityTree
+            && end < slice.total)
+            .then(|| PageCursor::at_offset(end));
+        Ok(CursorPage::new(slice.hierarchy, slice.total, next))
+    }
 
     // ---- hierarchy entries ----
 
@@ -445,6 +480,22 @@ pub mod rules {
 
     use crate::error::{CheapError, NotFound, Result};
     use crate::model::{Aspect, AspectDef, HierarchyType};
+
+    /// A page of no entries would never end a paging loop: InvalidInput.
+    pub fn page_limit(limit: u64) -> Result<()> {
+        if limit == 0 {
+            return Err(CheapError::invalid("a page holds at least 1 entry"));
+        }
+        Ok(())
+    }
+
+    /// InvalidInput for a cursor this backend does not make.
+    pub fn foreign_cursor(cursor: Option<&super::PageCursor>) -> CheapError {
+        CheapError::invalid(format!(
+            "page cursor '{}' was not made by this store",
+            cursor.map(|c| c.as_str()).unwrap_or_default()
+        ))
+    }
 
     /// NotFound for a catalog.
     pub fn missing_catalog(id: Uuid) -> CheapError {

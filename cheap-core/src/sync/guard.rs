@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 
 use crate::dao::{
     catalog_pages, AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao,
-    HierarchyInfo, HierarchySlice, SyncMark, UpsertOutcome,
+    CursorPage, HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -265,6 +265,16 @@ impl CheapDao for SpeciesDao {
         limit: u64,
     ) -> Result<HierarchySlice> {
         read!(self, catalog, d => d.read_hierarchy_page(catalog, name, offset, limit))
+    }
+
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&PageCursor>,
+        limit: u64,
+    ) -> Result<CursorPage> {
+        read!(self, catalog, d => d.read_hierarchy_page_after(catalog, name, after, limit))
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {

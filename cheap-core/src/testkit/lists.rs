@@ -106,6 +106,12 @@ pub async fn lists_change_in_place(dao: &dyn CheapDao) {
                 paged.extend(got);
             }
             assert_eq!(paged, model, "round {round}: by pages");
+            let by_cursor = super::read_by_cursor(dao, id, "l", 7).await;
+            assert_eq!(
+                by_cursor.as_list().expect("a list").0,
+                model,
+                "round {round}: by cursor"
+            );
         }
     }
     let past = dao

@@ -6,6 +6,7 @@
 //! Aspect def names carry a random suffix so that the global-name rule does not couple them.
 
 mod batch;
+mod cursors;
 mod limits;
 mod lists;
 mod read_only;
@@ -14,6 +15,7 @@ mod shared_defs;
 pub mod sync;
 
 pub use batch::batches_are_atomic;
+pub use cursors::{append_entries, cursor_pages_read_everything, read_by_cursor};
 pub use limits::limits_are_the_same_everywhere;
 pub use lists::lists_change_in_place;
 pub use read_only::read_only_values_are_set_once;
@@ -1160,4 +1162,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     shared_defs_stored_at_once(dao).await;
     batches_are_atomic(dao).await;
     lists_change_in_place(dao).await;
+    cursor_pages_read_everything(dao).await;
 }

@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::changes::{bump, Touch};
+use super::changes::{bump, record_rewrite, Touch};
 use super::lists;
 use super::*;
 use crate::codec::flatten_tree;
@@ -30,16 +30,8 @@ pub(crate) async fn add_entities_in(
     let d = b.dialect();
     let n = match hierarchy_type(conn, catalog, hierarchy).await? {
         HierarchyType::EntityList => {
-            let next = max_order(
-                conn,
-                "hierarchy_entity_list",
-                "list_order",
-                catalog,
-                hierarchy,
-            )
-            .await?
-                + 1;
-            content::insert_list(conn, d, catalog, hierarchy, ids, next).await?
+            let w = lists::append(conn, d, catalog, hierarchy, ids).await?;
+            return list_written(conn, d, catalog, hierarchy, w).await;
         }
         HierarchyType::EntitySet => {
             let next = max_order(
@@ -86,12 +78,33 @@ pub(crate) async fn insert_entities_in(
         "an entity list",
     )
     .await?;
-    let n = lists::insert_at(conn, d, catalog, hierarchy, index, ids).await?;
-    if n == 0 {
+    let w = lists::insert_at(conn, d, catalog, hierarchy, index, ids).await?;
+    list_written(conn, d, catalog, hierarchy, w).await
+}
+
+/// Stamps a list write that added entries; one that moved others is also noted as a rewrite,
+/// which outdates the cursors made before it.
+async fn list_written(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    hierarchy: &str,
+    w: lists::Written,
+) -> Result<u64> {
+    if w.entries == 0 {
         return Ok(0);
     }
-    bump(conn, d, catalog, &[Touch::changed(hierarchy, n as i64)]).await?;
-    Ok(n)
+    let v = bump(
+        conn,
+        d,
+        catalog,
+        &[Touch::changed(hierarchy, w.entries as i64)],
+    )
+    .await?;
+    if w.moved {
+        record_rewrite(conn, d, catalog, hierarchy, v).await?;
+    }
+    Ok(w.entries)
 }
 
 pub(crate) async fn remove_entities(

@@ -229,26 +229,41 @@ pub(crate) async fn read_hierarchy_page(
         .await?
         .pop()
         .ok_or_else(|| missing_hierarchy(catalog, name))?;
-    let stored = rows.first().and_then(|r| r.entries);
-    let total = match (maps.get(name), stored) {
-        (Some(m), _) if t == HierarchyType::AspectMap => {
-            mapping::count(conn, d, catalog, m).await?
-        }
-        (_, Some(n)) => n.max(0) as u64,
-        _ => conn
-            .fetch_int(
-                &format!(
-                    "SELECT COUNT(*) FROM {} WHERE catalog_id = ? AND hierarchy_name = ?",
-                    content_table(t)
-                ),
-                &[Arg::Uuid(catalog), Arg::text(name)],
-            )
-            .await?
-            .max(0) as u64,
-    };
+    let total = entries_of(conn, d, catalog, name, t, rows.first(), &maps).await?;
     Ok(HierarchySlice {
         hierarchy,
         offset,
         total,
     })
+}
+
+/// A hierarchy's number of entries: kept in its row, or counted where it is not (and always
+/// for an aspect map stored in a table of its own, which others may write).
+pub(super) async fn entries_of(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    catalog: Uuid,
+    name: &str,
+    t: HierarchyType,
+    row: Option<&HierarchyRow>,
+    maps: &Mappings,
+) -> Result<u64> {
+    if t == HierarchyType::AspectMap {
+        if let Some(m) = maps.get(name) {
+            return mapping::count(conn, d, catalog, m).await;
+        }
+    }
+    if let Some(n) = row.and_then(|r| r.entries) {
+        return Ok(n.max(0) as u64);
+    }
+    Ok(conn
+        .fetch_int(
+            &format!(
+                "SELECT COUNT(*) FROM {} WHERE catalog_id = ? AND hierarchy_name = ?",
+                content_table(t)
+            ),
+            &[Arg::Uuid(catalog), Arg::text(name)],
+        )
+        .await?
+        .max(0) as u64)
 }

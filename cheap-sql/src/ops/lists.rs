@@ -2,9 +2,11 @@
 //! insert or a removal touches the entries it adds or removes, not the whole list, and a
 //! cursor (the last order read) stays exact while the list changes.
 //!
-//! Orders increase along the list but need not be consecutive: a removal leaves a gap, an
-//! insert goes into the gap before its position when there is room, and only when there is
-//! none are the entries after it moved up, with room left for the inserts that follow.
+//! Orders increase along the list with room between them ([`LIST_STRIDE`]): a removal leaves
+//! a gap, an insert goes into the gap before its position, and only when that has no room left
+//! are the entries after it moved up (with room to spare), or the whole list renumbered when
+//! the orders run out. Either is a move: the write records it as a rewrite of the list, and a
+//! cursor made before it is refused rather than followed to the wrong place.
 
 use std::collections::HashMap;
 
@@ -12,13 +14,12 @@ use uuid::Uuid;
 
 use super::*;
 use crate::batch::placeholders;
-use crate::content;
+use crate::content::{self, spaced_orders, LIST_STRIDE, MAX_LIST_ORDER};
 use cheap_core::{CheapError, Result};
 
 /// Room left after entries moved up for an insert, for the next inserts at that place.
-const SLACK: i64 = 1024;
-/// Orders are 32-bit in the reference's schema.
-const MAX_ORDER: i64 = i32::MAX as i64;
+const SLACK: i64 = LIST_STRIDE;
+const MAX_ORDER: i64 = MAX_LIST_ORDER;
 
 const LIST: &str = "hierarchy_entity_list";
 
@@ -34,7 +35,7 @@ pub(super) async fn read_list(conn: &mut dyn SqlConn, cat: Uuid, name: &str) -> 
     .collect()
 }
 
-/// Writes the list again as `ids`, with orders 0, 1, 2...
+/// Writes the list again as `ids`, with room between the entries.
 pub(super) async fn rewrite_list(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -47,12 +48,48 @@ pub(super) async fn rewrite_list(
         &[Arg::Uuid(cat), Arg::text(name)],
     )
     .await?;
-    content::insert_list(conn, d, cat, name, ids, 0).await?;
+    content::insert_list(conn, d, cat, name, ids, None).await?;
     Ok(())
 }
 
-/// Inserts `ids` before the entry at position `index` (at the end when `index` is the length);
-/// returns how many went in. Runs in the caller's write transaction.
+/// What a write did to a list: how many entries went in, and whether others moved.
+pub(super) struct Written {
+    pub entries: u64,
+    pub moved: bool,
+}
+
+/// Appends `ids` after the last entry.
+pub(super) async fn append(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    ids: &[Uuid],
+) -> Result<Written> {
+    let last = conn
+        .fetch_optional(
+            "SELECT MAX(list_order) FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ?",
+            &[Arg::Uuid(cat), Arg::text(name)],
+        )
+        .await?
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten();
+    match spaced_orders(last, ids.len()) {
+        Some(orders) => {
+            let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders).collect();
+            let entries = content::insert_list_rows(conn, d, cat, name, &rows).await?;
+            Ok(Written {
+                entries,
+                moved: false,
+            })
+        }
+        None => renumber_with(conn, d, cat, name, u64::MAX, ids).await,
+    }
+}
+
+/// Inserts `ids` before the entry at position `index` (at the end when `index` is the length).
+/// Runs in the caller's write transaction.
 pub(super) async fn insert_at(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -60,37 +97,34 @@ pub(super) async fn insert_at(
     name: &str,
     index: u64,
     ids: &[Uuid],
-) -> Result<u64> {
+) -> Result<Written> {
     let (before, at) = neighbours(conn, cat, name, index).await?;
     if ids.is_empty() {
-        return Ok(0);
+        return Ok(Written {
+            entries: 0,
+            moved: false,
+        });
     }
     let k = ids.len() as i64;
+    let mut moved = false;
     let orders: Vec<i64> = match (before, at) {
-        // At the end (or into an empty list).
-        (b, None) => {
-            let first = b.map_or(0, |b| b + 1);
-            if first + k - 1 > MAX_ORDER {
-                return renumber_with(conn, d, cat, name, index, ids).await;
-            }
-            (first..first + k).collect()
-        }
-        // At the front: below the first entry.
+        (_, None) => return append(conn, d, cat, name, ids).await,
+        // At the front: below the first entry, with room.
         (None, Some(a)) => {
-            let first = a - k;
-            if first < -MAX_ORDER {
+            let stride = LIST_STRIDE.min((a + MAX_ORDER) / (k + 1));
+            if stride < 1 {
                 return renumber_with(conn, d, cat, name, index, ids).await;
             }
-            (first..a).collect()
+            (1..=k).rev().map(|j| a - j * stride).collect()
         }
         (Some(b), Some(a)) => {
             let mut hi = a;
             if hi - b - 1 < k {
-                let shift = k + SLACK;
-                let Some(new_hi) = move_up(conn, cat, name, a, shift).await? else {
+                let Some(new_hi) = move_up(conn, cat, name, a, k + SLACK).await? else {
                     return renumber_with(conn, d, cat, name, index, ids).await;
                 };
                 hi = new_hi;
+                moved = true;
             }
             // Spread evenly over the gap, leaving room on both sides.
             let gap = hi - b;
@@ -98,7 +132,8 @@ pub(super) async fn insert_at(
         }
     };
     let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders).collect();
-    content::insert_list_rows(conn, d, cat, name, &rows).await
+    let entries = content::insert_list_rows(conn, d, cat, name, &rows).await?;
+    Ok(Written { entries, moved })
 }
 
 /// The orders of the entries at positions `index - 1` and `index`; past the end is invalid.
@@ -173,8 +208,8 @@ async fn move_up(
     Ok(Some(from + shift))
 }
 
-/// The whole list written again with `ids` inserted at `index`: for a list whose orders ran
-/// out of room.
+/// The whole list written again with `ids` inserted at `index` (at the end when past it): for
+/// a list whose orders ran out of room.
 async fn renumber_with(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -182,12 +217,15 @@ async fn renumber_with(
     name: &str,
     index: u64,
     ids: &[Uuid],
-) -> Result<u64> {
+) -> Result<Written> {
     let mut list = read_list(conn, cat, name).await?;
     let i = usize::try_from(index).unwrap_or(usize::MAX).min(list.len());
     list.splice(i..i, ids.iter().copied());
     rewrite_list(conn, d, cat, name, &list).await?;
-    Ok(ids.len() as u64)
+    Ok(Written {
+        entries: ids.len() as u64,
+        moved: true,
+    })
 }
 
 /// Removes from the list every occurrence of each of `ids`, or (`every_occurrence` false) the

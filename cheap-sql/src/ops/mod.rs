@@ -10,6 +10,7 @@ pub(crate) mod changes;
 pub(crate) mod entries;
 pub(crate) mod hierarchies;
 pub(crate) mod lists;
+pub(crate) mod pages;
 
 use std::str::FromStr;
 use std::sync::Arc;
