@@ -127,17 +127,23 @@ mod tests {
             assert_eq!(c.as_str().parse::<PageCursor>().expect("parses"), c);
         }
         assert_eq!(
-            PageCursor::after_order(7).position().expect("position"),
-            CursorPosition::AfterOrder(7)
+            PageCursor::after_order(7, 2).position().expect("position"),
+            CursorPosition::AfterOrder {
+                order: 7,
+                version: 2
+            }
         );
         for bad in [
             "",
             "o",
             "x1",
             "n-1",
-            "o+1",
-            "o 1",
-            "o1a",
+            "o+1v1",
+            "o 1v1",
+            "o1",
+            "o1v",
+            "ov1",
+            "o1va",
             "n99999999999999999999",
             "é1",
         ] {
