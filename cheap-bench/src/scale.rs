@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cheap_core::dao::PageCursor;
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, Result, Uuid};
 
 /// Nodes of the benchmark's tree at most: a root with up to 316 children of up to 316 leaves.
@@ -21,6 +22,8 @@ struct Fixture {
     entity: Uuid,
     /// The tree's inner nodes' paths.
     branches: Vec<String>,
+    /// Per hierarchy, the cursor of its last page.
+    last_pages: std::collections::HashMap<String, PageCursor>,
 }
 
 /// One operation: its name and what one repetition does (`i` numbers the repetition).
@@ -99,6 +102,12 @@ async fn fixture(dao: Arc<dyn CheapDao>, n: usize) -> Result<Fixture> {
     let branches = tree(&mut cat, &ids, n.min(TREE_NODES))?;
     let id = cat.id();
     dao.save_catalog(&cat).await?;
+    let mut last_pages = std::collections::HashMap::new();
+    for name in ["list", "set", "dir", def.name()] {
+        if let Some(c) = last_page_cursor(&*dao, id, name, n).await? {
+            last_pages.insert(name.to_owned(), c);
+        }
+    }
     Ok(Fixture {
         dao,
         id,
@@ -106,7 +115,31 @@ async fn fixture(dao: Arc<dyn CheapDao>, n: usize) -> Result<Fixture> {
         n,
         entity,
         branches,
+        last_pages,
     })
+}
+
+/// The cursor after entry `n - PAGE - 1`, found by paging through once.
+async fn last_page_cursor(
+    dao: &dyn CheapDao,
+    id: Uuid,
+    name: &str,
+    n: usize,
+) -> Result<Option<PageCursor>> {
+    let mut left = (n as u64).saturating_sub(PAGE);
+    let mut after: Option<PageCursor> = None;
+    while left > 0 {
+        let step = left.min(10_000);
+        let page = dao
+            .read_hierarchy_page_after(id, name, after.as_ref(), step)
+            .await?;
+        left -= page.hierarchy.len() as u64;
+        after = page.next;
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok(after)
 }
 
 /// A two-level tree of `nodes` nodes; returns the inner nodes' paths.
@@ -148,7 +181,7 @@ fn ops() -> Vec<Op> {
             Box::pin(async move {
                 let a = item(&f.def, Uuid::new_v4(), i)?;
                 f.dao
-                    .upsert_aspects(f.id, f.def.name(), &[a.clone()])
+                    .upsert_aspects(f.id, f.def.name(), std::slice::from_ref(&a))
                     .await?;
                 f.dao
                     .delete_aspects(f.id, f.def.name(), &[a.entity_id()])
@@ -220,6 +253,14 @@ fn ops() -> Vec<Op> {
         ("aspect map last page", |f, _| {
             Box::pin(async move { last_page(f, f.def.name()).await })
         }),
+        ("list last page by cursor", |f, _| cursor_page(f, "list")),
+        ("set last page by cursor", |f, _| cursor_page(f, "set")),
+        ("directory last page by cursor", |f, _| {
+            cursor_page(f, "dir")
+        }),
+        ("aspect map last page by cursor", |f, _| {
+            cursor_page(f, f.def.name())
+        }),
     ]
 }
 
@@ -246,6 +287,15 @@ async fn last_page(f: &Fixture, name: &str) -> Result<()> {
         .read_hierarchy_page(f.id, name, offset, PAGE)
         .await
         .map(drop)
+}
+
+fn cursor_page<'a>(f: &'a Fixture, name: &'a str) -> futures::future::BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        f.dao
+            .read_hierarchy_page_after(f.id, name, f.last_pages.get(name), PAGE)
+            .await
+            .map(drop)
+    })
 }
 
 fn item(def: &Arc<AspectDef>, entity: Uuid, i: usize) -> Result<Aspect> {

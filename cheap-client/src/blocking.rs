@@ -176,7 +176,7 @@ impl CheapClient {
         )
     }
 
-    /// Every entity of a list or set, fetched `page_size` at a time.
+    /// Every entity of a list or set, fetched `page_size` at a time by cursor.
     pub fn hierarchy_entities<'a>(
         &'a self,
         catalog: Uuid,
@@ -184,15 +184,26 @@ impl CheapClient {
         page_size: u64,
     ) -> impl Iterator<Item = Result<Uuid>> + 'a {
         let size = page_size.max(1);
-        Pages::new(
-            move |page| match self.get_hierarchy(catalog, name, page, size)? {
-                HierarchyPage::Entities(e) => Ok(e.entity_ids),
-                _ => Err(ClientError::Invalid(format!(
-                    "'{name}' is not an entity list or set"
-                ))),
-            },
-            size,
-        )
+        let mut after: Option<Option<String>> = Some(None);
+        let mut page: std::vec::IntoIter<Uuid> = Vec::new().into_iter();
+        std::iter::from_fn(move || loop {
+            if let Some(e) = page.next() {
+                return Some(Ok(e));
+            }
+            let cursor = after.take()?;
+            match self.get_hierarchy_after(catalog, name, cursor.as_deref(), size) {
+                Ok(HierarchyPage::Entities(e)) => {
+                    after = e.next_cursor.map(Some);
+                    page = e.entity_ids.into_iter();
+                }
+                Ok(_) => {
+                    return Some(Err(ClientError::Invalid(format!(
+                        "'{name}' is not an entity list or set"
+                    ))))
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        })
     }
 }
 
@@ -287,6 +298,8 @@ blocking! {
     fn create_hierarchy(v catalog: Uuid => catalog, r def: &HierarchyDef => def.clone()) -> CreateHierarchyResponse;
     /// `GET /api/catalog/{id}/hierarchies/{name}?page&size`.
     fn get_hierarchy(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v page: u64 => page, v size: u64 => size) -> HierarchyPage;
+    /// `GET /api/catalog/{id}/hierarchies/{name}?after&size`: a page by cursor.
+    fn get_hierarchy_after(v catalog: Uuid => catalog, r name: &str => name.to_owned(), s after: Option<&str> => after.map(str::to_owned), v size: u64 => size) -> HierarchyPage;
     /// `DELETE /api/catalog/{id}/hierarchies/{name}`.
     fn delete_hierarchy(v catalog: Uuid => catalog, r name: &str => name.to_owned()) -> bool;
     /// `POST .../entities`.
@@ -325,4 +338,6 @@ blocking! {
     fn export_catalog_if_changed(v id: Uuid => id, s etag: Option<&str> => etag.map(str::to_owned)) -> Conditional<Catalog>;
     /// `GET .../hierarchies/{name}/slice` (an extension).
     fn hierarchy_slice(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v offset: u64 => offset, v limit: u64 => limit) -> HierarchySliceResponse;
+    /// `GET .../hierarchies/{name}/slice?after&limit`: a page of any hierarchy by cursor.
+    fn hierarchy_slice_after(v catalog: Uuid => catalog, r name: &str => name.to_owned(), s after: Option<&str> => after.map(str::to_owned), v limit: u64 => limit) -> HierarchySliceResponse;
 }

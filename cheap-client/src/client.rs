@@ -631,18 +631,34 @@ impl CheapClient {
                 &page_query(page, size),
             )
             .await?;
-        if v.get("entityIds").is_some() {
-            Ok(HierarchyPage::Entities(from_value(v)?))
-        } else if v.get("root").is_some() {
-            Ok(HierarchyPage::Tree(from_value(v)?))
-        } else if v.get("aspectDefName").is_some() {
-            Ok(HierarchyPage::AspectMap(from_value(v)?))
-        } else {
-            Ok(HierarchyPage::Directory(from_value(v)?))
-        }
+        hierarchy_page(v)
     }
 
-    /// Every entity of a list or set, fetched `page_size` at a time.
+    /// `GET /api/catalog/{id}/hierarchies/{name}?after&size` (an extension): a page by cursor,
+    /// `after` being `None` for the first page and then the page's `next_cursor`. A tree comes
+    /// whole. [`PreconditionFailed`](ClientError::PreconditionFailed) when the hierarchy's
+    /// entries moved since the cursor was made: read again from the start.
+    pub async fn get_hierarchy_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&str>,
+        size: u64,
+    ) -> Result<HierarchyPage> {
+        let v: Value = self
+            .get(
+                &format!("/api/catalog/{catalog}/hierarchies/{}", enc(name)),
+                &[
+                    ("after", after.unwrap_or_default().to_owned()),
+                    ("size", size.to_string()),
+                ],
+            )
+            .await?;
+        hierarchy_page(v)
+    }
+
+    /// Every entity of a list or set, fetched `page_size` at a time by cursor (so each page
+    /// costs the server the same however deep it is).
     pub fn hierarchy_entities(
         &self,
         catalog: Uuid,
@@ -650,17 +666,27 @@ impl CheapClient {
         page_size: u64,
     ) -> BoxStream<'_, Result<Uuid>> {
         let name = name.to_owned();
-        self.paged(page_size, move |c, page, size| {
+        let size = page_size.max(1);
+        stream::try_unfold(Some(None::<String>), move |after| {
             let name = name.clone();
             async move {
-                match c.get_hierarchy(catalog, &name, page, size).await? {
-                    HierarchyPage::Entities(e) => Ok(e.entity_ids),
+                let Some(after) = after else { return Ok(None) };
+                match self
+                    .get_hierarchy_after(catalog, &name, after.as_deref(), size)
+                    .await?
+                {
+                    HierarchyPage::Entities(e) => {
+                        let next = e.next_cursor.map(Some);
+                        Ok(Some((stream::iter(e.entity_ids.into_iter().map(Ok)), next)))
+                    }
                     _ => Err(ClientError::Invalid(format!(
                         "'{name}' is not an entity list or set"
                     ))),
                 }
             }
         })
+        .try_flatten()
+        .boxed()
     }
 
     /// `DELETE /api/catalog/{id}/hierarchies/{name}`; false when there was none.
@@ -894,6 +920,25 @@ impl CheapClient {
         .await
     }
 
+    /// `GET .../hierarchies/{name}/slice?after&limit` (an extension): a page of any hierarchy
+    /// as cheap-json by cursor, as [`get_hierarchy_after`](Self::get_hierarchy_after) reads.
+    pub async fn hierarchy_slice_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&str>,
+        limit: u64,
+    ) -> Result<HierarchySliceResponse> {
+        self.get(
+            &format!("/api/catalog/{catalog}/hierarchies/{}/slice", enc(name)),
+            &[
+                ("after", after.unwrap_or_default().to_owned()),
+                ("limit", limit.to_string()),
+            ],
+        )
+        .await
+    }
+
     /// `GET /api/catalog/{id}/sync-mark` (an extension).
     pub async fn sync_mark(&self, catalog: Uuid) -> Result<Option<SyncMarkBody>> {
         self.get(&format!("/api/catalog/{catalog}/sync-mark"), &[])
@@ -935,6 +980,19 @@ impl CheapClient {
         })
         .try_flatten()
         .boxed()
+    }
+}
+
+/// A hierarchy page's body, by the fields that tell its kind.
+fn hierarchy_page(v: Value) -> Result<HierarchyPage> {
+    if v.get("entityIds").is_some() {
+        Ok(HierarchyPage::Entities(from_value(v)?))
+    } else if v.get("root").is_some() {
+        Ok(HierarchyPage::Tree(from_value(v)?))
+    } else if v.get("aspectDefName").is_some() {
+        Ok(HierarchyPage::AspectMap(from_value(v)?))
+    } else {
+        Ok(HierarchyPage::Directory(from_value(v)?))
     }
 }
 

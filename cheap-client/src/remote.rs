@@ -13,7 +13,7 @@ use crate::{CheapClient, ClientError, DirectoryRemoval};
 use cheap_core::dao::rules::check_upsert;
 use cheap_core::dao::{
     AspectChanges, AspectPatch, Batch, BatchOp, BatchOutcome, BatchResult, CatalogInfo, Changes,
-    HierarchyInfo, HierarchySlice, UpsertOutcome,
+    CursorPage, HierarchyInfo, HierarchySlice, PageCursor, UpsertOutcome,
 };
 use cheap_core::json;
 use cheap_core::rest::{
@@ -40,6 +40,30 @@ pub struct RemoteDao {
 }
 
 impl RemoteDao {
+    /// A slice's cheap-json hierarchy as the model (an aspect map with its def, fetched).
+    async fn slice_hierarchy(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        s: cheap_core::rest::HierarchySliceResponse,
+    ) -> Result<Hierarchy> {
+        let text =
+            serde_json::to_string(&s.hierarchy).map_err(|e| CheapError::backend("rest", e))?;
+        let value = json::read::parse(&text)?;
+        let kind = s.hierarchy.get("type").and_then(|t| t.as_str());
+        let def = if kind.is_some_and(|k| k.eq_ignore_ascii_case("AM")) {
+            Some(std::sync::Arc::new(
+                self.get_aspect_def(catalog, name).await?,
+            ))
+        } else {
+            None
+        };
+        let mut hierarchy = json::read::hierarchy_from_json(&value, &|n: &str| {
+            def.clone().filter(|d| d.name() == n)
+        })?;
+        hierarchy.version = s.version;
+        Ok(hierarchy)
+    }
     /// A DAO over `client`.
     pub fn new(client: CheapClient) -> Self {
         RemoteDao {
@@ -497,31 +521,38 @@ impl CheapDao for RemoteDao {
     }
 
     async fn get_hierarchy(&self, catalog: Uuid, name: &str) -> Result<Hierarchy> {
-        // The server caps a slice; a large hierarchy comes in pages, and a write between two
-        // pages (a new version) starts the read again, so the result is one version's.
+        // The server caps a slice; a large hierarchy comes in pages, read by cursor so that
+        // each costs the server its size. A write between two pages (a new version) starts the
+        // read again, so the result is one version's.
         const ATTEMPTS: usize = 5;
         let mut last = None;
-        for _ in 0..ATTEMPTS {
-            let first = self.read_hierarchy_page(catalog, name, 0, u64::MAX).await?;
+        'attempt: for _ in 0..ATTEMPTS {
+            let first = self
+                .read_hierarchy_page_after(catalog, name, None, u64::MAX)
+                .await?;
             let mut whole = first.hierarchy;
-            let mut have = whole.len() as u64;
-            let mut consistent = true;
-            // A tree is always whole; so is a hierarchy that fits one slice.
-            while whole.hierarchy_type() != HierarchyType::EntityTree && have < first.total {
-                let page = self
-                    .read_hierarchy_page(catalog, name, have, u64::MAX)
-                    .await?;
-                if page.hierarchy.version != whole.version || page.hierarchy.is_empty() {
-                    consistent = false;
-                    break;
+            let mut next = first.next;
+            while let Some(after) = next {
+                let page = match self
+                    .read_hierarchy_page_after(catalog, name, Some(&after), u64::MAX)
+                    .await
+                {
+                    Ok(p) => p,
+                    // Entries moved since the cursor was made: read again.
+                    Err(CheapError::PreconditionFailed { .. }) => {
+                        last = Some(whole.version);
+                        continue 'attempt;
+                    }
+                    Err(e) => return Err(e),
+                };
+                if page.hierarchy.version != whole.version {
+                    last = Some(page.hierarchy.version);
+                    continue 'attempt;
                 }
-                have += page.hierarchy.len() as u64;
+                next = page.next;
                 append_page(&mut whole, page.hierarchy)?;
             }
-            if consistent {
-                return Ok(whole);
-            }
-            last = Some(whole.version);
+            return Ok(whole);
         }
         Err(CheapError::Unavailable(format!(
             "hierarchy '{name}' kept changing while it was read in pages (last at version {})",
@@ -536,31 +567,44 @@ impl CheapDao for RemoteDao {
         offset: u64,
         limit: u64,
     ) -> Result<HierarchySlice> {
-        let c = self.c()?;
-        let s = c
+        let s = self
+            .c()?
             .hierarchy_slice(catalog, name, offset, limit)
             .await
             .map_err(to_cheap)?;
-        let text =
-            serde_json::to_string(&s.hierarchy).map_err(|e| CheapError::backend("rest", e))?;
-        let value = json::read::parse(&text)?;
-        let kind = s.hierarchy.get("type").and_then(|t| t.as_str());
-        let def = if kind.is_some_and(|k| k.eq_ignore_ascii_case("AM")) {
-            Some(std::sync::Arc::new(
-                self.get_aspect_def(catalog, name).await?,
-            ))
-        } else {
-            None
-        };
-        let mut hierarchy = json::read::hierarchy_from_json(&value, &|n: &str| {
-            def.clone().filter(|d| d.name() == n)
-        })?;
-        hierarchy.version = s.version;
+        let offset = s.offset;
+        let total = s.total;
+        let hierarchy = self.slice_hierarchy(catalog, name, s).await?;
         Ok(HierarchySlice {
             hierarchy,
-            offset: s.offset,
-            total: s.total,
+            offset,
+            total,
         })
+    }
+
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&PageCursor>,
+        limit: u64,
+    ) -> Result<CursorPage> {
+        cheap_core::dao::rules::page_limit(limit)?;
+        let s = self
+            .c()?
+            .hierarchy_slice_after(catalog, name, after.map(PageCursor::as_str), limit)
+            .await
+            .map_err(to_cheap)?;
+        let total = s.total;
+        // The server made the token; one that does not parse is the server's fault.
+        let next = s
+            .next_cursor
+            .as_deref()
+            .map(str::parse::<PageCursor>)
+            .transpose()
+            .map_err(|e| CheapError::backend("rest", e))?;
+        let hierarchy = self.slice_hierarchy(catalog, name, s).await?;
+        Ok(CursorPage::new(hierarchy, total, next))
     }
 
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {

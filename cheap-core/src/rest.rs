@@ -220,9 +220,12 @@ pub struct EntityListResponse {
     pub hierarchy_name: String,
     /// Entities of this page, in order.
     pub entity_ids: Vec<Uuid>,
-    /// Paging.
+    /// Paging (`page` is 0 when read by cursor).
     #[serde(flatten)]
     pub page: PageInfo,
+    /// When read by cursor (`after`): where the next page starts; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// An entity directory page.
@@ -236,9 +239,12 @@ pub struct EntityDirectoryResponse {
     pub hierarchy_name: String,
     /// Entries of this page, in order.
     pub content: IndexMap<String, Uuid>,
-    /// Paging.
+    /// Paging (`page` is 0 when read by cursor).
     #[serde(flatten)]
     pub page: PageInfo,
+    /// When read by cursor (`after`): where the next page starts; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// A whole entity tree.
@@ -269,9 +275,12 @@ pub struct AspectMapResponse {
     /// Aspects of this page by entity, in order.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub content: serde_json::Map<String, Value>,
-    /// Paging.
+    /// Paging (`page` is 0 when read by cursor).
     #[serde(flatten)]
     pub page: PageInfo,
+    /// When read by cursor (`after`): where the next page starts; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// Entity ids to add to or remove from a list or set.
@@ -536,7 +545,7 @@ pub struct AspectChangesResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct HierarchySliceResponse {
-    /// Offset of the first entry.
+    /// Offset of the first entry (0 when read by cursor).
     pub offset: u64,
     /// Entries in the whole hierarchy.
     pub total: u64,
@@ -545,6 +554,9 @@ pub struct HierarchySliceResponse {
     /// The page as a cheap-json hierarchy.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub hierarchy: Value,
+    /// When read by cursor (`after`): where the next page starts; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// `GET`/`PUT /api/catalog/{id}/sync-mark` (an extension): where a replica stands.

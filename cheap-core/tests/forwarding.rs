@@ -158,6 +158,19 @@ impl CheapDao for Recorder {
             .await
     }
 
+    async fn read_hierarchy_page_after(
+        &self,
+        catalog: Uuid,
+        name: &str,
+        after: Option<&cheap_core::dao::PageCursor>,
+        limit: u64,
+    ) -> Result<cheap_core::dao::CursorPage> {
+        self.note("read_hierarchy_page_after");
+        self.inner
+            .read_hierarchy_page_after(catalog, name, after, limit)
+            .await
+    }
+
     async fn add_entities(&self, catalog: Uuid, hierarchy: &str, ids: &[Uuid]) -> Result<u64> {
         self.note("add_entities");
         self.inner.add_entities(catalog, hierarchy, ids).await
@@ -400,6 +413,7 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.list_hierarchy_defs(id).await;
     let _ = dao.get_hierarchy(id, "x").await;
     let _ = dao.read_hierarchy_page(id, "x", 1, 1).await;
+    let _ = dao.read_hierarchy_page_after(id, "x", None, 1).await;
     let _ = dao.add_entities(id, "x", &[id]).await;
     let _ = dao.insert_entities(id, "x", 1, &[id]).await;
     let _ = dao.remove_entities(id, "x", &[id]).await;

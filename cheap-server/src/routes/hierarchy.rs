@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::etag::IfMatch;
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
-use cheap_core::dao::{BatchOp, BatchResult};
+use cheap_core::dao::{BatchOp, BatchResult, PageCursor};
 use cheap_core::json;
 use cheap_core::rest::{
     AddDirectoryEntriesRequest, AddTreeNodesRequest, AspectMapResponse, CreateHierarchyRequest,
@@ -57,39 +57,77 @@ pub(crate) async fn create(
     Ok(batch::tagged((StatusCode::CREATED, body), version))
 }
 
+/// `?page=&size=` as in the reference, or `?after=&size=` to read by cursor.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct HierarchyPageQuery {
+    /// Zero-based page (default 0); not with `after`.
+    page: Option<i64>,
+    /// Page size (default 20, at most 100).
+    size: Option<i64>,
+    /// Read by cursor: empty for the first page, then the `nextCursor` of the page before.
+    /// A page then costs its size however deep it is, and an entry that stays while a reader
+    /// pages through is read once. 412 when the hierarchy's entries were moved since the
+    /// cursor was made: read again from the start.
+    after: Option<String>,
+}
+
 /// One page of a hierarchy; the body depends on its kind. A tree is returned whole, with entity
 /// ids kept on every node (the reference's REST output loses them).
-#[utoipa::path(get, path = "/api/catalog/{catalog_id}/hierarchies/{name}", params(PageQuery),
-    responses((status = 200, description = "EntityListResponse, EntityDirectoryResponse, EntityTreeResponse or AspectMapResponse"), (status = 404)))]
+#[utoipa::path(get, path = "/api/catalog/{catalog_id}/hierarchies/{name}", params(HierarchyPageQuery),
+    responses((status = 200, description = "EntityListResponse, EntityDirectoryResponse, EntityTreeResponse or AspectMapResponse"), (status = 400), (status = 404), (status = 412)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Params((id, name)): Params<(String, String)>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<HierarchyPageQuery>,
 ) -> ApiResult<Response> {
     let id = uuid(&id, "catalog id")?;
-    let kinds = state.dao.list_hierarchy_defs(id).await?;
-    let kind = kinds
-        .iter()
-        .find(|h| h.name == name)
-        .map(|h| h.hierarchy_type)
-        .ok_or_else(|| ApiError::missing(&NotFound::hierarchy(id, name.as_str())))?;
-    let (page, size) = if kind == HierarchyType::EntityTree {
-        (0, 1)
-    } else {
-        q.resolve(&state)?
+    let paging = PageQuery {
+        page: q.page,
+        size: q.size,
     };
-    let slice = state
-        .dao
-        .read_hierarchy_page(id, &name, page.saturating_mul(size), size)
-        .await?;
-    let info = page_info(page, size, slice.total);
-    let h = slice.hierarchy;
+    let (h, info, next) = match q.after.as_deref() {
+        Some(after) => {
+            if q.page.is_some() {
+                return Err(ApiError::bad_request("Give either page or after, not both"));
+            }
+            let cursor = (!after.is_empty())
+                .then(|| after.parse::<PageCursor>())
+                .transpose()?;
+            let (_, size) = paging.resolve(&state)?;
+            let p = state
+                .dao
+                .read_hierarchy_page_after(id, &name, cursor.as_ref(), size)
+                .await?;
+            (p.hierarchy, page_info(0, size, p.total), p.next)
+        }
+        None => {
+            let kinds = state.dao.list_hierarchy_defs(id).await?;
+            let kind = kinds
+                .iter()
+                .find(|h| h.name == name)
+                .map(|h| h.hierarchy_type)
+                .ok_or_else(|| ApiError::missing(&NotFound::hierarchy(id, name.as_str())))?;
+            let (page, size) = if kind == HierarchyType::EntityTree {
+                (0, 1)
+            } else {
+                paging.resolve(&state)?
+            };
+            let slice = state
+                .dao
+                .read_hierarchy_page(id, &name, page.saturating_mul(size), size)
+                .await?;
+            (slice.hierarchy, page_info(page, size, slice.total), None)
+        }
+    };
+    let next_cursor = next.map(|c| c.as_str().to_owned());
     Ok(match &h.content {
         HierarchyContent::List(l) => Json(EntityListResponse {
             catalog_id: id,
             hierarchy_name: name,
             entity_ids: l.0.clone(),
             page: info,
+            next_cursor,
         })
         .into_response(),
         HierarchyContent::Set(s) => Json(EntityListResponse {
@@ -97,6 +135,7 @@ pub(crate) async fn get(
             hierarchy_name: name,
             entity_ids: s.iter().collect(),
             page: info,
+            next_cursor,
         })
         .into_response(),
         HierarchyContent::Directory(d) => Json(EntityDirectoryResponse {
@@ -104,6 +143,7 @@ pub(crate) async fn get(
             hierarchy_name: name,
             content: d.iter().map(|(k, v)| (k.to_owned(), v)).collect(),
             page: info,
+            next_cursor,
         })
         .into_response(),
         HierarchyContent::Tree(t) => Json(EntityTreeResponse {
@@ -126,6 +166,7 @@ pub(crate) async fn get(
                 })
                 .collect(),
             page: info,
+            next_cursor,
         })
         .into_response(),
     })

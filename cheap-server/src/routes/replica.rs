@@ -10,8 +10,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::etag::IfMatch;
 use crate::extract::{uuid, Body, Params, Query};
 use crate::AppState;
-use cheap_core::dao::HierarchyInfo;
 use cheap_core::dao::SyncMark;
+use cheap_core::dao::{HierarchyInfo, PageCursor};
 use cheap_core::json;
 use cheap_core::rest::{
     AspectChangesResponse, CatalogInfoResponse, ChangesResponse, EntityIdsRequest,
@@ -30,10 +30,13 @@ pub(crate) struct SinceQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct SliceQuery {
-    /// First entry (default 0).
+    /// First entry (default 0); not with `after`.
     offset: Option<u64>,
     /// Entries at most (default all).
     limit: Option<u64>,
+    /// Read by cursor: empty for the first page, then the `nextCursor` of the page before
+    /// (412 when the hierarchy's entries moved since: read again from the start).
+    after: Option<String>,
 }
 
 fn info(h: HierarchyInfo) -> HierarchyInfoResponse {
@@ -161,23 +164,41 @@ pub(crate) async fn slice(
     Query(q): Query<SliceQuery>,
 ) -> ApiResult<Json<HierarchySliceResponse>> {
     let id = uuid(&id, "catalog id")?;
-    let s = state
-        .dao
-        .read_hierarchy_page(
-            id,
-            &name,
-            q.offset.unwrap_or(0),
-            q.limit
-                .unwrap_or(state.config.max_slice_size)
-                .min(state.config.max_slice_size),
-        )
-        .await?;
-    let hierarchy = json::to_value(&json::write::hierarchy_to_json(&s.hierarchy));
+    let limit = q
+        .limit
+        .unwrap_or(state.config.max_slice_size)
+        .min(state.config.max_slice_size);
+    let (h, offset, total, next) = match q.after.as_deref() {
+        Some(after) => {
+            if q.offset.is_some() {
+                return Err(ApiError::bad_request(
+                    "Give either offset or after, not both",
+                ));
+            }
+            let cursor = (!after.is_empty())
+                .then(|| after.parse::<PageCursor>())
+                .transpose()?;
+            let p = state
+                .dao
+                .read_hierarchy_page_after(id, &name, cursor.as_ref(), limit.max(1))
+                .await?;
+            (p.hierarchy, 0, p.total, p.next)
+        }
+        None => {
+            let s = state
+                .dao
+                .read_hierarchy_page(id, &name, q.offset.unwrap_or(0), limit)
+                .await?;
+            (s.hierarchy, s.offset, s.total, None)
+        }
+    };
+    let hierarchy = json::to_value(&json::write::hierarchy_to_json(&h));
     Ok(Json(HierarchySliceResponse {
-        offset: s.offset,
-        total: s.total,
-        version: s.hierarchy.version,
+        offset,
+        total,
+        version: h.version,
         hierarchy,
+        next_cursor: next.map(|c| c.as_str().to_owned()),
     }))
 }
 
