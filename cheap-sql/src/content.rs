@@ -587,23 +587,26 @@ async fn read_entities(
     def: Arc<AspectDef>,
     entities: &[Uuid],
 ) -> Result<AspectMap> {
-    let mut order: Vec<Uuid> = Vec::new();
+    let mut order: Vec<(i64, Uuid)> = Vec::new();
     let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::new();
     for chunk in entities.chunks(d.in_chunk()) {
+        // Not ordered by the map's order: SQLite would then walk the whole map along that
+        // index rather than look the entities up. The entities are put in order below.
         let sql = format!(
-            "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary \
+            "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary, m.map_order \
              FROM hierarchy_aspect_map m LEFT JOIN property_value v \
              ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
              WHERE m.catalog_id = ? AND m.hierarchy_name = ? AND m.entity_id IN ({}) \
-             ORDER BY m.map_order, v.property_index, v.value_index",
+             ORDER BY v.property_index, v.value_index",
             placeholders(chunk.len())
         );
         let mut args = vec![Arg::Uuid(def.id()), Arg::Uuid(cat), Arg::text(def.name())];
         args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
         conn.for_each(&sql, &args, &mut |mut r| {
             let e = r.uuid(0)?;
+            let at = r.int(5)?;
             let a = asm.entry(e).or_insert_with(|| {
-                order.push(e);
+                order.push((at, e));
                 AspectAssembler::new(def.clone(), e)
             });
             // An aspect without stored values has one row of NULLs.
@@ -618,8 +621,9 @@ async fn read_entities(
         })
         .await?;
     }
+    order.sort_unstable();
     let mut map = AspectMap::new(def);
-    for e in order {
+    for (_, e) in order {
         if let Some(a) = asm.remove(&e) {
             map.put(a.finish()?)?;
         }

@@ -381,20 +381,16 @@ pub(crate) async fn remove_tree_nodes_in(
 
 /// The rows of the subtree at a node path, found from the node along the parent links (both
 /// indexed), so that it costs the subtree's size, not the tree's; binds [`subtree_args`].
-const SUBTREE: &str = "catalog_id = ? AND hierarchy_name = ? AND node_id IN (\
+/// (Node ids are unique across trees: the outer filter is the node id alone, so that no
+/// planner walks the tree's rows instead of looking the subtree's up.)
+const SUBTREE: &str = "node_id IN (\
     WITH RECURSIVE sub (id) AS (\
         SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? \
         UNION ALL SELECT n.node_id FROM hierarchy_entity_tree_node n JOIN sub ON n.parent_node_id = sub.id) \
     SELECT id FROM sub)";
 
-fn subtree_args<'a>(catalog: Uuid, hierarchy: &'a str, path: &'a str) -> [Arg<'a>; 5] {
-    [
-        Arg::Uuid(catalog),
-        Arg::text(hierarchy),
-        Arg::Uuid(catalog),
-        Arg::text(hierarchy),
-        Arg::text(path),
-    ]
+fn subtree_args<'a>(catalog: Uuid, hierarchy: &'a str, path: &'a str) -> [Arg<'a>; 3] {
+    [Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(path)]
 }
 
 pub(super) async fn delete_subtree(
