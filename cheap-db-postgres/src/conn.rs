@@ -29,6 +29,10 @@ fn pg_type(t: PropertyType) -> &'static str {
 }
 
 impl Dialect for PgDialect {
+    fn refresh_statistics(&self) -> Option<&'static str> {
+        Some("ANALYZE property_value, aspect, hierarchy, hierarchy_aspect_map, hierarchy_entity_list, hierarchy_entity_set, hierarchy_entity_directory, hierarchy_entity_tree_node")
+    }
+
     fn schema_type(&self, t: ColumnType) -> String {
         match t {
             ColumnType::Id => "UUID",

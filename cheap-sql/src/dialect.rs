@@ -158,6 +158,14 @@ pub trait Dialect: Send + Sync {
         col.to_owned()
     }
 
+    /// A statement that refreshes the planner's statistics of the content tables, run after a
+    /// save of many rows when the database does not do it soon enough by itself (PostgreSQL:
+    /// before autovacuum gets to a freshly loaded table it plans with no statistics, and sorts a
+    /// whole hierarchy for a first page).
+    fn refresh_statistics(&self) -> Option<&'static str> {
+        None
+    }
+
     /// A statement whose one row says whether this server is a usable member of a cluster
     /// (read by [`cluster_health`](Self::cluster_health)); `None` for a database without one.
     fn cluster_health_sql(&self) -> Option<&'static str> {

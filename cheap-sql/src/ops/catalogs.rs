@@ -174,10 +174,22 @@ pub(super) async fn clear_catalog(conn: &mut dyn SqlConn, cat: Uuid) -> Result<(
     Ok(())
 }
 
+/// Entries in one save past which the planner's statistics are refreshed.
+const MANY_ROWS: usize = 10_000;
+
 pub(crate) async fn save_catalog(b: &Engine<'_>, catalog: &Catalog) -> Result<i64> {
     let maps = b.mapping_registry().snapshot();
     let d = b.dialect();
-    write_txn!(b, catalog.id(), conn => save(conn, d, catalog, &maps).await)
+    let v = write_txn!(b, catalog.id(), conn => save(conn, d, catalog, &maps).await)?;
+    let rows: usize = catalog.hierarchies().map(Hierarchy::len).sum();
+    if let Some(sql) = d.refresh_statistics().filter(|_| rows >= MANY_ROWS) {
+        // The save is committed; statistics are an optimisation, so a failure only logs.
+        let mut conn = b.connect(TxMode::None).await?;
+        if let Err(e) = conn.execute(sql, &[]).await {
+            tracing::warn!(error = %e, "refreshing planner statistics after a large save failed");
+        }
+    }
+    Ok(v)
 }
 
 pub(crate) async fn load_catalog(b: &Engine<'_>, id: Uuid) -> Result<Catalog> {

@@ -299,8 +299,6 @@ pub(crate) async fn add_tree_nodes_in(
         return Err(NotFound::tree_path(parent_path).into());
     };
     let parent_id = row.uuid(0)?;
-    let subtree = format!("DELETE FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
-    let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
     let mut replaced = 0;
     for (name, entity) in nodes {
         let path = format!("{parent}/{name}");
@@ -312,9 +310,7 @@ pub(crate) async fn add_tree_nodes_in(
             )
             .await?;
         if existing.is_some() {
-            let args = subtree_args(catalog, hierarchy, &path);
-            replaced += conn.fetch_int(&count, &args).await?.max(0);
-            delete_subtree(conn, &subtree, catalog, hierarchy, &path).await?;
+            replaced += delete_subtree(conn, d, catalog, hierarchy, &path).await? as i64;
         }
         let order = conn.fetch_int(
                 "SELECT COALESCE(MAX(tree_order), -1) + 1 FROM hierarchy_entity_tree_node WHERE parent_node_id = ?",
@@ -365,43 +361,46 @@ pub(crate) async fn remove_tree_nodes_in(
         "an entity tree",
     )
     .await?;
-    let count = format!("SELECT COUNT(*) FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
-    let delete = format!("DELETE FROM hierarchy_entity_tree_node WHERE {SUBTREE}");
     let mut n = 0;
     for p in paths {
-        let path = node_path(p);
-        // Counted first: rows removed by a cascade are not reported as changes
-        // everywhere.
-        let args = subtree_args(catalog, hierarchy, &path);
-        n += conn.fetch_int(&count, &args).await?.max(0) as u64;
-        delete_subtree(conn, &delete, catalog, hierarchy, &path).await?;
+        n += delete_subtree(conn, d, catalog, hierarchy, &node_path(p)).await?;
     }
     stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
 }
 
-/// The rows of the subtree at a node path, found from the node along the parent links (both
-/// indexed), so that it costs the subtree's size, not the tree's; binds [`subtree_args`].
-/// (Node ids are unique across trees: the outer filter is the node id alone, so that no
-/// planner walks the tree's rows instead of looking the subtree's up.)
-const SUBTREE: &str = "node_id IN (\
-    WITH RECURSIVE sub (id) AS (\
+/// The node ids of the subtree at a node path, found from the node along the parent links
+/// (both indexed), so that it costs the subtree's size, not the tree's.
+const SUBTREE: &str = "WITH RECURSIVE sub (id) AS (\
         SELECT node_id FROM hierarchy_entity_tree_node WHERE catalog_id = ? AND hierarchy_name = ? AND node_path = ? \
         UNION ALL SELECT n.node_id FROM hierarchy_entity_tree_node n JOIN sub ON n.parent_node_id = sub.id) \
-    SELECT id FROM sub)";
+    SELECT id FROM sub";
 
-fn subtree_args<'a>(catalog: Uuid, hierarchy: &'a str, path: &'a str) -> [Arg<'a>; 3] {
-    [Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(path)]
-}
-
+/// Deletes the subtree at `path`; returns how many nodes went. The ids are read first and the
+/// rows deleted by id: every planner then looks them up (MariaDB walked the whole tree for a
+/// subquery), and the count is what was there, whether or not a cascade got to rows first.
 pub(super) async fn delete_subtree(
     conn: &mut dyn SqlConn,
-    sql: &str,
+    d: &dyn Dialect,
     catalog: Uuid,
     hierarchy: &str,
     path: &str,
 ) -> Result<u64> {
-    conn.execute(sql, &subtree_args(catalog, hierarchy, path))
-        .await
+    let ids: Vec<Arg> = conn
+        .fetch_all(
+            SUBTREE,
+            &[Arg::Uuid(catalog), Arg::text(hierarchy), Arg::text(path)],
+        )
+        .await?
+        .iter()
+        .map(|r| r.uuid(0).map(Arg::Uuid))
+        .collect::<Result<_>>()?;
+    // Where deletes cascade, a chunk may take rows of a later one with it; those are simply
+    // gone when their chunk comes.
+    crate::batch::execute_in(conn, d, &[], &ids, |ph| {
+        format!("DELETE FROM hierarchy_entity_tree_node WHERE node_id IN ({ph})")
+    })
+    .await?;
+    Ok(ids.len() as u64)
 }
 
 /// How many of the keys of `entries` the directory does not have yet.
