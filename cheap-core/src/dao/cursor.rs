@@ -5,7 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{CheapError, Hierarchy, Result};
+use super::HierarchySlice;
+use crate::{CheapError, Hierarchy, HierarchyType, Result};
 
 /// Where the next page of a hierarchy starts: an opaque token a backend made, passed back as
 /// it was (over REST, the `after` parameter).
@@ -110,6 +111,16 @@ impl CursorPage {
             total,
             next,
         }
+    }
+
+    /// A page read by entry number, with the cursor of the entry number after it (none after
+    /// the last page, nor after a tree, which comes whole).
+    pub fn by_offset(slice: HierarchySlice) -> Self {
+        let end = slice.offset + slice.hierarchy.len() as u64;
+        let next = (slice.hierarchy.hierarchy_type() != HierarchyType::EntityTree
+            && end < slice.total)
+            .then(|| PageCursor::at_offset(end));
+        CursorPage::new(slice.hierarchy, slice.total, next)
     }
 }
 

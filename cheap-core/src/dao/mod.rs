@@ -13,9 +13,7 @@ use futures::{StreamExt, TryStreamExt};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::model::{
-    Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef, HierarchyType,
-};
+use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
 
 pub use batch::{Batch, BatchOp, BatchOutcome, BatchResult};
 pub use cursor::{CursorPage, CursorPosition, PageCursor};
@@ -207,11 +205,7 @@ pub trait CheapDao: Send + Sync {
         let slice = self
             .read_hierarchy_page(catalog, name, offset, limit)
             .await?;
-        let end = offset + slice.hierarchy.len() as u64;
-        let next = (slice.hierarchy.hierarchy_type() != HierarchyType::EntityTree
-            && end < slice.total)
-            .then(|| PageCursor::at_offset(end));
-        Ok(CursorPage::new(slice.hierarchy, slice.total, next))
+        Ok(CursorPage::by_offset(slice))
     }
 
     // ---- hierarchy entries ----

@@ -153,9 +153,7 @@ async fn by_offset(
     offset: u64,
     limit: u64,
 ) -> Result<CursorPage> {
-    let slice = read_hierarchy_page(b, catalog, name, offset, limit).await?;
-    let end = offset + slice.hierarchy.len() as u64;
-    let next = (slice.hierarchy.hierarchy_type() != HierarchyType::EntityTree && end < slice.total)
-        .then(|| PageCursor::at_offset(end));
-    Ok(CursorPage::new(slice.hierarchy, slice.total, next))
+    Ok(CursorPage::by_offset(
+        read_hierarchy_page(b, catalog, name, offset, limit).await?,
+    ))
 }
