@@ -181,7 +181,12 @@ pub fn check_tree(root: &TreeNode) -> Result<()> {
 /// Checks a hierarchy: its name and contents.
 pub fn check_hierarchy(h: &Hierarchy) -> Result<()> {
     check_name("hierarchy name", h.name())?;
-    match &h.content {
+    check_content(&h.content)
+}
+
+/// Checks a hierarchy's contents, or a part of them.
+pub fn check_content(content: &HierarchyContent) -> Result<()> {
+    match content {
         HierarchyContent::Directory(d) => d.iter().try_for_each(|(k, _)| check_directory_key(k)),
         HierarchyContent::Tree(t) => check_tree(&t.root),
         HierarchyContent::AspectMap(m) => {

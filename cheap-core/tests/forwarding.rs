@@ -11,7 +11,7 @@ use futures::StreamExt;
 
 use cheap_core::dao::forward::METHODS;
 use cheap_core::dao::{
-    AspectChanges, AspectPatch, CatalogInfo, Changes, HierarchyInfo, HierarchySlice,
+    AspectChanges, AspectPatch, CatalogInfo, CatalogPart, Changes, HierarchyInfo, HierarchySlice,
     InstrumentedDao, SyncMark, UpsertOutcome,
 };
 use cheap_core::sync::SpeciesDao;
@@ -48,6 +48,16 @@ impl CheapDao for Recorder {
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         self.note("load_catalog");
         self.inner.load_catalog(id).await
+    }
+
+    async fn import_catalog(&self, parts: BoxStream<'_, Result<CatalogPart>>) -> Result<i64> {
+        self.note("import_catalog");
+        self.inner.import_catalog(parts).await
+    }
+
+    fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
+        self.note("export_catalog");
+        self.inner.export_catalog(id)
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
@@ -392,6 +402,11 @@ async fn call_everything(dao: &dyn CheapDao) {
     let _ = dao.backend_name();
     let _ = dao.save_catalog(&catalog).await;
     let _ = dao.load_catalog(id).await;
+    let parts = cheap_core::dao::parts::parts_of(&catalog, 10);
+    let _ = dao
+        .import_catalog(futures::stream::iter(parts.into_iter().map(Ok)).boxed())
+        .await;
+    let _ = dao.export_catalog(id).collect::<Vec<_>>().await;
     let _ = dao.delete_catalog(id).await;
     let _ = dao.catalog_exists(id).await;
     let _ = dao.catalog_info(id).await;

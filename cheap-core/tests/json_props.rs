@@ -5,6 +5,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use bigdecimal::BigDecimal;
+use cheap_core::dao::parts::parts_of;
+use cheap_core::dao::CatalogAssembler;
 use cheap_core::json::{self, ToJson};
 use cheap_core::{
     testkit, Aspect, AspectDef, Catalog, CheapDateTime, CheapError, PropertyType, PropertyValue,
@@ -139,6 +141,22 @@ proptest! {
         prop_assert_eq!(back.to_json(), compact);
         let pretty = cat.to_json_pretty();
         prop_assert_eq!(json::catalog_from_str(&pretty).unwrap(), cat);
+    }
+
+    #[test]
+    fn random_catalogs_stream_as_they_print_and_read(cat in catalog(), per in 1usize..5) {
+        for pretty in [false, true] {
+            let mut w = json::CatalogWriter::new(pretty);
+            for part in parts_of(&cat, per) {
+                w.push(&part).unwrap();
+            }
+            w.finish().unwrap();
+            let text = w.take();
+            prop_assert_eq!(&text, &if pretty { cat.to_json_pretty() } else { cat.to_json() });
+            let mut a = CatalogAssembler::new();
+            json::read_catalog_parts(text.as_bytes(), per, &mut |p| a.push(p)).unwrap();
+            prop_assert_eq!(a.finish().unwrap(), cat.clone());
+        }
     }
 
     #[test]

@@ -42,6 +42,16 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::load_catalog($inner, id).await
             }
 
+            async fn import_catalog(&self, parts: $crate::__private::BoxStream<'_, $crate::Result<$crate::dao::CatalogPart>>) -> $crate::Result<i64> {
+                let $this = self;
+                $crate::CheapDao::import_catalog($inner, parts).await
+            }
+
+            fn export_catalog(&self, id: $crate::Uuid) -> $crate::__private::BoxStream<'_, $crate::Result<$crate::dao::CatalogPart>> {
+                let $this = self;
+                $crate::CheapDao::export_catalog($inner, id)
+            }
+
             async fn delete_catalog(&self, id: $crate::Uuid) -> $crate::Result<bool> {
                 let $this = self;
                 $crate::CheapDao::delete_catalog($inner, id).await
@@ -284,6 +294,8 @@ pub const METHODS: &[&str] = &[
     "backend_name",
     "save_catalog",
     "load_catalog",
+    "import_catalog",
+    "export_catalog",
     "delete_catalog",
     "catalog_exists",
     "catalog_info",

@@ -11,8 +11,8 @@ use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use super::{
-    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao, CursorPage,
-    HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, CatalogPart, Changes, CheapDao,
+    CursorPage, HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use crate::error::Result;
 use crate::model::{Aspect, AspectDef, AspectMap, Catalog, CatalogDef, Hierarchy, HierarchyDef};
@@ -179,6 +179,15 @@ impl CheapDao for InstrumentedDao {
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         self.run("load_catalog", self.inner.load_catalog(id)).await
+    }
+
+    async fn import_catalog(&self, parts: BoxStream<'_, Result<CatalogPart>>) -> Result<i64> {
+        self.run("import_catalog", self.inner.import_catalog(parts))
+            .await
+    }
+
+    fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
+        self.inner.export_catalog(id)
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {

@@ -5,6 +5,7 @@ mod cursor;
 pub mod forward;
 pub mod instrumented;
 mod memory;
+pub mod parts;
 mod types;
 
 use async_trait::async_trait;
@@ -19,6 +20,7 @@ pub use batch::{Batch, BatchOp, BatchOutcome, BatchResult};
 pub use cursor::{CursorPage, CursorPosition, PageCursor};
 pub use instrumented::{DaoMetrics, InstrumentedDao};
 pub use memory::MemoryDao;
+pub use parts::{CatalogAssembler, CatalogHeader, CatalogPart};
 pub use types::{
     AspectChanges, AspectPatch, CatalogInfo, Changes, Health, HierarchyInfo, HierarchySlice,
     SyncMark, TaskRecord, UpsertOutcome,
@@ -49,6 +51,38 @@ pub trait CheapDao: Send + Sync {
 
     /// Loads a whole catalog.
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog>;
+
+    /// Stores a catalog given as parts ([`parts`]), replacing whatever was stored under its id,
+    /// and returns its new version: [`save_catalog`](Self::save_catalog) for a catalog that
+    /// arrives piece by piece. Atomic: when a part is refused or the stream fails, the store
+    /// keeps what it had. The SQL stores write each part as it comes, so memory does not grow
+    /// with the catalog; the default collects the parts and saves the whole.
+    async fn import_catalog(&self, parts: BoxStream<'_, Result<CatalogPart>>) -> Result<i64> {
+        let mut parts = parts;
+        let mut assembler = CatalogAssembler::new();
+        while let Some(part) = parts.try_next().await? {
+            assembler.push(part)?;
+        }
+        let catalog = assembler.finish()?;
+        self.save_catalog(&catalog).await
+    }
+
+    /// A stored catalog as parts ([`parts`]), from one consistent state of it, with at most
+    /// [`parts::ENTRIES_PER_PART`] entries per part: [`load_catalog`](Self::load_catalog) for a
+    /// reader that writes it out as it goes. The SQL stores read it page by page inside one
+    /// read transaction; the default loads the whole catalog first.
+    fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
+        futures::stream::once(async move { self.load_catalog(id).await })
+            .map_ok(|c| {
+                futures::stream::iter(
+                    parts::parts_of(&c, parts::ENTRIES_PER_PART)
+                        .into_iter()
+                        .map(Ok),
+                )
+            })
+            .try_flatten()
+            .boxed()
+    }
 
     /// Deletes a catalog and everything in it; false if there was none.
     async fn delete_catalog(&self, id: Uuid) -> Result<bool>;

@@ -14,7 +14,10 @@
 //! assert_eq!(cat.to_json(), text);
 //! ```
 
+mod emitter;
 mod parse;
+mod part_reader;
+mod part_writer;
 mod printer;
 pub mod read;
 pub mod write;
@@ -30,6 +33,8 @@ use crate::model::{
 };
 
 pub use parse::{from_slice, from_value, nesting_depth, StrictValue};
+pub use part_reader::read_catalog_parts;
+pub use part_writer::CatalogWriter;
 pub use printer::{compact, pretty, Json, Map};
 
 /// Model elements that have a cheap-json form.

@@ -15,40 +15,88 @@ use crate::limits::MAX_JSON_DEPTH;
 /// How deeply `bytes` nests arrays and objects, ignoring brackets inside strings. Stops counting
 /// once `limit` is passed. Malformed text gets some answer; the parser reports its errors.
 pub fn nesting_depth(bytes: &[u8], limit: usize) -> usize {
-    let (mut depth, mut max) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
-    for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
+    DepthScan::default().feed(bytes, limit)
+}
+
+/// [`nesting_depth`] over text that arrives in pieces.
+#[derive(Debug, Default)]
+pub(crate) struct DepthScan {
+    depth: usize,
+    max: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+impl DepthScan {
+    /// Scans the next piece; the deepest nesting so far (stops once past `limit`).
+    pub fn feed(&mut self, bytes: &[u8], limit: usize) -> usize {
+        for &b in bytes {
+            if self.in_string {
+                match (self.escaped, b) {
+                    (true, _) => self.escaped = false,
+                    (false, b'\\') => self.escaped = true,
+                    (false, b'"') => self.in_string = false,
+                    _ => {}
+                }
+                continue;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    max = depth;
-                    if max > limit {
-                        return max;
+            match b {
+                b'"' => self.in_string = true,
+                b'[' | b'{' => {
+                    self.depth += 1;
+                    if self.depth > self.max {
+                        self.max = self.depth;
+                        if self.max > limit {
+                            return self.max;
+                        }
                     }
                 }
+                b']' | b'}' => self.depth = self.depth.saturating_sub(1),
+                _ => {}
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+        }
+        self.max
+    }
+}
+
+/// A reader that fails once the JSON passing through nests deeper than [`MAX_JSON_DEPTH`], so a
+/// streamed document is held to the limit [`from_slice`] checks up front.
+pub(crate) struct DepthGuard<R> {
+    inner: R,
+    scan: DepthScan,
+}
+
+impl<R> DepthGuard<R> {
+    pub fn new(inner: R) -> Self {
+        DepthGuard {
+            inner,
+            scan: DepthScan::default(),
         }
     }
-    max
+}
+
+impl<R: std::io::Read> std::io::Read for DepthGuard<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.scan.feed(&buf[..n], MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                too_deep(),
+            ));
+        }
+        Ok(n)
+    }
+}
+
+fn too_deep() -> String {
+    format!("nested more than {MAX_JSON_DEPTH} levels deep")
 }
 
 fn check_depth(bytes: &[u8]) -> Result<()> {
     if nesting_depth(bytes, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
         return Err(CheapError::invalid(format!(
-            "malformed JSON: nested more than {MAX_JSON_DEPTH} levels deep"
+            "malformed JSON: {}",
+            too_deep()
         )));
     }
     Ok(())

@@ -102,7 +102,7 @@ pub fn pretty(v: &Value) -> String {
     out
 }
 
-fn indent(out: &mut String, level: usize) {
+pub(crate) fn indent(out: &mut String, level: usize) {
     out.push('\n');
     for _ in 0..level {
         out.push_str("  ");
@@ -110,7 +110,7 @@ fn indent(out: &mut String, level: usize) {
 }
 
 // `level` is the number of enclosing objects (Jackson's arrays are inline and do not nest).
-fn write(out: &mut String, v: &Value, level: Option<usize>) {
+pub(crate) fn write(out: &mut String, v: &Value, level: Option<usize>) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -158,7 +158,7 @@ fn write(out: &mut String, v: &Value, level: Option<usize>) {
     }
 }
 
-fn write_str(out: &mut String, s: &str) {
+pub(crate) fn write_str(out: &mut String, s: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('"');
     for c in s.chars() {

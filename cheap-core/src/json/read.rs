@@ -12,6 +12,7 @@ use num_bigint::BigInt;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::dao::CatalogHeader;
 use crate::error::{CheapError, NotFound, Result};
 use crate::model::{
     Aspect, AspectDef, AspectMap, Catalog, CatalogDef, CatalogSpecies, EntityDirectory, EntityList,
@@ -20,7 +21,7 @@ use crate::model::{
 };
 use crate::value::{coerce::parse_f64, PropertyValue};
 
-fn bad(what: &str, msg: impl std::fmt::Display) -> CheapError {
+pub(crate) fn bad(what: &str, msg: impl std::fmt::Display) -> CheapError {
     CheapError::invalid(format!("{what}: {msg}"))
 }
 
@@ -41,7 +42,7 @@ fn req<'a>(m: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a Value
     }
 }
 
-fn string<'a>(v: &'a Value, what: &str, key: &str) -> Result<&'a str> {
+pub(crate) fn string<'a>(v: &'a Value, what: &str, key: &str) -> Result<&'a str> {
     v.as_str()
         .ok_or_else(|| bad(what, format_args!("'{key}' must be a string")))
 }
@@ -54,7 +55,7 @@ fn opt_bool(m: &Map<String, Value>, key: &str, default: bool, what: &str) -> Res
     }
 }
 
-fn uuid(v: &Value, what: &str, key: &str) -> Result<Uuid> {
+pub(crate) fn uuid(v: &Value, what: &str, key: &str) -> Result<Uuid> {
     let s = string(v, what, key)?;
     Uuid::parse_str(s).map_err(|_| bad(what, format_args!("'{key}' is not a UUID: '{s}'")))
 }
@@ -389,29 +390,33 @@ pub fn hierarchy_from_json(
     Ok(h)
 }
 
-/// Reads a catalog. Aspect defs that no aspect-map hierarchy uses get an empty aspect map, so
-/// that no def is lost (the reference drops them).
-pub fn catalog_from_json(v: &Value) -> Result<Catalog> {
+/// The catalog's own fields of a catalog object.
+pub(crate) fn catalog_header(m: &Map<String, Value>) -> Result<CatalogHeader> {
     let what = "catalog";
-    let m = object(v, what)?;
     let id = uuid(req(m, "globalId", what)?, what, "globalId")?;
     let species = CatalogSpecies::from_str(string(req(m, "species", what)?, what, "species")?)?;
     let upstream = match m.get("upstream") {
         None | Some(Value::Null) => None,
         Some(u) => Some(uuid(u, what, "upstream")?),
     };
-    let mut cat = Catalog::with_id(id, species, upstream)?;
-    cat.uri = match m.get("uri") {
+    let mut header = CatalogHeader::new(id, species, upstream)?;
+    header.uri = match m.get("uri") {
         None | Some(Value::Null) => None,
         Some(u) => Some(string(u, what, "uri")?.to_owned()),
     };
     if let Some(ver) = m.get("version") {
-        cat.version = ver
+        header.version = ver
             .as_i64()
             .ok_or_else(|| bad(what, "'version' must be an integer"))?;
     }
+    Ok(header)
+}
+
+/// A catalog's `aspectDefs` object, each def under its own name.
+pub(crate) fn catalog_aspect_defs(v: Option<&Value>) -> Result<IndexMap<String, Arc<AspectDef>>> {
+    let what = "catalog";
     let mut defs: IndexMap<String, Arc<AspectDef>> = IndexMap::new();
-    match m.get("aspectDefs") {
+    match v {
         None | Some(Value::Null) => {}
         Some(Value::Object(ads)) => {
             for (k, dv) in ads {
@@ -427,19 +432,42 @@ pub fn catalog_from_json(v: &Value) -> Result<Catalog> {
         }
         Some(_) => return Err(bad(what, "'aspectDefs' must be an object")),
     }
+    Ok(defs)
+}
+
+/// A hierarchy of a catalog's `hierarchies` object, which must be listed under its own name.
+pub(crate) fn listed_hierarchy(
+    key: &str,
+    v: &Value,
+    defs: &IndexMap<String, Arc<AspectDef>>,
+) -> Result<Hierarchy> {
+    let lookup = |n: &str| defs.get(n).cloned();
+    let h = hierarchy_from_json(v, &lookup)?;
+    if h.name() != key {
+        return Err(listed_under(h.name(), key));
+    }
+    Ok(h)
+}
+
+pub(crate) fn listed_under(name: &str, key: &str) -> CheapError {
+    bad(
+        "catalog",
+        format_args!("hierarchy '{name}' is listed under '{key}'"),
+    )
+}
+
+/// Reads a catalog. Aspect defs that no aspect-map hierarchy uses get an empty aspect map, so
+/// that no def is lost (the reference drops them).
+pub fn catalog_from_json(v: &Value) -> Result<Catalog> {
+    let what = "catalog";
+    let m = object(v, what)?;
+    let mut cat = catalog_header(m)?.to_catalog()?;
+    let defs = catalog_aspect_defs(m.get("aspectDefs"))?;
     match m.get("hierarchies") {
         None | Some(Value::Null) => {}
         Some(Value::Object(hs)) => {
-            let lookup = |n: &str| defs.get(n).cloned();
             for (k, hv) in hs {
-                let h = hierarchy_from_json(hv, &lookup)?;
-                if h.name() != k {
-                    return Err(bad(
-                        what,
-                        format_args!("hierarchy '{}' is listed under '{k}'", h.name()),
-                    ));
-                }
-                cat.add_hierarchy(h)?;
+                cat.add_hierarchy(listed_hierarchy(k, hv, &defs)?)?;
             }
         }
         Some(_) => return Err(bad(what, "'hierarchies' must be an object")),

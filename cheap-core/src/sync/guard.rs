@@ -10,8 +10,9 @@ use super::{now_ms, Replica};
 use futures::stream::BoxStream;
 
 use crate::dao::{
-    catalog_pages, AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CheapDao,
-    CursorPage, HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
+    catalog_pages, AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogAssembler, CatalogInfo,
+    CatalogPart, Changes, CheapDao, CursorPage, HierarchyInfo, HierarchySlice, PageCursor,
+    SyncMark, UpsertOutcome,
 };
 use crate::error::{CheapError, Result};
 use crate::model::{
@@ -162,6 +163,41 @@ impl CheapDao for SpeciesDao {
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         read!(self, id, d => d.load_catalog(id))
+    }
+
+    async fn import_catalog(&self, parts: BoxStream<'_, Result<CatalogPart>>) -> Result<i64> {
+        use futures::{StreamExt, TryStreamExt};
+        let mut parts = parts;
+        let first = parts
+            .try_next()
+            .await?
+            .ok_or_else(|| CheapError::invalid("an import with no catalog header"))?;
+        let CatalogPart::Header(header) = &first else {
+            return Err(CheapError::invalid(
+                "catalog parts out of order: the header must come first",
+            ));
+        };
+        let whole = futures::stream::iter([Ok(first.clone())]).chain(parts);
+        match self.route(header.id).await? {
+            Route::Local => self.local.import_catalog(whole.boxed()).await,
+            // Write-through needs the catalog twice (upstream, then here): assembled once.
+            Route::WriteThrough(_) => {
+                let mut assembler = CatalogAssembler::new();
+                let mut whole = whole.boxed();
+                while let Some(part) = whole.try_next().await? {
+                    assembler.push(part)?;
+                }
+                self.save_catalog(&assembler.finish()?).await
+            }
+        }
+    }
+
+    fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::once(async move { self.fresh(id).await })
+            .map_ok(move |()| self.local.export_catalog(id))
+            .try_flatten()
+            .boxed()
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
