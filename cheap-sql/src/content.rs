@@ -129,13 +129,26 @@ pub(crate) async fn upsert_directory(
         &["catalog_id", "hierarchy_name", "entity_key"],
         &["entity_id"],
     );
+    insert_directory_rows(conn, d, cat, name, &rows, &tail).await
+}
+
+/// Writes directory rows (key, entity, order); `tail` says what a key already there does
+/// (empty: it is a conflict).
+pub(crate) async fn insert_directory_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    name: &str,
+    rows: &[(&str, Uuid, i64)],
+    tail: &str,
+) -> Result<u64> {
     batch::insert(
         conn,
         d,
         "INSERT INTO hierarchy_entity_directory (catalog_id, hierarchy_name, entity_key, entity_id, dir_order)",
         5,
-        &tail,
-        &rows,
+        tail,
+        rows,
         |a, (k, e, o)| {
             a.extend([
                 Arg::Uuid(cat),

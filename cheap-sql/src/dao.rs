@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 use uuid::Uuid;
 
 use crate::conn::SqlBackend;
@@ -16,7 +17,7 @@ use crate::group::{Item, Job, Reply};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
-    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, Changes, CursorPage,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, CatalogPart, Changes, CursorPage,
     HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use cheap_core::limits::{self, args};
@@ -137,6 +138,14 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         ops::catalogs::load_catalog(&self.engine(), id).await
+    }
+
+    async fn import_catalog(&self, parts: BoxStream<'_, Result<CatalogPart>>) -> Result<i64> {
+        ops::imports::import_catalog(&self.engine(), parts).await
+    }
+
+    fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
+        ops::exports::export_catalog(self.engine(), id)
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {

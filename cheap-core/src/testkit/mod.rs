@@ -12,6 +12,7 @@ mod lists;
 mod read_only;
 mod replace;
 mod shared_defs;
+mod streams;
 pub mod sync;
 
 pub use batch::batches_are_atomic;
@@ -21,6 +22,7 @@ pub use lists::lists_change_in_place;
 pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
 pub use shared_defs::shared_defs_stored_at_once;
+pub use streams::imports_and_exports_stream;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1163,4 +1165,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     batches_are_atomic(dao).await;
     lists_change_in_place(dao).await;
     cursor_pages_read_everything(dao).await;
+    imports_and_exports_stream(dao).await;
 }

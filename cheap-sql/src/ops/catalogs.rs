@@ -8,7 +8,7 @@ use super::*;
 use crate::content::{self, Window};
 use crate::mapping::{self, Mappings};
 use cheap_core::dao::CatalogInfo;
-use cheap_core::model::{Catalog, CatalogSpecies, Hierarchy};
+use cheap_core::model::{Catalog, CatalogSpecies};
 use cheap_core::Result;
 
 pub(super) async fn load(
@@ -26,111 +26,16 @@ pub(super) async fn load(
     for h in content::read_hierarchies(conn, d, id, &rows, &defs, maps, None, Window::ALL).await? {
         catalog.add_hierarchy(h)?;
     }
-    // A linked def without an aspect map still belongs to the catalog.
-    for def in defs.into_values() {
+    // A linked def without an aspect map still belongs to the catalog (by name, so that
+    // every load gives the same order).
+    let mut defs: Vec<_> = defs.into_values().collect();
+    defs.sort_by(|a, b| a.name().cmp(b.name()));
+    for def in defs {
         if catalog.hierarchy(def.name()).is_none() {
             catalog.extend(def)?;
         }
     }
     Ok(catalog)
-}
-
-pub(super) async fn save(
-    conn: &mut dyn SqlConn,
-    d: &dyn Dialect,
-    catalog: &Catalog,
-    maps: &Mappings,
-) -> Result<i64> {
-    for h in catalog.hierarchies() {
-        if let Some(m) = h.as_aspect_map() {
-            for a in m.iter() {
-                a.check_complete()?;
-            }
-        }
-    }
-    let cat = catalog.id();
-    let previous = find_catalog(conn, cat).await?;
-    let old_names = hierarchy_names(conn, d, cat).await?;
-    // Replace semantics: everything the catalog held goes, then the new contents are written.
-    clear_mapped(conn, d, cat, &old_names, maps).await?;
-    clear_catalog(conn, cat).await?;
-    let version = previous
-        .as_ref()
-        .map_or(0, |p| p.version)
-        .max(catalog.version)
-        + 1;
-    let upsert = d.on_conflict(
-        &["catalog_id"],
-        &["species", "uri", "upstream_catalog_id", "version_number"],
-    );
-    conn.execute(
-        &format!("INSERT INTO catalog (catalog_id, species, uri, upstream_catalog_id, version_number, cheap_epoch) VALUES (?, ?, ?, ?, ?, ?) {upsert}"),
-        &[
-            Arg::Uuid(cat),
-            Arg::text(catalog.species().as_upper()),
-            Arg::opt_text(catalog.uri.as_deref()),
-            Arg::opt_uuid(catalog.upstream()),
-            Arg::Int(version),
-            // A new row is a new incarnation; an existing row keeps its epoch.
-            Arg::Int(new_epoch()),
-        ],
-    )
-    .await?;
-    for def in catalog.aspect_defs() {
-        defs::store_def(conn, d, cat, def).await?;
-    }
-    let hs: Vec<(i64, &Hierarchy)> = (0..).zip(catalog.hierarchies()).collect();
-    batch::insert(
-        conn,
-        d,
-        "INSERT INTO hierarchy (catalog_id, name, hierarchy_type, version_number, hierarchy_order, cheap_entries)",
-        6,
-        "",
-        &hs,
-        |a, (i, h)| {
-            a.extend([
-                Arg::Uuid(cat),
-                Arg::text(h.name()),
-                Arg::text(h.hierarchy_type().code()),
-                Arg::Int(version),
-                Arg::Int(*i),
-                Arg::Int(h.len() as i64),
-            ])
-        },
-    )
-    .await?;
-    for h in catalog.hierarchies() {
-        content::write_content(conn, d, cat, h, maps).await?;
-    }
-    // Every hierarchy was written whole: a replica refetches them rather than following
-    // single aspects.
-    batch::insert(
-        conn,
-        d,
-        "INSERT INTO cheap_hierarchy_rewrite (catalog_id, name, version_number)",
-        3,
-        "",
-        &hs,
-        |a, (_, h)| a.extend([Arg::Uuid(cat), Arg::text(h.name()), Arg::Int(version)]),
-    )
-    .await?;
-    conn.execute(
-        "DELETE FROM cheap_hierarchy_tombstone WHERE catalog_id = ? AND name IN (SELECT name FROM hierarchy WHERE catalog_id = ?)",
-        &[Arg::Uuid(cat), Arg::Uuid(cat)],
-    )
-    .await?;
-    let tombstone = format!(
-        "INSERT INTO cheap_hierarchy_tombstone (catalog_id, name, version_number) VALUES (?, ?, ?) {}",
-        d.on_conflict(&["catalog_id", "name"], &["version_number"])
-    );
-    for gone in old_names.iter().filter(|n| catalog.hierarchy(n).is_none()) {
-        conn.execute(
-            &tombstone,
-            &[Arg::Uuid(cat), Arg::text(gone), Arg::Int(version)],
-        )
-        .await?;
-    }
-    Ok(version)
 }
 
 pub(super) async fn clear_mapped(
@@ -175,21 +80,45 @@ pub(super) async fn clear_catalog(conn: &mut dyn SqlConn, cat: Uuid) -> Result<(
 }
 
 /// Entries in one save past which the planner's statistics are refreshed.
-const MANY_ROWS: usize = 10_000;
+const MANY_ROWS: u64 = 10_000;
 
 pub(crate) async fn save_catalog(b: &Engine<'_>, catalog: &Catalog) -> Result<i64> {
-    let maps = b.mapping_registry().snapshot();
-    let d = b.dialect();
-    let v = write_txn!(b, catalog.id(), conn => save(conn, d, catalog, &maps).await)?;
-    let rows: usize = catalog.hierarchies().map(Hierarchy::len).sum();
-    if let Some(sql) = d.refresh_statistics().filter(|_| rows >= MANY_ROWS) {
-        // The save is committed; statistics are an optimisation, so a failure only logs.
-        let mut conn = b.connect(TxMode::None).await?;
-        if let Err(e) = conn.execute(sql, &[]).await {
-            tracing::warn!(error = %e, "refreshing planner statistics after a large save failed");
+    for h in catalog.hierarchies() {
+        if let Some(m) = h.as_aspect_map() {
+            for a in m.iter() {
+                a.check_complete()?;
+            }
         }
     }
+    let maps = b.mapping_registry().snapshot();
+    let d = b.dialect();
+    let (v, rows) =
+        write_txn!(b, catalog.id(), conn => super::imports::save(conn, d, catalog, &maps).await)?;
+    refresh_statistics(b, rows).await;
     Ok(v)
+}
+
+/// After a write of `rows` entries, refreshes the planner's statistics when they were many
+/// (a freshly loaded table is otherwise planned without them).
+pub(super) async fn refresh_statistics(b: &Engine<'_>, rows: u64) {
+    let Some(sql) = b
+        .dialect()
+        .refresh_statistics()
+        .filter(|_| rows >= MANY_ROWS)
+    else {
+        return;
+    };
+    // The write is committed; statistics are an optimisation, so a failure only logs.
+    match b.connect(TxMode::None).await {
+        Ok(mut conn) => {
+            if let Err(e) = conn.execute(sql, &[]).await {
+                tracing::warn!(error = %e, "refreshing planner statistics after a large write failed");
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "refreshing planner statistics after a large write failed")
+        }
+    }
 }
 
 pub(crate) async fn load_catalog(b: &Engine<'_>, id: Uuid) -> Result<Catalog> {

@@ -8,7 +8,9 @@ pub(crate) mod batches;
 pub(crate) mod catalogs;
 pub(crate) mod changes;
 pub(crate) mod entries;
+pub(crate) mod exports;
 pub(crate) mod hierarchies;
+pub(crate) mod imports;
 pub(crate) mod lists;
 pub(crate) mod pages;
 

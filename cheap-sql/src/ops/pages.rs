@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::hierarchies::{entries_of, read_hierarchy_page};
 use super::*;
 use crate::content;
+use crate::mapping::Mappings;
 use cheap_core::dao::rules::{foreign_cursor, page_limit};
 use cheap_core::dao::{CursorPage, CursorPosition, PageCursor};
 use cheap_core::model::{
@@ -69,6 +70,45 @@ pub(crate) async fn read_hierarchy_page_after(
     let row = rows
         .first()
         .ok_or_else(|| cheap_core::dao::rules::missing_hierarchy(catalog, name))?;
+    let after = after_order.map(|(o, _)| o);
+    let (content, last, more) =
+        entries_after(conn, d, &maps, catalog, name, t, after, limit).await?;
+    let next = more
+        .then(|| last.map(|o| PageCursor::after_order(o, row.version)))
+        .flatten();
+    let total = entries_of(conn, d, catalog, name, t, Some(row), &maps).await?;
+    let mut hierarchy = Hierarchy::with_content(name, content)?;
+    hierarchy.version = row.version;
+    Ok(CursorPage::new(hierarchy, total, next))
+}
+
+/// The page at entry number `offset`, with the cursor of the one after it.
+async fn by_offset(
+    b: &Engine<'_>,
+    catalog: Uuid,
+    name: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<CursorPage> {
+    Ok(CursorPage::by_offset(
+        read_hierarchy_page(b, catalog, name, offset, limit).await?,
+    ))
+}
+
+/// Up to `limit` entries of list, set, directory or unmapped aspect map `name` (kind `t`)
+/// stored after order `after` (from the first when `None`), in order: the entries, the last
+/// order read, and whether more follow.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn entries_after(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    maps: &Mappings,
+    catalog: Uuid,
+    name: &str,
+    t: HierarchyType,
+    after: Option<i64>,
+    limit: u64,
+) -> Result<(HierarchyContent, Option<i64>, bool)> {
     let (table, order, key) = match t {
         HierarchyType::EntityList => ("hierarchy_entity_list", "list_order", ""),
         HierarchyType::EntitySet => ("hierarchy_entity_set", "set_order", ""),
@@ -77,7 +117,7 @@ pub(crate) async fn read_hierarchy_page_after(
         }
         _ => ("hierarchy_aspect_map", "map_order", ""),
     };
-    let bound = if after_order.is_some() {
+    let bound = if after.is_some() {
         format!(" AND {order} > ?")
     } else {
         String::new()
@@ -86,7 +126,7 @@ pub(crate) async fn read_hierarchy_page_after(
         "SELECT {order}, entity_id{key} FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?{bound} ORDER BY {order} LIMIT ?"
     );
     let mut args = vec![Arg::Uuid(catalog), Arg::text(name)];
-    args.extend(after_order.map(|(o, _)| Arg::Int(o)));
+    args.extend(after.map(Arg::Int));
     // One row more than the page tells whether another page follows.
     args.push(Arg::Int(
         i64::try_from(limit)
@@ -106,13 +146,7 @@ pub(crate) async fn read_hierarchy_page_after(
     .await?;
     let more = found.len() as u64 > limit;
     found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    let next = more
-        .then(|| {
-            found
-                .last()
-                .map(|(o, _, _)| PageCursor::after_order(*o, row.version))
-        })
-        .flatten();
+    let last = found.last().map(|(o, _, _)| *o);
     let ids: Vec<Uuid> = found.iter().map(|(_, e, _)| *e).collect();
     let content = match t {
         HierarchyType::EntityList => HierarchyContent::List(EntityList(ids)),
@@ -129,7 +163,7 @@ pub(crate) async fn read_hierarchy_page_after(
                 .await?
                 .ok_or_else(|| cheap_core::dao::rules::missing_aspect_def(catalog, name))?;
             let stored =
-                content::read_aspects_of(conn, d, catalog, def.clone(), &maps, &ids).await?;
+                content::read_aspects_of(conn, d, catalog, def.clone(), maps, &ids).await?;
             let mut page = AspectMap::new(def);
             for e in &ids {
                 if let Some(a) = stored.get(*e) {
@@ -139,21 +173,5 @@ pub(crate) async fn read_hierarchy_page_after(
             HierarchyContent::AspectMap(page)
         }
     };
-    let total = entries_of(conn, d, catalog, name, t, Some(row), &maps).await?;
-    let mut hierarchy = Hierarchy::with_content(name, content)?;
-    hierarchy.version = row.version;
-    Ok(CursorPage::new(hierarchy, total, next))
-}
-
-/// The page at entry number `offset`, with the cursor of the one after it.
-async fn by_offset(
-    b: &Engine<'_>,
-    catalog: Uuid,
-    name: &str,
-    offset: u64,
-    limit: u64,
-) -> Result<CursorPage> {
-    Ok(CursorPage::by_offset(
-        read_hierarchy_page(b, catalog, name, offset, limit).await?,
-    ))
+    Ok((content, last, more))
 }
