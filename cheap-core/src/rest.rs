@@ -476,6 +476,12 @@ pub struct TaskStatus {
     pub version: Option<i64>,
     /// What happened (the error of a failed task).
     pub message: String,
+    /// How much of its work is done (an import: bytes of the document read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done: Option<u64>,
+    /// How much work there is in all, when known (an import: the document's size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
 }
 
 /// `GET /api/catalog/{id}/info` (an extension): a catalog's metadata and version.

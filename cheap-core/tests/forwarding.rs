@@ -473,6 +473,8 @@ async fn call_everything(dao: &dyn CheapDao) {
                 catalog_id: None,
                 version: None,
                 message: String::new(),
+                done: None,
+                total: None,
             },
             heartbeat_ms: 0,
         })

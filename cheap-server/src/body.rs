@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use crate::error::ApiError;
 use crate::AppState;
 
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
@@ -26,7 +26,7 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// An error answer after which the connection is closed: what is left of the body is unread.
-fn closing(status: StatusCode, message: &str) -> Response {
+pub(crate) fn closing(status: StatusCode, message: &str) -> Response {
     let mut r = ApiError::new(status, message).into_response();
     r.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -71,4 +71,60 @@ pub(crate) async fn read_whole_body(
             next.run(Request::from_parts(parts, body)).await
         }
     }
+}
+
+/// Writes a body to an unnamed temporary file as it arrives, at most `limit` bytes, each piece
+/// within `idle` of the one before (so a large upload may take as long as it needs, and a
+/// stalled one does not); returns the file, rewound, and its size.
+pub(crate) async fn spool(
+    body: Body,
+    limit: u64,
+    idle: std::time::Duration,
+) -> Result<(std::fs::File, u64), Response> {
+    use std::io::{Seek, Write};
+    let too_large = || closing(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large");
+    let failed = |e: std::io::Error| {
+        tracing::error!(error = %e, "could not spool a request body to a temporary file");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The server could not store the request body",
+        )
+        .into_response()
+    };
+    let file = tokio::task::spawn_blocking(tempfile::tempfile)
+        .await
+        .map_err(|e| failed(std::io::Error::other(e)))?
+        .map_err(failed)?;
+    let mut out = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut size = 0u64;
+    let mut body = body.into_data_stream();
+    loop {
+        let next = tokio::time::timeout(idle, futures::StreamExt::next(&mut body)).await;
+        let chunk = match next {
+            Err(_) => {
+                return Err(closing(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "The request body was not received in time",
+                ))
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(error = %e, "request body could not be read");
+                return Err(closing(
+                    StatusCode::BAD_REQUEST,
+                    "The request body could not be read",
+                ));
+            }
+            Ok(Some(Ok(c))) => c,
+        };
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(too_large());
+        }
+        // Local disk writes of one piece; short enough to do in place.
+        out.write_all(&chunk).map_err(failed)?;
+    }
+    let mut file = out.into_inner().map_err(|e| failed(e.into_error()))?;
+    file.rewind().map_err(failed)?;
+    Ok((file, size))
 }

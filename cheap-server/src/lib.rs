@@ -31,6 +31,7 @@ mod openapi;
 mod rate_limit;
 mod routes;
 mod serve;
+pub mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,8 +58,11 @@ pub struct ServerConfig {
     pub max_slice_size: u64,
     /// Most aspects in one upsert; more is 400 (1000).
     pub max_upsert_batch: usize,
-    /// Largest request body in bytes; larger is 413 (16 MiB).
+    /// Largest request body in bytes; larger is 413 (16 MiB). The import has its own.
     pub body_limit: usize,
+    /// Largest document `POST /api/catalog/import` takes, in bytes; larger is 413 (4 GiB). It
+    /// is spooled to a temporary file, not held in memory.
+    pub import_body_limit: u64,
     /// Handlers taking longer get 503 (30 s); reading the body does not count.
     pub request_timeout: Duration,
     /// A body not received within this time is 408 (20 s).
@@ -87,6 +91,7 @@ impl Default for ServerConfig {
             max_slice_size: 10_000,
             max_upsert_batch: 1000,
             body_limit: 16 * 1024 * 1024,
+            import_body_limit: 4 * 1024 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             body_read_timeout: Duration::from_secs(20),
             api_key: None,

@@ -5,14 +5,19 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod progress;
 mod store;
 
 use clap::{Parser, Subcommand};
 
-use cheap_core::json::{self, ToJson};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use cheap_core::redact::{redact_url, scrub};
 use cheap_core::Uuid;
+use cheap_server::transfer::{export_json_counted, start_import, CountingReader};
 use cheap_server::ServerConfig;
+use progress::{Progress, Unit};
 
 #[derive(Parser)]
 #[command(
@@ -62,9 +67,13 @@ enum Command {
         /// Largest page size.
         #[arg(long, default_value_t = 100)]
         max_page_size: u64,
-        /// Largest request body, in bytes.
+        /// Largest request body, in bytes (the import has its own limit).
         #[arg(long, default_value_t = 16 * 1024 * 1024)]
         body_limit: usize,
+        /// Largest document POST /api/catalog/import takes, in bytes; it is spooled to a
+        /// temporary file (in TMPDIR), not held in memory.
+        #[arg(long, default_value_t = 4 * 1024 * 1024 * 1024)]
+        import_body_limit: u64,
         /// Request timeout, in seconds (answered 503); reading the body does not count.
         #[arg(long, default_value_t = 30)]
         request_timeout: u64,
@@ -167,6 +176,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             api_key,
             max_page_size,
             body_limit,
+            import_body_limit,
             request_timeout,
             body_read_timeout,
             header_read_timeout,
@@ -190,6 +200,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 api_key,
                 max_page_size,
                 body_limit,
+                import_body_limit,
                 request_timeout: Duration::from_secs(request_timeout),
                 body_read_timeout: Duration::from_secs(body_read_timeout),
                 docs: !no_docs,
@@ -228,16 +239,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             dao.close().await.map_err(|e| e.to_string())
         }
         Command::Import { store, file } => {
-            let text = std::fs::read_to_string(&file)
+            let opened = std::fs::File::open(&file)
                 .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-            let catalog =
-                json::catalog_from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            let size = opened.metadata().map(|m| m.len()).ok();
+            let read = Arc::new(AtomicU64::new(0));
+            let reader = CountingReader::new(opened, read.clone());
             let dao = open(store.database_url).await?;
-            let v = dao
-                .save_catalog(&catalog)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!("{} version {v}", catalog.id());
+            let mut progress =
+                Progress::new(format!("import {}", file.display()), Unit::Bytes, size);
+            let outcome = progress
+                .watch(&read, async {
+                    let (header, parts) = start_import(reader).await?;
+                    let v = dao.import_catalog(parts).await?;
+                    Ok::<_, cheap_core::CheapError>((header.id, v))
+                })
+                .await;
+            let (id, v) = outcome.map_err(|e| format!("{}: {e}", file.display()))?;
+            println!("{id} version {v}");
             dao.close().await.map_err(|e| e.to_string())
         }
         Command::Export {
@@ -246,17 +264,47 @@ async fn run(cli: Cli) -> Result<(), String> {
             pretty,
             output,
         } => {
+            use futures::TryStreamExt;
+            use std::io::Write;
             let dao = open(store.database_url).await?;
-            let catalog = dao.load_catalog(id).await.map_err(|e| e.to_string())?;
-            let text = if pretty {
-                catalog.to_json_pretty()
-            } else {
-                catalog.to_json()
+            let total = dao
+                .list_hierarchies(id)
+                .await
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|h| h.size)
+                .sum::<u64>();
+            let written = Arc::new(AtomicU64::new(0));
+            let mut text = export_json_counted(dao.clone(), id, pretty, written.clone());
+            let (mut out, shown): (Box<dyn Write + Send>, bool) = match &output {
+                Some(p) => (
+                    Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(p)
+                            .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
+                    )),
+                    true,
+                ),
+                None => (Box::new(std::io::BufWriter::new(std::io::stdout())), false),
             };
-            match output {
-                Some(p) => std::fs::write(&p, text)
-                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?,
-                None => println!("{text}"),
+            let name = output
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string());
+            let failed = |e: std::io::Error| format!("cannot write {name}: {e}");
+            // A bar only when the text goes to a file: on stdout it would mix with the text.
+            let mut progress =
+                shown.then(|| Progress::new(format!("export {id}"), Unit::Entries, Some(total)));
+            while let Some(chunk) = text.try_next().await.map_err(|e| e.to_string())? {
+                out.write_all(&chunk).map_err(failed)?;
+                if let Some(p) = &mut progress {
+                    p.set(written.load(Ordering::Relaxed));
+                }
+            }
+            if output.is_none() {
+                out.write_all(b"\n").map_err(failed)?;
+            }
+            out.flush().map_err(failed)?;
+            if let Some(p) = &mut progress {
+                p.finish(written.load(Ordering::Relaxed));
             }
             dao.close().await.map_err(|e| e.to_string())
         }
@@ -281,26 +329,34 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Copy { from, to } => {
-            use futures::TryStreamExt;
+            use futures::{StreamExt, TryStreamExt};
             let (src, dst) = (open(from).await?, open(to).await?);
-            let total = src.catalog_count().await.map_err(|e| e.to_string())?;
-            let bar = if std::io::stderr().is_terminal() {
-                indicatif::ProgressBar::new(total)
-            } else {
-                indicatif::ProgressBar::hidden()
-            };
-            let mut copied = 0u64;
-            let mut stream = src.catalogs(16);
-            while let Some(c) = stream.try_next().await.map_err(|e| e.to_string())? {
-                dst.save_catalog(&c)
-                    .await
-                    .map_err(|e| format!("catalog {}: {e}", c.id()))?;
-                copied += 1;
-                bar.inc(1);
+            let ids = src.list_catalog_ids().await.map_err(|e| e.to_string())?;
+            let mut total = 0u64;
+            for id in &ids {
+                let hs = src.list_hierarchies(*id).await.map_err(|e| e.to_string())?;
+                total += hs.iter().map(|h| h.size).sum::<u64>();
             }
-            bar.finish_and_clear();
+            let copied_entries = Arc::new(AtomicU64::new(0));
+            let mut progress = Progress::new("copy", Unit::Entries, Some(total));
+            let mut copied = 0u64;
+            for id in ids {
+                let counter = copied_entries.clone();
+                // Part by part: the catalog goes from one store to the other without being
+                // held whole.
+                let parts = src
+                    .export_catalog(id)
+                    .inspect_ok(move |p| {
+                        counter.fetch_add(p.entry_count(), Ordering::Relaxed);
+                    })
+                    .boxed();
+                progress
+                    .watch(&copied_entries, dst.import_catalog(parts))
+                    .await
+                    .map_err(|e| format!("catalog {id}: {e}"))?;
+                copied += 1;
+            }
             eprintln!("cheap: copied {copied} catalog(s)");
-            drop(stream);
             src.close().await.map_err(|e| e.to_string())?;
             dst.close().await.map_err(|e| e.to_string())
         }

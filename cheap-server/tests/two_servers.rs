@@ -110,6 +110,8 @@ async fn tasks_are_seen_by_every_server_and_a_dead_ones_tasks_are_interrupted() 
                 catalog_id: None,
                 version: None,
                 message: "Import running".into(),
+                done: None,
+                total: None,
             },
             heartbeat_ms: 1,
         })

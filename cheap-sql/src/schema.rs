@@ -421,6 +421,8 @@ pub const TABLES: &[Table] = &[
             nullable("version_number", BigInt),
             nullable("message", LongText),
             col("heartbeat_ms", BigInt),
+            nullable("progress_done", BigInt),
+            nullable("progress_total", BigInt),
         ],
         primary_key: "task_id",
         unique: None,
@@ -451,6 +453,9 @@ pub const ADDED_COLUMNS: &[(&str, Column)] = &[
     // A hierarchy's number of entries (tree: nodes), kept by every write so that a page need
     // not count them; NULL where it is not known (rows the reference wrote), then counted.
     ("hierarchy", nullable("cheap_entries", BigInt)),
+    // How far a background task got.
+    ("cheap_task", nullable("progress_done", BigInt)),
+    ("cheap_task", nullable("progress_total", BigInt)),
 ];
 
 /// The secondary indexes of the schema, `(name, table, columns)`, the same in every dialect.

@@ -33,7 +33,7 @@ use crate::model::{
 };
 
 pub use parse::{from_slice, from_value, nesting_depth, StrictValue};
-pub use part_reader::read_catalog_parts;
+pub use part_reader::{parts_from_reader, read_catalog_parts};
 pub use part_writer::CatalogWriter;
 pub use printer::{compact, pretty, Json, Map};
 

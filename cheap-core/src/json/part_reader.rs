@@ -491,3 +491,28 @@ impl<'de> Visitor<'de> for ContentsSeed<'_, '_> {
         Ok(())
     }
 }
+
+/// Parts sent on while a reader thread parses; small, so the parser waits for the store.
+const PARTS_IN_FLIGHT: usize = 4;
+
+/// Reads a cheap-json catalog from `reader` on a blocking thread and yields its parts as they
+/// are parsed (at most [`ENTRIES_PER_PART`](crate::dao::parts::ENTRIES_PER_PART) entries
+/// each), for [`CheapDao::import_catalog`](crate::CheapDao::import_catalog). A parse error ends
+/// the stream with that error; dropping the stream stops the thread at its next part.
+pub fn parts_from_reader<R: Read + Send + 'static>(
+    reader: R,
+) -> futures::stream::BoxStream<'static, Result<CatalogPart>> {
+    use futures::StreamExt;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<CatalogPart>>(PARTS_IN_FLIGHT);
+    tokio::task::spawn_blocking(move || {
+        let sent = read_catalog_parts(reader, crate::dao::parts::ENTRIES_PER_PART, &mut |p| {
+            tx.blocking_send(Ok(p))
+                .map_err(|_| CheapError::Unavailable("the import stopped reading".into()))
+        });
+        if let Err(e) = sent {
+            // Nobody listening any more is fine: the import ended first.
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|p| (p, rx)) }).boxed()
+}

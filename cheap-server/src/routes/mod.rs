@@ -8,6 +8,7 @@ pub(crate) mod docs;
 pub(crate) mod hierarchy;
 pub(crate) mod replica;
 pub(crate) mod system;
+pub(crate) mod transfer;
 
 use axum::http::StatusCode;
 use axum::middleware;
@@ -80,14 +81,13 @@ async fn method_not_allowed() -> ApiError {
 pub(crate) fn build(state: AppState) -> Router {
     let api = Router::new()
         .route("/api/catalog", post(catalog::create).get(catalog::list))
-        .route("/api/catalog/import", post(system::import))
         .route("/api/catalogs/stream", get(system::stream))
-        .route("/api/tasks/{task_id}", get(system::task))
+        .route("/api/tasks/{task_id}", get(transfer::task))
         .route(
             "/api/catalog/{catalog_id}",
             get(catalog::get).delete(catalog::delete),
         )
-        .route("/api/catalog/{catalog_id}/export", get(system::export))
+        .route("/api/catalog/{catalog_id}/export", get(transfer::export))
         .route("/api/catalog/{catalog_id}/batch", post(batch::apply))
         .route("/api/catalog/{catalog_id}/info", get(replica::catalog_info))
         .route("/api/catalog/{catalog_id}/changes", get(replica::changes))
@@ -148,33 +148,43 @@ pub(crate) fn build(state: AppState) -> Router {
     };
     let body_limit = state.config.body_limit;
     let timeout = state.config.request_timeout;
-    api.layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::etag::conditional,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::rate_limit::limit,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::auth::require_api_key,
-    ))
-    .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-    .layer(TimeoutLayer::with_status_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        timeout,
-    ))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::body::read_whole_body,
-    ))
-    .layer(middleware::from_fn(error_body))
-    .layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::observe::observe,
-    ))
-    .layer(PropagateRequestIdLayer::x_request_id())
-    .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-    .with_state(state)
+    let guarded = |r: Router<AppState>| {
+        r.layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::etag::conditional,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::rate_limit::limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::require_api_key,
+        ))
+    };
+    // Every route but the import: bodies read whole first, within the body limit, and a
+    // request timeout.
+    let api = guarded(api)
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::body::read_whole_body,
+        ));
+    // The import spools its body itself, up to its own limit, and runs as long as the
+    // document takes to store.
+    let import = guarded(Router::new().route("/api/catalog/import", post(transfer::import)))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    api.merge(import)
+        .layer(middleware::from_fn(error_body))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::observe::observe,
+        ))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
 }

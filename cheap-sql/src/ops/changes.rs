@@ -367,11 +367,13 @@ pub(crate) async fn put_task(b: &Engine<'_>, task: &cheap_core::dao::TaskRecord)
             "version_number",
             "message",
             "heartbeat_ms",
+            "progress_done",
+            "progress_total",
         ],
     );
     let t = &task.status;
     conn.execute(
-        &format!("INSERT INTO cheap_task (task_id, status, catalog_id, version_number, message, heartbeat_ms) VALUES (?, ?, ?, ?, ?, ?) {upsert}"),
+        &format!("INSERT INTO cheap_task (task_id, status, catalog_id, version_number, message, heartbeat_ms, progress_done, progress_total) VALUES (?, ?, ?, ?, ?, ?, ?, ?) {upsert}"),
         &[
             Arg::Uuid(t.task_id),
             Arg::text(&t.status),
@@ -379,10 +381,18 @@ pub(crate) async fn put_task(b: &Engine<'_>, task: &cheap_core::dao::TaskRecord)
             t.version.map_or(Arg::NullOf(crate::conn::SqlType::Int), Arg::Int),
             Arg::text(&t.message),
             Arg::Int(task.heartbeat_ms),
+            opt_count(t.done),
+            opt_count(t.total),
         ],
     )
     .await?;
     conn.commit().await
+}
+
+fn opt_count(n: Option<u64>) -> Arg<'static> {
+    n.map_or(Arg::NullOf(crate::conn::SqlType::Int), |n| {
+        Arg::Int(i64::try_from(n).unwrap_or(i64::MAX))
+    })
 }
 
 pub(crate) async fn get_task(
@@ -392,7 +402,7 @@ pub(crate) async fn get_task(
     let mut conn = b.connect(TxMode::None).await?;
     let row = conn
         .fetch_optional(
-            "SELECT status, catalog_id, version_number, message, heartbeat_ms FROM cheap_task WHERE task_id = ?",
+            "SELECT status, catalog_id, version_number, message, heartbeat_ms, progress_done, progress_total FROM cheap_task WHERE task_id = ?",
             &[Arg::Uuid(id)],
         )
         .await?;
@@ -404,6 +414,8 @@ pub(crate) async fn get_task(
                 catalog_id: r.opt_uuid(1)?,
                 version: r.opt_int(2)?,
                 message: r.opt_string(3)?.unwrap_or_default(),
+                done: r.opt_int(5)?.map(|n| n.max(0) as u64),
+                total: r.opt_int(6)?.map(|n| n.max(0) as u64),
             },
             heartbeat_ms: r.int(4)?,
         })

@@ -267,9 +267,7 @@ impl<'m> CatalogWrite<'m> {
                         "aspect map '{name}': entries of another aspect def"
                     )));
                 }
-                write_aspects(conn, d, cat, m, open.written as i64, maps)
-                    .await
-                    .map_err(|e| twice(e, name))?;
+                write_aspects(conn, d, cat, name, m, open.written as i64, maps).await?;
                 m.len() as u64
             }
             (HierarchyType::EntityTree, HierarchyContent::Tree(_)) => {
@@ -388,6 +386,7 @@ async fn write_aspects(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     cat: Uuid,
+    name: &str,
     m: &AspectMap,
     first: i64,
     maps: &Mappings,
@@ -398,14 +397,19 @@ async fn write_aspects(
     let items: Vec<(&Aspect, i64)> = m.iter().zip(first..).collect();
     match maps.get(m.def().name()) {
         // Membership and order stay in the aspect map tables; values go to the table.
+        // (Its own refusals, a second owner of the table say, stay what they are.)
         Some(mapping) => {
             if mapping.has_entity_id() {
-                content::insert_aspects(conn, d, cat, m.def(), &items, false, false).await?;
+                content::insert_aspects(conn, d, cat, m.def(), &items, false, false)
+                    .await
+                    .map_err(|e| twice(e, name))?;
             }
             let aspects: Vec<&Aspect> = m.iter().collect();
             mapping::write(conn, d, cat, mapping, &aspects).await
         }
-        None => content::insert_aspects(conn, d, cat, m.def(), &items, true, false).await,
+        None => content::insert_aspects(conn, d, cat, m.def(), &items, true, false)
+            .await
+            .map_err(|e| twice(e, name)),
     }
 }
 
