@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uuid};
 
 mod baseline;
+mod gen;
 mod http;
 mod scale;
 mod stores;
@@ -73,6 +74,18 @@ enum Command {
         /// Repetitions of each operation; the median is reported.
         #[arg(long, default_value_t = 40)]
         reps: usize,
+    },
+    /// Write a large cheap-json catalog (one aspect map) to a file, for import and export runs.
+    GenJson {
+        /// Aspects in the catalog.
+        #[arg(long, default_value_t = 1_000_000)]
+        aspects: usize,
+        /// Properties per aspect.
+        #[arg(long, default_value_t = 5)]
+        properties: usize,
+        /// The file to write.
+        #[arg(long)]
+        output: std::path::PathBuf,
     },
     /// Client per-request overhead beside raw reqwest.
     Client {
@@ -351,6 +364,20 @@ async fn main() -> cheap_core::Result<()> {
             sizes,
             reps,
         } => scale::run(backend.name(), &sizes, reps.max(1)).await,
+        Command::GenJson {
+            aspects,
+            properties,
+            output,
+        } => {
+            let file = std::fs::File::create(&output)
+                .map_err(|e| cheap_core::CheapError::backend("gen-json", e))?;
+            let mut out = std::io::BufWriter::new(file);
+            let id = gen::write(aspects, properties, &mut out)?;
+            std::io::Write::flush(&mut out)
+                .map_err(|e| cheap_core::CheapError::backend("gen-json", e))?;
+            println!("{id}");
+            Ok(())
+        }
         Command::Client { requests } => http::client_overhead(requests.max(1)).await,
         Command::ServeCheap { backend } => {
             http::cheap_server(backend.name()).await;

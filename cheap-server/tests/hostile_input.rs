@@ -155,7 +155,7 @@ async fn extensions_delete_export_import_stream_health_metrics_docs() {
     }
     let (_, metrics) = s.text("/metrics").await;
     assert!(
-        metrics.contains("cheap_dao_operations_total{op=\"save_catalog\"} 1"),
+        metrics.contains("cheap_dao_operations_total{op=\"import_catalog\"} 1"),
         "{metrics}"
     );
     let (status, docs) = s.get("/api-docs").await;
