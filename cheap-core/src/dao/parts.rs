@@ -202,8 +202,7 @@ impl CatalogAssembler {
 
     /// Takes the next part.
     pub fn push(&mut self, part: CatalogPart) -> Result<()> {
-        let check = PartOrder::check(self.catalog.is_some(), self.current.is_some(), &part);
-        check?;
+        check_order(self.catalog.is_some(), self.current.is_some(), &part)?;
         match part {
             CatalogPart::Header(h) => match &mut self.catalog {
                 Some(c) => {
@@ -295,21 +294,16 @@ fn out_of_order(what: &str) -> CheapError {
     CheapError::invalid(format!("catalog parts out of order: {what}"))
 }
 
-/// The order rules every consumer of parts applies.
-pub struct PartOrder;
-
-impl PartOrder {
-    /// Whether `part` may come next, given whether a header came already and whether a
-    /// hierarchy is open.
-    pub fn check(have_header: bool, in_hierarchy: bool, part: &CatalogPart) -> Result<()> {
-        match part {
-            CatalogPart::Header(_) => Ok(()),
-            _ if !have_header => Err(out_of_order("the header must come first")),
-            CatalogPart::Entries(_) if !in_hierarchy => {
-                Err(out_of_order("entries before any hierarchy"))
-            }
-            _ => Ok(()),
+/// Whether `part` may come next, given whether a header came already and whether a
+/// hierarchy is open.
+fn check_order(have_header: bool, in_hierarchy: bool, part: &CatalogPart) -> Result<()> {
+    match part {
+        CatalogPart::Header(_) => Ok(()),
+        _ if !have_header => Err(out_of_order("the header must come first")),
+        CatalogPart::Entries(_) if !in_hierarchy => {
+            Err(out_of_order("entries before any hierarchy"))
         }
+        _ => Ok(()),
     }
 }
 
