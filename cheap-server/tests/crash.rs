@@ -159,9 +159,11 @@ async fn crash_during_upserts(database_url: &str, check: impl AsyncFn()) {
     let id = Uuid::new_v4();
     dao.save_catalog(&catalog(id, &[], "none")).await.unwrap();
     // Eight writers send batches of 50 new entities until the server dies.
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut writers = Vec::new();
     for w in 0..8 {
         let url = server.url.clone();
+        let acked = acked.clone();
         writers.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let mut sent: Vec<(Vec<Uuid>, bool)> = Vec::new();
@@ -177,6 +179,9 @@ async fn crash_during_upserts(database_url: &str, check: impl AsyncFn()) {
                     .send()
                     .await;
                 let ok = matches!(&r, Ok(r) if r.status().is_success());
+                if ok {
+                    acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
                 sent.push((batch, ok));
                 if r.is_err() {
                     break;
@@ -186,6 +191,14 @@ async fn crash_during_upserts(database_url: &str, check: impl AsyncFn()) {
         }));
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
+    // Killed mid-run, with at least one write acknowledged (on a loaded machine the first
+    // answers can take longer than the pause).
+    for _ in 0..200 {
+        if acked.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     server.kill();
     let mut batches = Vec::new();
     for w in writers {
