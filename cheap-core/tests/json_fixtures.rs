@@ -4,22 +4,8 @@
 use cheap_core::json::{self, ToJson};
 use serde_json::Value;
 
-const CATALOG_FIXTURES: [&str; 9] = [
-    "simple-catalog",
-    "catalog-with-aspectdef",
-    "aspect-map",
-    "entity-directory",
-    "entity-list",
-    "entity-set",
-    "entity-tree",
-    "multivalued-properties",
-    "full-catalog",
-];
-
-fn data(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod fixtures;
+use fixtures::{data, CATALOG_FIXTURES};
 
 #[test]
 fn catalog_fixtures_round_trip_byte_identically() {

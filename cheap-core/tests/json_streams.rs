@@ -7,22 +7,8 @@ use cheap_core::json::{self, ToJson};
 use cheap_core::{Catalog, CheapError, Result};
 use serde_json::Value;
 
-const CATALOG_FIXTURES: [&str; 9] = [
-    "simple-catalog",
-    "catalog-with-aspectdef",
-    "aspect-map",
-    "entity-directory",
-    "entity-list",
-    "entity-set",
-    "entity-tree",
-    "multivalued-properties",
-    "full-catalog",
-];
-
-fn data(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
-}
+mod fixtures;
+use fixtures::{data, CATALOG_FIXTURES};
 
 fn streamed(text: &str, per: usize) -> Result<Catalog> {
     let mut a = CatalogAssembler::new();
