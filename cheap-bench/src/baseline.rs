@@ -138,7 +138,7 @@ pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Du
     .fetch_all(&mut conn)
     .await
     .map_err(err)?;
-    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_index, value_index")
+    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_name, value_index")
         .bind(&c)
         .bind(&d)
         .fetch_all(&mut conn)
@@ -277,7 +277,7 @@ pub async fn postgres(
     let save = t.elapsed();
 
     let t = Instant::now();
-    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = $1::uuid AND aspect_def_id = $2::uuid ORDER BY entity_id, property_index, value_index")
+    let rows = sqlx::query("SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = $1::uuid AND aspect_def_id = $2::uuid ORDER BY entity_id, property_name, value_index")
         .bind(&c)
         .bind(&d)
         .fetch_all(&mut *conn)
@@ -418,7 +418,7 @@ pub async fn mariadb(
     let t = Instant::now();
     let rows: Vec<mysql_async::Row> = conn
         .exec(
-            "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_index, value_index",
+            "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? ORDER BY entity_id, property_name, value_index",
             (c.as_str(), d.as_str()),
         )
         .await

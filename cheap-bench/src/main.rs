@@ -332,8 +332,22 @@ async fn sync(aspects: usize, runs: usize) -> cheap_core::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> cheap_core::Result<()> {
+fn main() -> cheap_core::Result<()> {
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    // For experiments: how often a worker looks at tasks woken from outside the runtime.
+    if let Some(n) = std::env::var("CHEAP_BENCH_GLOBAL_QUEUE_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        rt.global_queue_interval(n);
+    }
+    rt.build()
+        .map_err(|e| cheap_core::CheapError::invalid(e.to_string()))?
+        .block_on(run())
+}
+
+async fn run() -> cheap_core::Result<()> {
     match Cli::parse().command {
         Command::Dao {
             backend: Backend::Sqlite,

@@ -63,6 +63,18 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
             {
                 o = o.page_cache(mib << 20);
             }
+            if let Some(mib) = std::env::var("CHEAP_BENCH_MMAP_MIB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                o = o.mmap_size(mib << 20);
+            }
+            if let Some(n) = std::env::var("CHEAP_BENCH_CONNECTIONS")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+            {
+                o = o.max_connections(n);
+            }
             Arc::new(o.connect().await.expect("sqlite"))
         }
     }

@@ -95,7 +95,7 @@ pub fn encode_aspect(a: &Aspect) -> Vec<ValueRow> {
     rows
 }
 
-/// Collects the `property_value` rows of one aspect (in `property_index, value_index` order)
+/// Collects the `property_value` rows of one aspect (each property's in `value_index` order)
 /// and builds the aspect. Rows of properties the def does not have are skipped, as the
 /// reference does.
 #[derive(Debug)]

@@ -556,7 +556,7 @@ async fn read_aspect_maps(
         // One ordered scan of the def's values; a window or entity filter narrows it.
         let narrowed = only.is_some() && (!w.is_all() || entities.is_some());
         let cols = "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ?";
-        let order_by = "ORDER BY entity_id, property_index, value_index";
+        let order_by = "ORDER BY entity_id, property_name, value_index";
         if narrowed {
             for chunk in ids.chunks(d.in_chunk()) {
                 let sql = format!(
@@ -610,7 +610,7 @@ async fn read_entities(
              FROM hierarchy_aspect_map m LEFT JOIN property_value v \
              ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
              WHERE m.catalog_id = ? AND m.hierarchy_name = ? AND m.entity_id IN ({}) \
-             ORDER BY v.property_index, v.value_index",
+             ORDER BY v.property_name, v.value_index",
             placeholders(chunk.len())
         );
         let mut args = vec![Arg::Uuid(def.id()), Arg::Uuid(cat), Arg::text(def.name())];

@@ -55,6 +55,7 @@ impl<B: SqlBackend> SqlDao<B> {
                 statements: Default::default(),
                 retries: Default::default(),
                 groups: Default::default(),
+                probe: Default::default(),
             }),
         }
     }

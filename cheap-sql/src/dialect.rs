@@ -147,6 +147,12 @@ pub trait Dialect: Send + Sync {
         ""
     }
 
+    /// What follows `CREATE TABLE` of a table stored in its primary key's order
+    /// ([`Table::clustered`](crate::schema::Table::clustered)), where that is a choice.
+    fn clustered_table_options(&self) -> &'static str {
+        ""
+    }
+
     /// Whether a foreign key's cascade follows chains of any length (InnoDB stops at 15).
     fn deep_cascades(&self) -> bool {
         true

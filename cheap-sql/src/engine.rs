@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::conn::{Arg, Row, SqlBackend, SqlConn, TxMode};
 use crate::group::Groups;
 use crate::meta::MetaCache;
+use crate::probe::CatalogProbe;
 use cheap_core::Result;
 
 /// The state a [`SqlDao`](crate::SqlDao) shares between its clones.
@@ -21,6 +22,7 @@ pub(crate) struct Shared {
     /// Transactions run again after losing a race.
     pub retries: AtomicU64,
     pub groups: Groups,
+    pub probe: CatalogProbe,
 }
 
 /// One operation's view of the engine.
@@ -28,6 +30,7 @@ pub(crate) struct Shared {
 pub(crate) struct Engine<'a> {
     backend: &'a dyn SqlBackend,
     pub meta: &'a MetaCache,
+    pub probe: &'a CatalogProbe,
     statements: &'a Arc<AtomicU64>,
     retries: &'a AtomicU64,
 }
@@ -37,6 +40,7 @@ impl<'a> Engine<'a> {
         Engine {
             backend,
             meta: &shared.meta,
+            probe: &shared.probe,
             statements: &shared.statements,
             retries: &shared.retries,
         }

@@ -32,6 +32,7 @@ mod mapping;
 pub mod meta;
 mod ops;
 pub mod pool;
+mod probe;
 pub mod schema;
 #[cfg(feature = "sqlx")]
 pub mod sqlx_conn;

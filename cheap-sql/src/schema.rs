@@ -89,6 +89,10 @@ pub struct Table {
     pub foreign_keys: &'static [ForeignKey],
     /// A check of the whole row, if any.
     pub check: Option<&'static str>,
+    /// Whether the rows are stored in the primary key's order, in the key's own tree, where the
+    /// dialect can choose (SQLite's `WITHOUT ROWID`): for tables read by key ranges whose key
+    /// holds most of the row.
+    pub clustered: bool,
 }
 
 const fn col(name: &'static str, ty: ColumnType) -> Column {
@@ -153,9 +157,11 @@ const HIERARCHY_TYPES: &[&str] = &["EL", "ES", "ED", "ET", "AM"];
 
 const CATALOG: ForeignKey = fk("catalog_id", "catalog(catalog_id)");
 const HIERARCHY: ForeignKey = fk("catalog_id, hierarchy_name", "hierarchy(catalog_id, name)");
+// Catalog first, like the primary keys it uses: InnoDB needs the referenced columns as a prefix
+// of an index, in this order.
 const ASPECT: ForeignKey = fk(
-    "entity_id, aspect_def_id, catalog_id",
-    "aspect(entity_id, aspect_def_id, catalog_id)",
+    "catalog_id, aspect_def_id, entity_id",
+    "aspect(catalog_id, aspect_def_id, entity_id)",
 );
 
 const fn content(
@@ -172,6 +178,7 @@ const fn content(
         unique,
         foreign_keys,
         check: None,
+        clustered: false,
     }
 }
 
@@ -192,6 +199,7 @@ pub const TABLES: &[Table] = &[
         unique: Some("name"),
         foreign_keys: &[],
         check: None,
+        clustered: false,
     },
     Table {
         name: "property_def",
@@ -211,6 +219,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[fk("aspect_def_id", "aspect_def(aspect_def_id)")],
         check: None,
+        clustered: false,
     },
     Table {
         name: "catalog",
@@ -226,6 +235,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[],
         check: None,
+        clustered: false,
     },
     Table {
         name: "catalog_aspect_def",
@@ -234,6 +244,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG, fk("aspect_def_id", "aspect_def(aspect_def_id)")],
         check: None,
+        clustered: false,
     },
     Table {
         name: "hierarchy",
@@ -249,6 +260,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG],
         check: None,
+        clustered: false,
     },
     Table {
         name: "aspect",
@@ -258,10 +270,12 @@ pub const TABLES: &[Table] = &[
             col("catalog_id", Id),
             col("hierarchy_name", Name),
         ],
-        primary_key: "entity_id, aspect_def_id, catalog_id",
+        // The reference's key columns, catalog first: an aspect map's aspects are one range.
+        primary_key: "catalog_id, aspect_def_id, entity_id",
         unique: None,
         foreign_keys: &[fk("aspect_def_id", "aspect_def(aspect_def_id)"), HIERARCHY],
         check: None,
+        clustered: false,
     },
     Table {
         name: "property_value",
@@ -275,7 +289,10 @@ pub const TABLES: &[Table] = &[
             nullable("value_text", LongText),
             nullable("value_binary", Bytes),
         ],
-        primary_key: "entity_id, aspect_def_id, catalog_id, property_name, value_index",
+        // The reference's key columns, catalog first: the values of an aspect map, and of one
+        // aspect, are one range of the key, in the order loads read them, so no other index
+        // is needed for reads (the reference's order, entity first, needed one).
+        primary_key: "catalog_id, aspect_def_id, entity_id, property_name, value_index",
         unique: None,
         foreign_keys: &[
             ASPECT,
@@ -285,6 +302,7 @@ pub const TABLES: &[Table] = &[
             ),
         ],
         check: None,
+        clustered: true,
     },
     content(
         "hierarchy_entity_list",
@@ -369,6 +387,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[],
         check: Some("id = 1"),
+        clustered: false,
     },
     Table {
         name: "cheap_hierarchy_tombstone",
@@ -381,6 +400,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG],
         check: None,
+        clustered: false,
     },
     Table {
         name: "cheap_hierarchy_rewrite",
@@ -393,6 +413,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG],
         check: None,
+        clustered: false,
     },
     Table {
         name: "cheap_aspect_change",
@@ -410,6 +431,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG],
         check: None,
+        clustered: false,
     },
     // Background tasks (imports), so that every server over the store can report them.
     Table {
@@ -428,6 +450,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[],
         check: None,
+        clustered: false,
     },
     Table {
         name: "cheap_sync_mark",
@@ -441,6 +464,7 @@ pub const TABLES: &[Table] = &[
         unique: None,
         foreign_keys: &[CATALOG],
         check: None,
+        clustered: false,
     },
 ];
 
@@ -488,11 +512,6 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
         "catalog_id, hierarchy_name",
     ),
     (
-        "idx_property_value_catalog_order",
-        "property_value",
-        "catalog_id, aspect_def_id, entity_id, property_index, value_index",
-    ),
-    (
         "idx_property_value_property_def",
         "property_value",
         "aspect_def_id, property_name",
@@ -533,10 +552,11 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
         "hierarchy_entity_tree_node",
         "catalog_id, hierarchy_name, node_path",
     ),
+    // The map rows of an aspect, for the cascade when it is deleted.
     (
         "idx_hierarchy_aspect_map_aspect",
         "hierarchy_aspect_map",
-        "entity_id, aspect_def_id, catalog_id",
+        "catalog_id, aspect_def_id, entity_id",
     ),
     (
         "idx_hierarchy_aspect_map_aspect_def_id",
@@ -623,8 +643,13 @@ pub fn ddl(d: &dyn Dialect, options: SchemaOptions) -> Vec<String> {
                 k.columns, k.references
             ));
         }
+        let clustered = if t.clustered {
+            d.clustered_table_options()
+        } else {
+            ""
+        };
         out.push(format!(
-            "CREATE TABLE IF NOT EXISTS {} (\n    {}){}",
+            "CREATE TABLE IF NOT EXISTS {} (\n    {}){}{clustered}",
             t.name,
             parts.join(",\n    "),
             d.table_options()

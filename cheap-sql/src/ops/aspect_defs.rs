@@ -52,14 +52,12 @@ pub(crate) async fn put_aspect_def_in(
 }
 
 pub(crate) async fn get_aspect_def(b: &Engine<'_>, catalog: Uuid, name: &str) -> Result<AspectDef> {
-    let mut conn = b.connect(TxMode::None).await?;
-    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let (_, meta) = latest_meta(b, catalog).await?;
     Ok((*meta_def(&meta, catalog, name)?).clone())
 }
 
 pub(crate) async fn list_aspect_defs(b: &Engine<'_>, catalog: Uuid) -> Result<Vec<AspectDef>> {
-    let mut conn = b.connect(TxMode::None).await?;
-    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let (_, meta) = latest_meta(b, catalog).await?;
     Ok(aspect_defs_in_order(&meta))
 }
 
@@ -137,8 +135,7 @@ pub(crate) async fn versioned_catalog_def(
     b: &Engine<'_>,
     catalog: Uuid,
 ) -> Result<(CatalogDef, i64)> {
-    let mut conn = b.connect(TxMode::None).await?;
-    let (info, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let (info, meta) = latest_meta(b, catalog).await?;
     let def = CatalogDef::from_parts(
         aspect_defs_in_order(&meta).into_iter().map(Arc::new),
         meta.hierarchies

@@ -76,8 +76,7 @@ fn cached_def(b: &Engine<'_>, catalog: Uuid, aspect_def: &str) -> Option<Arc<Asp
 
 /// The def as stored now.
 async fn current_def(b: &Engine<'_>, catalog: Uuid, aspect_def: &str) -> Result<Arc<AspectDef>> {
-    let mut conn = b.connect(TxMode::None).await?;
-    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let (_, meta) = latest_meta(b, catalog).await?;
     meta_def(&meta, catalog, aspect_def)
 }
 

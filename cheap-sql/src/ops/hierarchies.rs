@@ -158,8 +158,7 @@ pub(crate) async fn list_hierarchy_defs(
     b: &Engine<'_>,
     catalog: Uuid,
 ) -> Result<Vec<HierarchyDef>> {
-    let mut conn = b.connect(TxMode::None).await?;
-    let (_, meta) = catalog_meta(b, &mut *conn, catalog, View::Latest).await?;
+    let (_, meta) = latest_meta(b, catalog).await?;
     Ok(meta
         .hierarchies
         .iter()

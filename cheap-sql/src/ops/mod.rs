@@ -188,6 +188,28 @@ pub(super) async fn catalog_meta(
     }
 }
 
+/// The catalog's info and its current metadata outside a transaction. Concurrent calls for
+/// one catalog share the read of its row (see [`crate::probe`]), so when the cache holds its
+/// version a call may run no statement of its own and take no connection.
+pub(super) async fn latest_meta(
+    e: &Engine<'_>,
+    id: Uuid,
+) -> Result<(CatalogInfo, Arc<CatalogMeta>)> {
+    let row = e
+        .probe
+        .row(id, || async {
+            let mut conn = e.connect(TxMode::None).await?;
+            find_catalog_row(&mut *conn, id).await
+        })
+        .await?;
+    let (info, stamp) = row.ok_or_else(|| missing_catalog(id))?;
+    if let Some(m) = e.meta.get(id, stamp) {
+        return Ok((info, m));
+    }
+    let mut conn = e.connect(TxMode::None).await?;
+    catalog_meta(e, &mut *conn, id, View::Latest).await
+}
+
 /// The catalog's hierarchies and defs as stored (two queries).
 async fn read_meta(e: &Engine<'_>, conn: &mut dyn SqlConn, id: Uuid) -> Result<CatalogMeta> {
     let hierarchies = hierarchy_rows(conn, e.dialect(), id, None)
