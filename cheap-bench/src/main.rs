@@ -17,6 +17,7 @@ mod gen;
 mod http;
 mod scale;
 mod stores;
+mod writes;
 
 #[derive(Parser)]
 #[command(about = "cheap-rs benchmarks")]
@@ -62,6 +63,22 @@ enum Command {
         /// Aspects in the catalog read, queried and upserted into.
         #[arg(long, default_value_t = 100_000)]
         aspects: usize,
+    },
+    /// Concurrent one-aspect upserts through the DAO alone (no HTTP): the store's share of
+    /// `http`'s upsert figure.
+    Writes {
+        /// Which backend.
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        /// Aspects in the catalog written to.
+        #[arg(long, default_value_t = 100_000)]
+        aspects: usize,
+        /// Concurrent writers.
+        #[arg(long, default_value_t = 64)]
+        tasks: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 3)]
+        seconds: u64,
     },
     /// One-item operations at several catalog sizes: how their cost grows.
     Scale {
@@ -373,6 +390,12 @@ async fn run() -> cheap_core::Result<()> {
             backend,
             aspects,
         } => http::run(seconds.max(1), backend.name(), aspects.max(1)).await,
+        Command::Writes {
+            backend,
+            aspects,
+            tasks,
+            seconds,
+        } => writes::run(backend.name(), aspects.max(1), tasks.max(1), seconds.max(1)).await,
         Command::Scale {
             backend,
             sizes,

@@ -10,6 +10,7 @@ use super::conn::{Arg, SqlConn};
 use super::dialect::Dialect;
 use super::mapping::{self, Mappings};
 use crate::codec::{build_tree, encode_aspect, flatten_tree, AspectAssembler, TreeRow, ValueRow};
+use crate::meta::Stamp;
 use cheap_core::model::{
     Aspect, AspectDef, AspectMap, EntityDirectory, EntityList, EntitySet, EntityTree, Hierarchy,
     HierarchyContent, HierarchyType,
@@ -592,31 +593,65 @@ async fn read_aspect_maps(
 }
 
 /// The aspects of `entities` in an aspect map stored in the value table: each entity's map row
-/// and its values in one statement per chunk of ids, in map order.
+/// and its values in one statement per chunk of ids, in map order. With `stamps`, each
+/// statement also reads the catalog's version and epoch, from the same snapshot as its rows,
+/// and pushes them there (nothing when the catalog is missing).
 async fn read_entities(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
     cat: Uuid,
     def: Arc<AspectDef>,
     entities: &[Uuid],
+    mut stamps: Option<&mut Vec<Stamp>>,
 ) -> Result<AspectMap> {
     let mut order: Vec<(i64, Uuid)> = Vec::new();
     let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::new();
     for chunk in entities.chunks(d.in_chunk()) {
+        let ids = placeholders(chunk.len());
         // Not ordered by the map's order: SQLite would then walk the whole map along that
         // index rather than look the entities up. The entities are put in order below.
-        let sql = format!(
-            "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary, m.map_order \
-             FROM hierarchy_aspect_map m LEFT JOIN property_value v \
-             ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
-             WHERE m.catalog_id = ? AND m.hierarchy_name = ? AND m.entity_id IN ({}) \
-             ORDER BY v.property_name, v.value_index",
-            placeholders(chunk.len())
-        );
-        let mut args = vec![Arg::Uuid(def.id()), Arg::Uuid(cat), Arg::text(def.name())];
+        let (sql, mut args) = if stamps.is_some() {
+            // From the catalog row, so that a row comes even when no entity matches.
+            (
+                format!(
+                    "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary, m.map_order, c.version_number, c.cheap_epoch \
+                     FROM catalog c LEFT JOIN hierarchy_aspect_map m \
+                     ON m.catalog_id = c.catalog_id AND m.hierarchy_name = ? AND m.entity_id IN ({ids}) \
+                     LEFT JOIN property_value v \
+                     ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
+                     WHERE c.catalog_id = ? \
+                     ORDER BY v.property_name, v.value_index"
+                ),
+                vec![Arg::text(def.name())],
+            )
+        } else {
+            (
+                format!(
+                    "SELECT m.entity_id, v.property_name, v.value_index, v.value_text, v.value_binary, m.map_order \
+                     FROM hierarchy_aspect_map m LEFT JOIN property_value v \
+                     ON v.catalog_id = m.catalog_id AND v.aspect_def_id = ? AND v.entity_id = m.entity_id \
+                     WHERE m.catalog_id = ? AND m.hierarchy_name = ? AND m.entity_id IN ({ids}) \
+                     ORDER BY v.property_name, v.value_index"
+                ),
+                vec![Arg::Uuid(def.id()), Arg::Uuid(cat), Arg::text(def.name())],
+            )
+        };
         args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
+        if stamps.is_some() {
+            args.extend([Arg::Uuid(def.id()), Arg::Uuid(cat)]);
+        }
+        let mut seen: Option<Stamp> = None;
         conn.for_each(&sql, &args, &mut |mut r| {
-            let e = r.uuid(0)?;
+            if stamps.is_some() && seen.is_none() {
+                seen = Some(Stamp {
+                    version: r.int(6)?,
+                    epoch: r.opt_int(7)?,
+                });
+            }
+            // The catalog's row alone: no entity matched.
+            let Some(e) = r.opt_uuid(0)? else {
+                return Ok(());
+            };
             let at = r.int(5)?;
             let a = asm.entry(e).or_insert_with(|| {
                 order.push((at, e));
@@ -633,6 +668,9 @@ async fn read_entities(
             a.push(r.str(1)?, index, text.as_deref(), binary.as_deref())
         })
         .await?;
+        if let (Some(out), Some(s)) = (stamps.as_deref_mut(), seen) {
+            out.push(s);
+        }
     }
     order.sort_unstable();
     let mut map = AspectMap::new(def);
@@ -642,6 +680,21 @@ async fn read_entities(
         }
     }
     Ok(map)
+}
+
+/// The aspects of `entities` in aspect map `def` (stored in the value table, not a mapped
+/// table) and the catalog's stamp each statement saw, for a read made without a transaction
+/// that is checked against the stamp of the metadata it used.
+pub(crate) async fn read_entities_stamped(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: Arc<AspectDef>,
+    entities: &[Uuid],
+) -> Result<(AspectMap, Vec<Stamp>)> {
+    let mut stamps = Vec::new();
+    let map = read_entities(conn, d, cat, def, entities, Some(&mut stamps)).await?;
+    Ok((map, stamps))
 }
 
 async fn scan_values(
@@ -757,7 +810,7 @@ pub(crate) async fn read_aspects_of(
 ) -> Result<AspectMap> {
     let name = def.name().to_owned();
     if !maps.contains_key(&name) {
-        return read_entities(conn, d, cat, def, entities).await;
+        return read_entities(conn, d, cat, def, entities, None).await;
     }
     let defs = HashMap::from([(name.clone(), def.clone())]);
     let mut found = read_aspect_maps(

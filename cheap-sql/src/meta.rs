@@ -82,6 +82,12 @@ impl MetaCache {
         self.lock().get(&catalog).map(|(_, m)| m.clone())
     }
 
+    /// The latest entry of `catalog` with the stamp it holds for: for a read that checks, in
+    /// its own statement, that the catalog is still at that stamp.
+    pub(crate) fn latest_stamped(&self, catalog: Uuid) -> Option<(Stamp, Arc<CatalogMeta>)> {
+        self.lock().get(&catalog).map(|(s, m)| (*s, m.clone()))
+    }
+
     /// Keeps `meta` as `catalog`'s state at `stamp`.
     pub(crate) fn put(&self, catalog: Uuid, stamp: Stamp, meta: Arc<CatalogMeta>) {
         self.lock().put(catalog, (stamp, meta));

@@ -377,6 +377,9 @@ pub(crate) async fn versioned_query_aspects(
 ) -> Result<(Vec<AspectMap>, i64)> {
     let d = b.dialect();
     let maps = b.mapping_registry().snapshot();
+    if let Some(found) = query_cached(b, catalog, entities, aspect_defs, &maps).await? {
+        return Ok(found);
+    }
     let mut conn = b.connect(TxMode::Read).await?;
     let conn: &mut dyn SqlConn = &mut *conn;
     let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
@@ -415,4 +418,51 @@ pub(crate) async fn versioned_query_aspects(
         out.push(map);
     }
     Ok((out, info.version))
+}
+
+/// A query of some entities with the cached metadata, no transaction: each statement reads the
+/// catalog's stamp beside its rows, and the answer stands only when every statement saw the
+/// stamp the metadata is of (then all saw one version, and the defs used are that version's).
+/// `None` when that cannot be done or did not hold: the caller reads on a snapshot.
+async fn query_cached(
+    b: &Engine<'_>,
+    catalog: Uuid,
+    entities: &[Uuid],
+    aspect_defs: &[String],
+    maps: &crate::mapping::Mappings,
+) -> Result<Option<(Vec<AspectMap>, i64)>> {
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let Some((stamp, meta)) = b.meta.latest_stamped(catalog) else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = if aspect_defs.is_empty() {
+        meta.hierarchies
+            .iter()
+            .filter(|(_, k)| *k == HierarchyType::AspectMap)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    } else {
+        aspect_defs.iter().map(String::as_str).collect()
+    };
+    let mut defs = Vec::with_capacity(names.len());
+    for name in names {
+        // A name the cached metadata lacks, or a mapped table: the snapshot path decides.
+        match meta_def(&meta, catalog, name) {
+            Ok(def) if !maps.contains_key(name) => defs.push(def),
+            _ => return Ok(None),
+        }
+    }
+    let mut conn = b.connect(TxMode::None).await?;
+    let mut out = Vec::with_capacity(defs.len());
+    for def in defs {
+        let (map, seen) =
+            content::read_entities_stamped(&mut *conn, b.dialect(), catalog, def, entities).await?;
+        if seen.is_empty() || seen.iter().any(|s| *s != stamp) {
+            return Ok(None);
+        }
+        out.push(map);
+    }
+    Ok(Some((out, stamp.version)))
 }
