@@ -94,6 +94,11 @@ pub async fn sqlite(path: PathBuf, cat: &Catalog, def: &AspectDef) -> Result<(Du
             ]);
         }
     }
+    // In key order, as cheap-rs writes them: the keys start with random entity ids, and
+    // every index then grows at its end instead of at random places.
+    aspects.sort_by(|a, b| a[0].cmp(&b[0]));
+    order.sort_by(|a, b| a[2].cmp(&b[2]));
+    values.sort_by(|a, b| (&a[0], &a[3]).cmp(&(&b[0], &b[3])));
     let t = Instant::now();
     let mut tx = conn.begin().await.map_err(err)?;
     sqlx::query("INSERT INTO catalog (catalog_id, species, version_number) VALUES (?, 'SINK', 1)")
@@ -244,6 +249,11 @@ pub async fn postgres(
             ]);
         }
     }
+    // In key order, as cheap-rs writes them: the keys start with random entity ids, and
+    // every index then grows at its end instead of at random places.
+    aspects.sort_by(|a, b| a[0].cmp(&b[0]));
+    order.sort_by(|a, b| a[2].cmp(&b[2]));
+    values.sort_by(|a, b| (&a[0], &a[3]).cmp(&(&b[0], &b[3])));
     let t = Instant::now();
     let mut tx = conn.begin().await.map_err(perr)?;
     tx.execute(sqlx::query("INSERT INTO catalog (catalog_id, species, version_number) VALUES ($1::uuid, 'SINK', 1)").bind(&c)).await.map_err(perr)?;

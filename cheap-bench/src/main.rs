@@ -209,7 +209,7 @@ async fn dao_sqlite(aspects: usize, props: usize, runs: usize) -> cheap_core::Re
     }
     report("save", rows, save, base_save);
     report("load", rows, load, base_load);
-    println!("baseline: the same aspect, map and value rows written with plain prepared multi-row sqlx INSERTs in one transaction, and read back with one plain SELECT per table");
+    println!("baseline: the same aspect, map and value rows written in key order with plain prepared multi-row sqlx INSERTs in one transaction, and read back with one plain SELECT per table");
     Ok(())
 }
 
@@ -248,7 +248,7 @@ async fn dao_postgres(aspects: usize, props: usize, runs: usize) -> cheap_core::
     }
     report("save", rows, save, base_save);
     report("load", rows, load, base_load);
-    println!("baseline: the same aspect, map and value rows loaded with COPY in one transaction, and read back with one plain SELECT");
+    println!("baseline: the same aspect, map and value rows loaded in key order with COPY in one transaction, and read back with one plain SELECT");
     Ok(())
 }
 
@@ -304,7 +304,7 @@ async fn dao_mariadb(aspects: usize, props: usize, runs: usize) -> cheap_core::R
     admin.close().await?;
     report("save", rows, save, base_save);
     report("load", rows, load, base_load);
-    println!("baseline: the same aspect, map and value rows written with plain multi-row INSERTs (1,000 rows a statement) in one transaction through mysql_async, and read back with one plain SELECT");
+    println!("baseline: the same aspect, map and value rows written with plain multi-row INSERTs (1,000 rows a statement) in key order in one transaction through mysql_async, and read back with one plain SELECT");
     Ok(())
 }
 
