@@ -186,22 +186,8 @@ pub async fn run(seconds: u64, backend: &str, aspects: usize) -> cheap_core::Res
         .map_err(|e| cheap_core::CheapError::invalid(e.to_string()))?;
 
     // A catalog of `aspects` aspects to read, query and upsert into.
-    let def = AspectDef::builder("bench.item")
-        .property(PropertyDef::new("name", PropertyType::String).nullable(false))
-        .property(PropertyDef::new("qty", PropertyType::Integer))
-        .build()?
-        .into_arc();
-    let mut cat = Catalog::with_id(Uuid::new_v4(), CatalogSpecies::Sink, None)?;
     let entities: Vec<Uuid> = (0..aspects).map(|_| Uuid::new_v4()).collect();
-    let map = cat.extend(def.clone())?;
-    for (i, e) in entities.iter().enumerate() {
-        map.put(
-            Aspect::builder(def.clone(), *e)
-                .set("name", format!("item {i}"))
-                .set("qty", i as i64)
-                .build()?,
-        )?;
-    }
+    let (cat, _) = items_catalog(&entities)?;
     client
         .import_catalog(&cat)
         .await
@@ -270,6 +256,27 @@ pub async fn run(seconds: u64, backend: &str, aspects: usize) -> cheap_core::Res
         bare.peak_mib()
     );
     Ok(())
+}
+
+/// A catalog with one aspect map, `bench.item` (a name and a quantity), holding an aspect for
+/// each of `entities`: what `http` and `writes` read and write.
+pub fn items_catalog(entities: &[Uuid]) -> cheap_core::Result<(Catalog, Arc<AspectDef>)> {
+    let def = AspectDef::builder("bench.item")
+        .property(PropertyDef::new("name", PropertyType::String).nullable(false))
+        .property(PropertyDef::new("qty", PropertyType::Integer))
+        .build()?
+        .into_arc();
+    let mut cat = Catalog::with_id(Uuid::new_v4(), CatalogSpecies::Sink, None)?;
+    let map = cat.extend(def.clone())?;
+    for (i, e) in entities.iter().enumerate() {
+        map.put(
+            Aspect::builder(def.clone(), *e)
+                .set("name", format!("item {i}"))
+                .set("qty", i as i64)
+                .build()?,
+        )?;
+    }
+    Ok((cat, def))
 }
 
 /// `cheap-bench client`: per-request cost of the cheap client beside raw reqwest, same server.

@@ -6,28 +6,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cheap_core::{
-    Aspect, AspectDef, Catalog, CatalogSpecies, CheapDao, PropertyDef, PropertyType, Result, Uuid,
-};
+use cheap_core::{Aspect, CheapDao, Result, Uuid};
 
 pub async fn run(backend: &str, aspects: usize, tasks: usize, seconds: u64) -> Result<()> {
     let dir = tempfile::tempdir().map_err(|e| cheap_core::CheapError::invalid(e.to_string()))?;
     let dao = crate::stores::open(backend, "cheap_bench_writes", dir.path()).await;
-    let def = AspectDef::builder("bench.item")
-        .property(PropertyDef::new("name", PropertyType::String).nullable(false))
-        .property(PropertyDef::new("qty", PropertyType::Integer))
-        .build()?
-        .into_arc();
-    let mut cat = Catalog::with_id(Uuid::new_v4(), CatalogSpecies::Sink, None)?;
-    let map = cat.extend(def.clone())?;
-    for i in 0..aspects {
-        map.put(
-            Aspect::builder(def.clone(), Uuid::new_v4())
-                .set("name", format!("item {i}"))
-                .set("qty", i as i64)
-                .build()?,
-        )?;
-    }
+    let entities: Vec<Uuid> = (0..aspects).map(|_| Uuid::new_v4()).collect();
+    let (cat, def) = crate::http::items_catalog(&entities)?;
     dao.save_catalog(&cat).await?;
     let id = cat.id();
     let v0 = dao.versioned_catalog_def(id).await?.1;

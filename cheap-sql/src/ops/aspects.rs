@@ -383,17 +383,9 @@ pub(crate) async fn versioned_query_aspects(
     let mut conn = b.connect(TxMode::Read).await?;
     let conn: &mut dyn SqlConn = &mut *conn;
     let (info, meta) = catalog_meta(b, conn, catalog, View::Snapshot).await?;
-    let names: Vec<String> = if aspect_defs.is_empty() {
-        meta.hierarchies
-            .iter()
-            .filter(|(_, k)| *k == HierarchyType::AspectMap)
-            .map(|(n, _)| n.clone())
-            .collect()
-    } else {
-        aspect_defs.to_vec()
-    };
+    let names = queried_maps(&meta, aspect_defs);
     let mut out = Vec::with_capacity(names.len());
-    for name in names {
+    for name in names.into_iter().map(str::to_owned) {
         let def = meta_def(&meta, catalog, &name)?;
         let map = if entities.is_empty() {
             let rows = hierarchy_rows(conn, d, catalog, Some(&name)).await?;
@@ -420,6 +412,19 @@ pub(crate) async fn versioned_query_aspects(
     Ok((out, info.version))
 }
 
+/// The aspect maps a query reads: those it names, or every aspect map of the catalog.
+fn queried_maps<'a>(meta: &'a CatalogMeta, aspect_defs: &'a [String]) -> Vec<&'a str> {
+    if aspect_defs.is_empty() {
+        meta.hierarchies
+            .iter()
+            .filter(|(_, k)| *k == HierarchyType::AspectMap)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    } else {
+        aspect_defs.iter().map(String::as_str).collect()
+    }
+}
+
 /// A query of some entities with the cached metadata, no transaction: each statement reads the
 /// catalog's stamp beside its rows, and the answer stands only when every statement saw the
 /// stamp the metadata is of (then all saw one version, and the defs used are that version's).
@@ -437,15 +442,7 @@ async fn query_cached(
     let Some((stamp, meta)) = b.meta.latest_stamped(catalog) else {
         return Ok(None);
     };
-    let names: Vec<&str> = if aspect_defs.is_empty() {
-        meta.hierarchies
-            .iter()
-            .filter(|(_, k)| *k == HierarchyType::AspectMap)
-            .map(|(n, _)| n.as_str())
-            .collect()
-    } else {
-        aspect_defs.iter().map(String::as_str).collect()
-    };
+    let names = queried_maps(&meta, aspect_defs);
     let mut defs = Vec::with_capacity(names.len());
     for name in names {
         // A name the cached metadata lacks, or a mapped table: the snapshot path decides.
