@@ -56,26 +56,22 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
         }
         _ => {
             let mut o = cheap_db_sqlite::SqliteOptions::path(dir.join(format!("{name}.db")));
-            // For experiments: the pool's page cache in MiB.
-            if let Some(mib) = std::env::var("CHEAP_BENCH_PAGE_CACHE_MIB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
+            // For experiments: the pool's page cache and memory map in MiB, its connections.
+            if let Some(mib) = env_number("CHEAP_BENCH_PAGE_CACHE_MIB") {
                 o = o.page_cache(mib << 20);
             }
-            if let Some(mib) = std::env::var("CHEAP_BENCH_MMAP_MIB")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok())
-            {
+            if let Some(mib) = env_number("CHEAP_BENCH_MMAP_MIB") {
                 o = o.mmap_size(mib << 20);
             }
-            if let Some(n) = std::env::var("CHEAP_BENCH_CONNECTIONS")
-                .ok()
-                .and_then(|v| v.parse::<u32>().ok())
-            {
-                o = o.max_connections(n);
+            if let Some(n) = env_number("CHEAP_BENCH_CONNECTIONS") {
+                o = o.max_connections(u32::try_from(n).unwrap_or(u32::MAX));
             }
             Arc::new(o.connect().await.expect("sqlite"))
         }
     }
+}
+
+/// A number from environment variable `name`, if it is set and parses.
+fn env_number(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
