@@ -219,10 +219,75 @@ pub(crate) static ABORTED_BEFORE_COMMIT: std::sync::atomic::AtomicU64 =
 pub(crate) enum MyConn {
     /// A read transaction.
     Tx(Transaction<'static>),
-    /// A write transaction: checked to be alive before it commits; on a Galera node, with the
-    /// token that tells afterwards whether it committed.
-    Write(Transaction<'static>, Option<Committing>),
+    /// A write transaction on a plain server: checked to be alive before it commits.
+    Write(Transaction<'static>),
+    /// A write transaction on a Galera node.
+    Galera(GaleraWrite),
     Plain(Conn),
+}
+
+/// A write transaction on a Galera node, run with `autocommit=0` and a commit token.
+///
+/// A node can roll a local transaction back when a replicated write conflicts with it (a
+/// brute-force abort) without reporting it to any statement of ours. With autocommit on, the
+/// statements after that would each commit on their own: part of a write would land. With it
+/// off they open a new, implicit transaction instead, which commits nothing unless we commit
+/// it; before committing, the transaction looks for its own token row, written first, and
+/// rolls back when the row is gone. After the COMMIT, the token settles what the node
+/// answered (see [`Committing`]).
+pub(crate) struct GaleraWrite {
+    conn: Conn,
+    committing: Committing,
+}
+
+impl GaleraWrite {
+    /// Begins a read-committed write transaction with autocommit off and writes its token.
+    pub(crate) async fn begin(mut conn: Conn, pool: &mysql_async::Pool) -> Result<GaleraWrite> {
+        // Until the transaction is finished cleanly, the connection goes back to the pool
+        // through COM_RESET_CONNECTION: that rolls back whatever is open and restores
+        // autocommit (and, through the pool's setup commands, our session variables).
+        conn.reset_connection(true);
+        conn.query_drop("SET autocommit = 0")
+            .await
+            .map_err(map_err)?;
+        conn.query_drop("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .await
+            .map_err(map_err)?;
+        conn.query_drop("START TRANSACTION")
+            .await
+            .map_err(map_err)?;
+        let committing = Committing::begin(&mut conn, pool).await?;
+        Ok(GaleraWrite { conn, committing })
+    }
+
+    async fn commit(self) -> Result<()> {
+        let GaleraWrite {
+            mut conn,
+            committing,
+        } = self;
+        let own: Option<i64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM cheap_commit WHERE token = ?",
+                (committing.token.as_str(),),
+            )
+            .await
+            .map_err(map_err)?;
+        if own != Some(1) {
+            // Dropped here, the connection is reset: the implicit transaction is rolled back.
+            ABORTED_BEFORE_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(
+                "MariaDB rolled the write transaction back before its commit; running it again"
+            );
+            return Err(aborted_before_commit());
+        }
+        let result = conn.query_drop("COMMIT").await.map_err(map_err);
+        let result = committing.settle(result).await;
+        if result.is_ok() && conn.query_drop("SET autocommit = 1").await.is_ok() {
+            // Clean: back to the pool without a reset, keeping its prepared statements.
+            conn.reset_connection(false);
+        }
+        result
+    }
 }
 
 /// A write transaction's commit token on a Galera node. A node can report a transaction it
@@ -246,11 +311,8 @@ fn now_ms() -> i64 {
 }
 
 impl Committing {
-    /// Writes the token inside `tx`.
-    pub(crate) async fn begin(
-        tx: &mut Transaction<'static>,
-        pool: &mysql_async::Pool,
-    ) -> Result<Committing> {
+    /// Writes the token inside the transaction open on `tx`.
+    pub(crate) async fn begin(tx: &mut Conn, pool: &mysql_async::Pool) -> Result<Committing> {
         let token = Uuid::new_v4().to_string();
         tx.exec_drop(
             "INSERT INTO cheap_commit (token, at_ms) VALUES (?, ?)",
@@ -305,6 +367,13 @@ impl Committing {
             (result, _) => result,
         }
     }
+}
+
+fn aborted_before_commit() -> CheapError {
+    CheapError::Contention(
+        "MariaDB rolled the transaction back before it committed (a conflicting replicated write)"
+            .into(),
+    )
 }
 
 /// Commits whose answer the commit token contradicted, in this process.
@@ -387,15 +456,15 @@ fn row(r: mysql_async::Row) -> Row {
 macro_rules! on_conn {
     ($self:ident, $c:ident => $body:expr) => {
         match $self {
-            MyConn::Tx($c) | MyConn::Write($c, _) => $body,
+            MyConn::Tx($c) | MyConn::Write($c) => $body,
+            MyConn::Galera(GaleraWrite { conn: $c, .. }) => $body,
             MyConn::Plain($c) => $body,
         }
     };
 }
 
-#[async_trait]
-impl SqlConn for MyConn {
-    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+impl MyConn {
+    async fn execute_here(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
         let p = params(args)?;
         on_conn!(self, c => {
             let result = c.exec_iter(sql, p).await.map_err(map_err)?;
@@ -405,7 +474,7 @@ impl SqlConn for MyConn {
         })
     }
 
-    async fn for_each(
+    async fn for_each_here(
         &mut self,
         sql: &str,
         args: &[Arg<'_>],
@@ -427,16 +496,63 @@ impl SqlConn for MyConn {
         })
     }
 
+    /// `e`, unless this is a Galera write whose transaction the node has rolled back: then
+    /// the statement failed only because it ran outside it (a duplicate key of the write that
+    /// won, say), and the answer is contention, so the engine runs the transaction again.
+    async fn explain(&mut self, e: CheapError) -> CheapError {
+        let MyConn::Galera(g) = self else {
+            return e;
+        };
+        if matches!(e, CheapError::Contention(_)) {
+            return e;
+        }
+        let own: std::result::Result<Option<i64>, _> = g
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM cheap_commit WHERE token = ?",
+                (g.committing.token.as_str(),),
+            )
+            .await;
+        match own {
+            Ok(Some(1)) => e,
+            Ok(_) => {
+                ABORTED_BEFORE_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(error = %e, "a statement failed after MariaDB rolled the write transaction back; running it again");
+                aborted_before_commit()
+            }
+            Err(_) => e,
+        }
+    }
+}
+
+#[async_trait]
+impl SqlConn for MyConn {
+    async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64> {
+        match self.execute_here(sql, args).await {
+            Err(e) => Err(self.explain(e).await),
+            ok => ok,
+        }
+    }
+
+    async fn for_each(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+        f: &mut (dyn FnMut(Row) -> Result<()> + Send),
+    ) -> Result<()> {
+        match self.for_each_here(sql, args, f).await {
+            Err(e) => Err(self.explain(e).await),
+            ok => ok,
+        }
+    }
+
     async fn commit(self: Box<Self>) -> Result<()> {
         match *self {
             MyConn::Tx(tx) => tx.commit().await.map_err(map_err),
-            MyConn::Write(mut tx, committing) => {
-                // A Galera node rolls a local transaction back when a replicated write
-                // conflicts with it (a brute-force abort), and does not always report that to a
-                // statement of ours: COMMIT then answers OK for a transaction that no longer
-                // exists, and an acknowledged write is lost (issue #18; the cluster test saw
-                // it). So the server is asked first whether the transaction is still open; if
-                // not, it lost a race, and the engine runs it again.
+            MyConn::Write(mut tx) => {
+                // A plain server does not roll a transaction back behind our back, but a
+                // Galera node not yet known as one (or one that joined a cluster since we
+                // connected) can: so the server is asked whether the transaction is still open.
                 let open: Option<i64> = tx
                     .query_first("SELECT @@in_transaction")
                     .await
@@ -444,16 +560,11 @@ impl SqlConn for MyConn {
                 if open != Some(1) {
                     ABORTED_BEFORE_COMMIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!("MariaDB rolled the write transaction back before its commit; running it again");
-                    return Err(CheapError::Contention(
-                        "MariaDB rolled the transaction back before it committed (a conflicting replicated write)".into(),
-                    ));
+                    return Err(aborted_before_commit());
                 }
-                let result = tx.commit().await.map_err(map_err);
-                match committing {
-                    Some(c) => c.settle(result).await,
-                    None => result,
-                }
+                tx.commit().await.map_err(map_err)
             }
+            MyConn::Galera(g) => g.commit().await,
             MyConn::Plain(_) => Ok(()),
         }
     }

@@ -188,17 +188,15 @@ impl SqlBackend for MariaDbBackend {
                 opts.with_consistent_snapshot(true).with_readonly(true);
                 MyConn::Tx(self.within(self.pool.start_transaction(opts)).await?)
             }
+            TxMode::Write if self.galera.load(std::sync::atomic::Ordering::Relaxed) => {
+                let conn = self.get_conn().await?;
+                MyConn::Galera(conn::GaleraWrite::begin(conn, &self.pool).await?)
+            }
             TxMode::Write => {
                 // Writers of one catalog are serialized by its lock row; read committed keeps
                 // InnoDB's gap locks from making writers of different catalogs deadlock.
                 opts.with_isolation_level(IsolationLevel::ReadCommitted);
-                let mut tx = self.within(self.pool.start_transaction(opts)).await?;
-                let committing = if self.galera.load(std::sync::atomic::Ordering::Relaxed) {
-                    Some(conn::Committing::begin(&mut tx, &self.pool).await?)
-                } else {
-                    None
-                };
-                MyConn::Write(tx, committing)
+                MyConn::Write(self.within(self.pool.start_transaction(opts)).await?)
             }
         };
         Ok(Box::new(conn))

@@ -181,8 +181,8 @@ impl MariaDbOptions {
             )
             .with_abs_conn_ttl(self.pool.max_lifetime)
             // No COM_RESET_CONNECTION on every return: it would drop the prepared statements.
-            // Connections carry no session state of ours, and an unfinished transaction is
-            // rolled back by the driver when its connection comes back.
+            // An unfinished transaction is rolled back by the driver when its connection comes
+            // back; a Galera write asks for the reset itself until it finishes cleanly.
             .with_reset_connection(false);
         let init: Vec<String> = self
             .session
@@ -190,7 +190,8 @@ impl MariaDbOptions {
             .map(|(k, v)| format!("SET SESSION {k} = {v}"))
             .collect();
         let mut b = OptsBuilder::from_opts(base)
-            .init(init)
+            // Setup commands also run again after a reset.
+            .setup(init)
             .pool_opts(pool)
             .prefer_socket(false)
             .stmt_cache_size(64);

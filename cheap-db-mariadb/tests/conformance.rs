@@ -191,6 +191,7 @@ async fn two_mariadb_stores_over_one_database_see_each_others_metadata() {
         .await
         .expect("a second store");
     cheap_sql::testkit::metadata_is_never_stale(a.engine(), b.engine()).await;
+    cheap_sql::testkit::watchers_see_other_stores(a.engine(), b.engine(), false).await;
     b.close().await.unwrap();
     drop_database(&a, &db).await;
 }
