@@ -45,6 +45,26 @@ impl Dialect for PgDialect {
         .into()
     }
 
+    fn extra_ddl(&self) -> &'static [&'static str] {
+        // Watchers in every process learn of a write at its commit (LISTEN on the channel):
+        // every write changes its catalog's row, and NOTIFY is delivered at commit only.
+        &["CREATE OR REPLACE FUNCTION cheap_catalog_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('cheap_catalog_changed', OLD.catalog_id::text);
+  ELSE
+    PERFORM pg_notify('cheap_catalog_changed', NEW.catalog_id::text);
+  END IF;
+  RETURN NULL;
+END $$",
+          "DO $$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'cheap_catalog_notify' AND tgrelid = 'catalog'::regclass) THEN
+    CREATE TRIGGER cheap_catalog_notify AFTER INSERT OR UPDATE OR DELETE ON catalog
+      FOR EACH ROW EXECUTE PROCEDURE cheap_catalog_notify();
+  END IF;
+END $$"]
+    }
+
     fn schema_lock(&self) -> Option<(&'static str, &'static str)> {
         Some((
             "SELECT pg_advisory_lock(727001)",
@@ -170,7 +190,47 @@ impl SqlxDriver for PgDriver {
     fn map_err(e: sqlx::Error) -> CheapError {
         map_err(e)
     }
+
+    /// Listens on [`CHANGES_CHANNEL`], which the catalog table's trigger notifies at each
+    /// commit that changed a catalog row (every write bumps its version), from any process.
+    fn notify_changes(
+        pool: &sqlx::PgPool,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let pool = pool.clone();
+        Some(tokio::spawn(async move {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot listen for catalog changes");
+                    return;
+                }
+            };
+            if let Err(e) = listener.listen(CHANGES_CHANNEL).await {
+                tracing::debug!(error = %e, "cannot listen for catalog changes");
+                return;
+            }
+            // Whatever happened before the LISTEN took effect is seen by this first look.
+            wake.notify_one();
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => wake.notify_one(),
+                    // The connection was lost and is made again at the next call:
+                    // notifications in between are lost, so look.
+                    Ok(None) => wake.notify_one(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "listening for catalog changes failed");
+                        wake.notify_one();
+                        return;
+                    }
+                }
+            }
+        }))
+    }
 }
+
+/// The channel a PostgreSQL store notifies of catalog changes (the payload is the catalog id).
+pub const CHANGES_CHANNEL: &str = "cheap_catalog_changed";
 
 fn arguments(args: &[Arg<'_>]) -> Result<PgArguments> {
     let mut out = PgArguments::default();

@@ -44,6 +44,7 @@ async fn two_sqlite_stores_over_one_file_see_each_others_metadata() {
     let a = open(&path).await;
     let b = open(&path).await;
     testkit::metadata_is_never_stale(a.engine(), b.engine()).await;
+    testkit::watchers_see_other_stores(a.engine(), b.engine(), false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -323,4 +323,16 @@ pub trait SqlBackend: Send + Sync + std::fmt::Debug + 'static {
 
     /// Closes the pool.
     async fn close_pool(&self) -> Result<()>;
+
+    /// Starts telling `wake` of every change to a catalog committed by any process, when the
+    /// database can notify (PostgreSQL's LISTEN), and returns the task doing it; it ends when
+    /// it can no longer listen, and is started again at the next look. `None` (this default)
+    /// when the database cannot: watchers then poll.
+    fn notify_changes(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let _ = wake;
+        None
+    }
 }

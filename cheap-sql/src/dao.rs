@@ -17,8 +17,8 @@ use crate::group::{Item, Job, Reply};
 use crate::meta::MetaCache;
 use crate::ops;
 use cheap_core::dao::{
-    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, CatalogPart, Changes, CursorPage,
-    HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
+    AspectChanges, AspectPatch, Batch, BatchOutcome, CatalogInfo, CatalogPart, ChangeEvent,
+    Changes, CursorPage, HierarchyInfo, HierarchySlice, PageCursor, SyncMark, UpsertOutcome,
 };
 use cheap_core::limits::{self, args};
 use cheap_core::model::{
@@ -56,6 +56,7 @@ impl<B: SqlBackend> SqlDao<B> {
                 retries: Default::default(),
                 groups: Default::default(),
                 probe: Default::default(),
+                watchers: Default::default(),
             }),
         }
     }
@@ -75,6 +76,15 @@ impl<B: SqlBackend> SqlDao<B> {
     /// deadlock, a serialization or certification failure).
     pub fn contention_retries(&self) -> u64 {
         self.shared.retries.load(Ordering::Relaxed)
+    }
+
+    /// How often watchers ([`CheapDao::watch`]) of this store look for changes made by other
+    /// processes, when the database cannot notify them (SQLite, MariaDB): one statement per
+    /// interval for all of this store's watchers. Default
+    /// [`DEFAULT_POLL_INTERVAL`](cheap_core::dao::watch::DEFAULT_POLL_INTERVAL); this
+    /// process's own writes are seen at once.
+    pub fn set_watch_interval(&self, every: std::time::Duration) {
+        self.shared.watchers.set_interval(every);
     }
 
     /// The metadata cache.
@@ -147,6 +157,24 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
 
     fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
         ops::exports::export_catalog(self.engine(), id)
+    }
+
+    fn watch(&self, catalog: Uuid, since: i64) -> BoxStream<'_, Result<ChangeEvent>> {
+        use cheap_core::dao::watch;
+        match self
+            .shared
+            .watchers
+            .subscribe(&self.backend, &self.shared.statements, catalog)
+        {
+            Some(signals) => watch::follow(self, catalog, since, signals),
+            // Outside a runtime there is no task to share: this watcher polls on its own.
+            None => watch::follow(
+                self,
+                catalog,
+                since,
+                watch::every(watch::DEFAULT_POLL_INTERVAL),
+            ),
+        }
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
@@ -438,6 +466,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
     }
 
     async fn close(&self) -> Result<()> {
+        // Watches end with the store.
+        self.shared.watchers.close();
         self.backend.close_pool().await
     }
 }

@@ -12,6 +12,7 @@ use crate::conn::{Arg, Row, SqlBackend, SqlConn, TxMode};
 use crate::group::Groups;
 use crate::meta::MetaCache;
 use crate::probe::CatalogProbe;
+use crate::watch::Watchers;
 use cheap_core::Result;
 
 /// The state a [`SqlDao`](crate::SqlDao) shares between its clones.
@@ -23,6 +24,7 @@ pub(crate) struct Shared {
     pub retries: AtomicU64,
     pub groups: Groups,
     pub probe: CatalogProbe,
+    pub watchers: Arc<Watchers>,
 }
 
 /// One operation's view of the engine.
@@ -33,6 +35,7 @@ pub(crate) struct Engine<'a> {
     pub probe: &'a CatalogProbe,
     statements: &'a Arc<AtomicU64>,
     retries: &'a AtomicU64,
+    watchers: &'a Arc<Watchers>,
 }
 
 impl<'a> Engine<'a> {
@@ -43,6 +46,7 @@ impl<'a> Engine<'a> {
             probe: &shared.probe,
             statements: &shared.statements,
             retries: &shared.retries,
+            watchers: &shared.watchers,
         }
     }
 
@@ -57,6 +61,8 @@ impl<'a> Engine<'a> {
         Ok(Box::new(Counted {
             inner,
             statements: self.statements.clone(),
+            // A committed write may be news to a watcher of this store.
+            watchers: (mode == TxMode::Write).then(|| self.watchers.clone()),
         }))
     }
 }
@@ -73,6 +79,7 @@ impl Deref for Engine<'_> {
 struct Counted {
     inner: Box<dyn SqlConn>,
     statements: Arc<AtomicU64>,
+    watchers: Option<Arc<Watchers>>,
 }
 
 #[async_trait]
@@ -93,6 +100,10 @@ impl SqlConn for Counted {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.inner.commit().await
+        self.inner.commit().await?;
+        if let Some(w) = &self.watchers {
+            w.wake();
+        }
+        Ok(())
     }
 }

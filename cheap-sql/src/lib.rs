@@ -40,6 +40,7 @@ pub mod table_mapping;
 pub mod tables;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+mod watch;
 
 pub use codec::EMPTY_LIST_INDEX;
 pub use conn::{Arg, Row, SqlBackend, SqlConn, SqlType, TxMode, Value};

@@ -51,6 +51,15 @@ pub trait SqlxDriver: Send + Sync + 'static {
 
     /// A driver error as a [`CheapError`].
     fn map_err(e: sqlx::Error) -> CheapError;
+
+    /// See [`SqlBackend::notify_changes`]; `None` by default.
+    fn notify_changes(
+        pool: &Pool<Self::Db>,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let _ = (pool, wake);
+        None
+    }
 }
 
 /// A pooled sqlx connection, in a transaction or not.
@@ -181,6 +190,13 @@ where
     async fn close_pool(&self) -> Result<()> {
         self.pool.close().await;
         Ok(())
+    }
+
+    fn notify_changes(
+        &self,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        D::notify_changes(&self.pool, wake)
     }
 }
 

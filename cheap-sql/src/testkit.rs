@@ -933,3 +933,100 @@ pub async fn cursors_stay_exact<B: SqlBackend>(dao: &SqlDao<B>) {
     ));
     dao.delete_catalog(id).await.expect("cleanup");
 }
+
+/// Watchers ([`CheapDao::watch`]) of store `a` are told of writes made through store `b` over
+/// the same database, as another process's would be. With `notifies` (PostgreSQL), `a`'s poll
+/// interval is set to an hour first, so only a notification can tell it. And idle watchers of
+/// several catalogs cost one statement per look in all, not one each.
+pub async fn watchers_see_other_stores<B: SqlBackend>(
+    a: &SqlDao<B>,
+    b: &SqlDao<B>,
+    notifies: bool,
+) {
+    use cheap_core::dao::ChangeEvent;
+    use futures::StreamExt;
+    use std::time::{Duration, Instant};
+
+    const LOST_AFTER: Duration = Duration::from_secs(20);
+    let def = budget_def(&format!("watch.{}", Uuid::new_v4().simple()), false).into_arc();
+    let mut catalog = Catalog::new();
+    let id = catalog.id();
+    catalog.extend(def.clone()).expect("extend");
+    let v0 = b.save_catalog(&catalog).await.expect("save");
+    if notifies {
+        a.set_watch_interval(Duration::from_secs(3600));
+    }
+    let mut events = a.watch(id, v0);
+    // The watch is subscribed when first polled: the first look finds nothing new.
+    let nothing = tokio::time::timeout(Duration::from_millis(300), events.next()).await;
+    assert!(nothing.is_err(), "an event before any write: {nothing:?}");
+    for round in 1..=3 {
+        let e = Uuid::new_v4();
+        let aspect = Aspect::builder(def.clone(), e)
+            .set("s", format!("round {round}"))
+            .build()
+            .expect("aspect");
+        b.upsert_aspects(id, def.name(), &[aspect])
+            .await
+            .expect("upsert through b");
+        let want = b.catalog_info(id).await.expect("info").version;
+        let (mut at, mut written) = (0, Vec::new());
+        while at < want {
+            match tokio::time::timeout(LOST_AFTER, events.next()).await {
+                Ok(Some(Ok(ChangeEvent::Changed(c)))) => {
+                    at = c.version;
+                    if let Some(x) = c.aspects_of(def.name()) {
+                        written.extend(x.changed.iter().copied());
+                    }
+                }
+                other => panic!("round {round}: a write through the other store: {other:?}"),
+            }
+        }
+        assert_eq!(at, want, "round {round}");
+        assert!(written.contains(&e), "round {round}: the entity written");
+    }
+    drop(events);
+    a.set_watch_interval(cheap_core::dao::watch::DEFAULT_POLL_INTERVAL);
+
+    if !notifies {
+        // Eight idle watchers, polled every 50 ms for about a second.
+        let mut ids = Vec::new();
+        for _ in 0..8 {
+            let c = Catalog::new();
+            b.save_catalog(&c).await.expect("save");
+            ids.push(c.id());
+        }
+        a.set_watch_interval(Duration::from_millis(50));
+        let mut watches: Vec<_> = ids.iter().map(|id| a.watch(*id, 0)).collect();
+        for w in &mut watches {
+            // The first event: everything since version 0.
+            let first = tokio::time::timeout(LOST_AFTER, w.next()).await;
+            assert!(
+                matches!(first, Ok(Some(Ok(ChangeEvent::Changed(_))))),
+                "{first:?}"
+            );
+        }
+        let mut all = futures::stream::select_all(watches);
+        // Each watcher's first signal (its catalog's first stamp) makes it look once more.
+        let settling = tokio::time::timeout(Duration::from_millis(300), all.next()).await;
+        assert!(
+            settling.is_err(),
+            "an idle watcher was told something: {settling:?}"
+        );
+        let before = a.statements();
+        let started = Instant::now();
+        let woke = tokio::time::timeout(Duration::from_secs(1), all.next()).await;
+        let looks = started.elapsed().as_millis() as u64 / 50 + 2;
+        let spent = a.statements() - before;
+        assert!(
+            woke.is_err(),
+            "an idle watcher was told something: {woke:?}"
+        );
+        assert!(
+            spent <= looks,
+            "8 idle watchers cost {spent} statements in {:?}: more than one per look ({looks})",
+            started.elapsed()
+        );
+        a.set_watch_interval(cheap_core::dao::watch::DEFAULT_POLL_INTERVAL);
+    }
+}

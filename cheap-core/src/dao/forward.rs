@@ -52,6 +52,11 @@ macro_rules! forward_cheap_dao {
                 $crate::CheapDao::export_catalog($inner, id)
             }
 
+            fn watch(&self, catalog: $crate::Uuid, since: i64) -> $crate::__private::BoxStream<'_, $crate::Result<$crate::dao::ChangeEvent>> {
+                let $this = self;
+                $crate::CheapDao::watch($inner, catalog, since)
+            }
+
             async fn delete_catalog(&self, id: $crate::Uuid) -> $crate::Result<bool> {
                 let $this = self;
                 $crate::CheapDao::delete_catalog($inner, id).await
@@ -296,6 +301,7 @@ pub const METHODS: &[&str] = &[
     "load_catalog",
     "import_catalog",
     "export_catalog",
+    "watch",
     "delete_catalog",
     "catalog_exists",
     "catalog_info",

@@ -190,6 +190,10 @@ impl CheapDao for InstrumentedDao {
         self.inner.export_catalog(id)
     }
 
+    fn watch(&self, catalog: Uuid, since: i64) -> BoxStream<'_, Result<super::ChangeEvent>> {
+        self.inner.watch(catalog, since)
+    }
+
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
         self.run("delete_catalog", self.inner.delete_catalog(id))
             .await

@@ -7,6 +7,7 @@ pub mod instrumented;
 mod memory;
 pub mod parts;
 mod types;
+pub mod watch;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -25,6 +26,7 @@ pub use types::{
     AspectChanges, AspectPatch, CatalogInfo, Changes, Health, HierarchyInfo, HierarchySlice,
     SyncMark, TaskRecord, UpsertOutcome,
 };
+pub use watch::{CatalogChanges, ChangeEvent};
 
 /// Storage for catalogs, usable as `Arc<dyn CheapDao>`.
 ///
@@ -403,6 +405,23 @@ pub trait CheapDao: Send + Sync {
     /// What changed in a catalog after `version`: its current version, the hierarchies whose
     /// version is newer, and the hierarchies removed since.
     async fn changes_since(&self, catalog: Uuid, version: i64) -> Result<Changes>;
+
+    /// What changes in `catalog` after version `since`, as it changes ([`watch`]): each event
+    /// says what changed since the one before, so nothing is missed however slowly the stream
+    /// is read. The first item is [`CheapError::NotFound`](crate::CheapError::NotFound) when the
+    /// catalog does not exist; [`ChangeEvent::Deleted`] ends the stream.
+    ///
+    /// This default looks every [`watch::DEFAULT_POLL_INTERVAL`], per watcher; the SQL stores
+    /// share one look (a PostgreSQL notification, or one poll per store), MemoryDao looks after
+    /// each write and RemoteDao reads the server's event stream.
+    fn watch(&self, catalog: Uuid, since: i64) -> BoxStream<'_, Result<ChangeEvent>> {
+        watch::follow(
+            self,
+            catalog,
+            since,
+            watch::every(watch::DEFAULT_POLL_INTERVAL),
+        )
+    }
 
     /// Which aspects of the aspect map `aspect_def` changed after `version`, so a replica can
     /// copy only those. This default reports the whole map as rewritten when it changed at all

@@ -192,6 +192,11 @@ impl CheapDao for SpeciesDao {
         }
     }
 
+    fn watch(&self, catalog: Uuid, since: i64) -> BoxStream<'_, Result<crate::dao::ChangeEvent>> {
+        // What the local copy shows: a replica's events are its own syncs and writes.
+        self.local.watch(catalog, since)
+    }
+
     fn export_catalog(&self, id: Uuid) -> BoxStream<'_, Result<CatalogPart>> {
         use futures::{StreamExt, TryStreamExt};
         futures::stream::once(async move { self.fresh(id).await })

@@ -14,6 +14,7 @@ mod replace;
 mod shared_defs;
 mod streams;
 pub mod sync;
+mod watch;
 
 pub use batch::batches_are_atomic;
 pub use cursors::{append_entries, cursor_pages_read_everything, read_by_cursor};
@@ -23,6 +24,7 @@ pub use read_only::read_only_values_are_set_once;
 pub use replace::replacing_a_hierarchy_is_atomic;
 pub use shared_defs::shared_defs_stored_at_once;
 pub use streams::imports_and_exports_stream;
+pub use watch::watch_tells_every_write;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -1166,4 +1168,5 @@ pub async fn run_all(dao: &dyn CheapDao) {
     lists_change_in_place(dao).await;
     cursor_pages_read_everything(dao).await;
     imports_and_exports_stream(dao).await;
+    watch_tells_every_write(dao).await;
 }

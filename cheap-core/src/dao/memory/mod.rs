@@ -54,6 +54,49 @@ struct State {
 #[derive(Debug, Default, Clone)]
 pub struct MemoryDao {
     state: Arc<RwLock<State>>,
+    /// Counts write locks taken, for watchers ([`CheapDao::watch`]): each one may have changed
+    /// something, and a watcher that looks for nothing finds nothing.
+    writes: Arc<Writes>,
+}
+
+#[derive(Debug)]
+struct Writes(tokio::sync::watch::Sender<Option<u64>>);
+
+impl Default for Writes {
+    fn default() -> Self {
+        Writes(tokio::sync::watch::Sender::new(Some(0)))
+    }
+}
+
+/// The store's write lock; watchers are told when it is released.
+struct Writing<'a> {
+    guard: Option<RwLockWriteGuard<'a, State>>,
+    writes: &'a Writes,
+}
+
+impl std::ops::Deref for Writing<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        // Present until dropped.
+        self.guard.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for Writing<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        self.guard.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        // Released first, so a watcher that wakes can read at once.
+        self.guard = None;
+        self.writes
+            .0
+            .send_modify(|n| *n = n.map(|n| n.wrapping_add(1)));
+    }
 }
 
 impl MemoryDao {
@@ -72,12 +115,15 @@ impl MemoryDao {
         Ok(g)
     }
 
-    fn write(&self) -> Result<RwLockWriteGuard<'_, State>> {
+    fn write(&self) -> Result<Writing<'_>> {
         let g = self.state.write().unwrap_or_else(|e| e.into_inner());
         if g.closed {
             return Err(CheapError::Unavailable("the memory store is closed".into()));
         }
-        Ok(g)
+        Ok(Writing {
+            guard: Some(g),
+            writes: &self.writes,
+        })
     }
 
     fn with_catalog<R>(&self, id: Uuid, f: impl FnOnce(&Catalog) -> Result<R>) -> Result<R> {
@@ -282,6 +328,20 @@ impl CheapDao for MemoryDao {
 
     async fn load_catalog(&self, id: Uuid) -> Result<Catalog> {
         self.with_catalog(id, |c| Ok(c.clone()))
+    }
+
+    fn watch(
+        &self,
+        catalog: Uuid,
+        since: i64,
+    ) -> futures::stream::BoxStream<'_, Result<super::ChangeEvent>> {
+        // `None` is the store closed: the watch ends.
+        let writes = futures::stream::unfold(self.writes.0.subscribe(), |mut rx| async move {
+            rx.changed().await.ok()?;
+            let open = rx.borrow_and_update().is_some();
+            open.then_some((super::watch::Signal::Look, rx))
+        });
+        super::watch::follow(self, catalog, since, writes)
     }
 
     async fn delete_catalog(&self, id: Uuid) -> Result<bool> {
@@ -676,6 +736,7 @@ impl CheapDao for MemoryDao {
 
     async fn close(&self) -> Result<()> {
         self.state.write().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.writes.0.send_replace(None);
         Ok(())
     }
 }
