@@ -145,6 +145,17 @@ impl CheapClient {
             .map_err(|_| ClientError::Invalid("the client runtime stopped".into()))?
     }
 
+    /// What changes in `catalog` after version `since` (`None`: its current version), as it
+    /// changes: [`crate::CheapClient::watch`] as an iterator. Each `next` waits for the next
+    /// event; the connection is opened again from the last event whenever it drops. Dropping
+    /// the iterator closes the stream.
+    pub fn watch(&self, catalog: Uuid, since: Option<i64>) -> Watch<'_> {
+        Watch {
+            client: self,
+            events: Arc::new(tokio::sync::Mutex::new(self.inner.watch(catalog, since))),
+        }
+    }
+
     /// Every catalog id, fetched `page_size` at a time.
     pub fn catalog_ids(&self, page_size: u64) -> impl Iterator<Item = Result<Uuid>> + '_ {
         let size = page_size.max(1);
@@ -340,4 +351,33 @@ blocking! {
     fn hierarchy_slice(v catalog: Uuid => catalog, r name: &str => name.to_owned(), v offset: u64 => offset, v limit: u64 => limit) -> HierarchySliceResponse;
     /// `GET .../hierarchies/{name}/slice?after&limit`: a page of any hierarchy by cursor.
     fn hierarchy_slice_after(v catalog: Uuid => catalog, r name: &str => name.to_owned(), s after: Option<&str> => after.map(str::to_owned), v limit: u64 => limit) -> HierarchySliceResponse;
+}
+
+/// The iterator of [`CheapClient::watch`].
+pub struct Watch<'a> {
+    client: &'a CheapClient,
+    events: Arc<
+        tokio::sync::Mutex<
+            futures::stream::BoxStream<'static, Result<cheap_core::dao::ChangeEvent>>,
+        >,
+    >,
+}
+
+impl std::fmt::Debug for Watch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watch").finish_non_exhaustive()
+    }
+}
+
+impl Iterator for Watch<'_> {
+    type Item = Result<cheap_core::dao::ChangeEvent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use futures::StreamExt;
+        let events = self.events.clone();
+        // Run on the client's runtime, which owns the connection.
+        self.client
+            .run(async move { Ok(events.lock().await.next().await) })
+            .unwrap_or_else(|e| Some(Err(e)))
+    }
 }

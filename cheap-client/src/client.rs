@@ -857,6 +857,35 @@ impl CheapClient {
         .await
     }
 
+    /// `GET /api/catalog/{id}/events` (an extension): what changes in `catalog` after version
+    /// `since` (`None`: its current version), as it changes. The connection is opened again
+    /// from the last event's version whenever it drops or goes silent, so nothing is missed;
+    /// the stream ends after [`ChangeEvent::Deleted`](cheap_core::dao::ChangeEvent::Deleted),
+    /// or with an error when the server refuses it (a missing catalog is
+    /// [`ClientError::NotFound`]) or stays unreachable through the retry policy.
+    pub fn watch(
+        &self,
+        catalog: Uuid,
+        since: Option<i64>,
+    ) -> futures::stream::BoxStream<'static, Result<cheap_core::dao::ChangeEvent>> {
+        use futures::StreamExt;
+        let t = self.t.clone();
+        let client = self.clone();
+        futures::stream::once(async move {
+            // A reconnection must start from a known version, not from "now" again.
+            let since = match since {
+                Some(v) => v,
+                None => client.catalog_info(catalog).await?.version,
+            };
+            Ok::<_, ClientError>(crate::watch::events(t, catalog, since))
+        })
+        .flat_map(|r| match r {
+            Ok(s) => s,
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .boxed()
+    }
+
     /// `GET /api/catalog/{id}/aspects/{def}/changes?since=N` (an extension).
     pub async fn aspect_changes_since(
         &self,

@@ -29,6 +29,7 @@ mod error;
 #[cfg(feature = "remote")]
 mod remote;
 mod transport;
+mod watch;
 
 pub use client::{
     batch, etag_for_version, version_of_etag, CheapClient, Conditional, DirectoryRemoval,

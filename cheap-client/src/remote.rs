@@ -324,6 +324,20 @@ impl CheapDao for RemoteDao {
         "rest"
     }
 
+    /// The server's event stream (`GET /api/catalog/{id}/events`), opened again from the last
+    /// event whenever the connection drops.
+    fn watch(
+        &self,
+        catalog: Uuid,
+        since: i64,
+    ) -> futures::stream::BoxStream<'_, Result<cheap_core::dao::ChangeEvent>> {
+        use futures::StreamExt;
+        self.client
+            .watch(catalog, Some(since))
+            .map(|r| r.map_err(to_cheap))
+            .boxed()
+    }
+
     async fn save_catalog(&self, catalog: &Catalog) -> Result<i64> {
         // Checked here as every backend checks before writing, so the error keeps its kind.
         for h in catalog.hierarchies() {

@@ -198,6 +198,63 @@ impl Transport {
         }
     }
 
+    /// Opens a long-lived GET (an event stream) in one attempt: the caller reconnects. It
+    /// takes an in-flight slot only while connecting, and no total timeout applies to it.
+    pub(crate) async fn open_stream(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        headers: &[(HeaderName, String)],
+    ) -> Result<reqwest::Response> {
+        let _permit = self
+            .limit
+            .acquire()
+            .await
+            .map_err(|_| ClientError::Invalid("client is shut down".into()))?;
+        if let Some(b) = &self.breaker {
+            if !b.allow() {
+                return Err(ClientError::CircuitOpen);
+            }
+        }
+        let url = format!("{}{path}", self.cfg.base_url);
+        let mut req = self
+            .http
+            .get(&url)
+            .query(query)
+            // A stream lasts as long as it is read; a dead one is found by its silence.
+            .timeout(Duration::from_secs(365 * 86_400));
+        if let Some(k) = &self.cfg.api_key {
+            req = req.bearer_auth(k);
+        }
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.failure();
+                return Err(ClientError::from_reqwest(e));
+            }
+        };
+        let status = resp.status();
+        if status.is_success() {
+            self.success();
+            return Ok(resp);
+        }
+        let after = retry_after(resp.headers());
+        let bytes = resp.bytes().await.unwrap_or_default();
+        let err = ClientError::from_answer(status.as_u16(), &bytes, after.map(|d| d.as_secs()));
+        if status.is_server_error() {
+            self.failure();
+        } else {
+            self.success();
+        }
+        Err(err)
+    }
+
     fn success(&self) {
         if let Some(b) = &self.breaker {
             b.success();

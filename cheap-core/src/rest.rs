@@ -459,6 +459,8 @@ pub enum UnavailableReason {
     Store,
     /// The server has as many connections as it takes.
     Connections,
+    /// The server has as many change-event streams open as it takes.
+    Streams,
 }
 
 /// A background task started by the server (a large import).
@@ -528,6 +530,142 @@ pub struct ChangesResponse {
     pub changed: Vec<HierarchyInfoResponse>,
     /// Hierarchies removed after `since`.
     pub removed: Vec<String>,
+}
+
+/// The `data` of one Server-Sent Event of `GET /api/catalog/{id}/events` (an extension).
+/// The event's `event` field is `kind`, and its `id` the catalog's version after it (none for
+/// `deleted`), which a reconnecting client sends back as `Last-Event-ID`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEventBody {
+    /// `changed`, `resync` (re-read the catalog whole) or `deleted` (the stream ends).
+    pub kind: String,
+    /// `changed`: the version the changes start after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+    /// The catalog's version after the event (not for `deleted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Hierarchies changed after `since`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changed: Vec<HierarchyInfoResponse>,
+    /// Hierarchies removed after `since`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// For each changed aspect map, its aspects written and deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aspects: Vec<AspectMapChangesBody>,
+}
+
+/// The aspects of one aspect map in a [`ChangeEventBody`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct AspectMapChangesBody {
+    /// The aspect map (its def's name).
+    pub name: String,
+    /// The map was rewritten whole: copy it whole.
+    pub rewritten: bool,
+    /// Entities whose aspect was written.
+    pub changed: Vec<Uuid>,
+    /// Entities whose aspect was deleted.
+    pub removed: Vec<Uuid>,
+}
+
+impl From<&crate::dao::ChangeEvent> for ChangeEventBody {
+    fn from(e: &crate::dao::ChangeEvent) -> Self {
+        use crate::dao::ChangeEvent;
+        let mut body = ChangeEventBody {
+            kind: String::new(),
+            since: None,
+            version: e.version(),
+            changed: Vec::new(),
+            removed: Vec::new(),
+            aspects: Vec::new(),
+        };
+        match e {
+            ChangeEvent::Changed(c) => {
+                body.kind = "changed".into();
+                body.since = Some(c.since);
+                body.changed = c
+                    .changed
+                    .iter()
+                    .map(|h| HierarchyInfoResponse {
+                        name: h.name.clone(),
+                        hierarchy_type: h.hierarchy_type.code().to_owned(),
+                        version: h.version,
+                        size: h.size,
+                    })
+                    .collect();
+                body.removed = c.removed.clone();
+                body.aspects = c
+                    .aspects
+                    .iter()
+                    .map(|(name, a)| AspectMapChangesBody {
+                        name: name.clone(),
+                        rewritten: a.rewritten,
+                        changed: a.changed.clone(),
+                        removed: a.removed.clone(),
+                    })
+                    .collect();
+            }
+            ChangeEvent::Resync { .. } => body.kind = "resync".into(),
+            ChangeEvent::Deleted => body.kind = "deleted".into(),
+        }
+        body
+    }
+}
+
+impl TryFrom<ChangeEventBody> for crate::dao::ChangeEvent {
+    type Error = crate::CheapError;
+
+    fn try_from(b: ChangeEventBody) -> crate::Result<Self> {
+        use crate::dao::{AspectChanges, CatalogChanges, ChangeEvent, HierarchyInfo};
+        let version = |v: Option<i64>| {
+            v.ok_or_else(|| {
+                crate::CheapError::invalid(format!("a {} event without a version", b.kind))
+            })
+        };
+        match b.kind.as_str() {
+            "changed" => {
+                let v = version(b.version)?;
+                let mut c = CatalogChanges::new(b.since.unwrap_or(0), v);
+                for h in b.changed {
+                    c.changed.push(HierarchyInfo {
+                        hierarchy_type: crate::HierarchyType::from_code(&h.hierarchy_type)?,
+                        name: h.name,
+                        version: h.version,
+                        size: h.size,
+                    });
+                }
+                c.removed = b.removed;
+                c.aspects = b
+                    .aspects
+                    .into_iter()
+                    .map(|a| {
+                        (
+                            a.name,
+                            AspectChanges {
+                                version: v,
+                                rewritten: a.rewritten,
+                                changed: a.changed,
+                                removed: a.removed,
+                            },
+                        )
+                    })
+                    .collect();
+                Ok(ChangeEvent::Changed(c))
+            }
+            "resync" => Ok(ChangeEvent::Resync {
+                version: version(b.version)?,
+            }),
+            "deleted" => Ok(ChangeEvent::Deleted),
+            other => Err(crate::CheapError::invalid(format!(
+                "unknown change event '{other}'"
+            ))),
+        }
+    }
 }
 
 /// `GET /api/catalog/{id}/aspects/{def}/changes?since=N` (an extension).

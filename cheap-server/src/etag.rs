@@ -132,7 +132,8 @@ pub(crate) async fn conditional(
     let Some(catalog) = catalog_of(&path) else {
         return next.run(req).await;
     };
-    if tags_itself(&path) {
+    // An event stream is no representation of a version: it says what comes after one.
+    if tags_itself(&path) || path.ends_with("/events") {
         return next.run(req).await;
     }
     // A missing catalog or a failing store is the handler's to report.

@@ -81,6 +81,12 @@ pub struct ServerConfig {
     pub trust_forwarded: bool,
     /// Requests per client (per API key, or per IP without one): over it is 429 (off).
     pub rate_limit: Option<RateLimitConfig>,
+    /// Most change-event streams (`GET /api/catalog/{id}/events`) open at once; more is 503
+    /// (1,000).
+    pub max_event_streams: usize,
+    /// How often an idle event stream sends a keep-alive comment, so that proxies keep it
+    /// open and a client sees a dead connection (15 s).
+    pub event_keep_alive: Duration,
 }
 
 impl Default for ServerConfig {
@@ -100,6 +106,8 @@ impl Default for ServerConfig {
             public_url: None,
             trust_forwarded: false,
             rate_limit: None,
+            max_event_streams: 1000,
+            event_keep_alive: Duration::from_secs(15),
         }
     }
 }
@@ -117,6 +125,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     /// The per-client buckets, when rate limits are on.
     pub(crate) limiter: Option<Arc<rate_limit::Limiter>>,
+    /// The open change-event streams.
+    pub(crate) streams: Arc<routes::events::Streams>,
 }
 
 /// The application: every route over `dao`, with error bodies, limits, timeouts, request ids,
@@ -128,6 +138,7 @@ pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
         http: HttpMetrics::new(),
         dao: Arc::new(instrumented),
         limiter: config.rate_limit.map(rate_limit::Limiter::new),
+        streams: Arc::new(routes::events::Streams::new(config.max_event_streams)),
         config: Arc::new(config),
     };
     routes::build(state)

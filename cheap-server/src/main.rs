@@ -107,6 +107,9 @@ enum Command {
         /// per-second rate). Needs --rate-limit.
         #[arg(long, requires = "rate_limit")]
         burst: Option<u32>,
+        /// Change-event streams (GET /api/catalog/{id}/events) open at once; more is 503.
+        #[arg(long, default_value_t = 1000)]
+        max_event_streams: usize,
     },
     /// Create the schema of a store (done automatically by the other commands too).
     Init {
@@ -186,6 +189,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             trust_forwarded_headers,
             rate_limit,
             burst,
+            max_event_streams,
         } => {
             if api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
                 return Err(
@@ -209,6 +213,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 rate_limit: rate_limit.map(|r| {
                     cheap_server::RateLimitConfig::new(r, burst.unwrap_or(r.saturating_mul(2)))
                 }),
+                max_event_streams,
                 ..ServerConfig::default()
             };
             // A host name resolves (`localhost:8080`); the first address that binds is used.

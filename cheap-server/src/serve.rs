@@ -72,6 +72,8 @@ pub async fn serve_with_limits(
     // Connections over the cap get a short answer; bounded too, so they cannot pile up.
     let refused = Arc::new(Semaphore::new((limits.max_connections / 8).max(64)));
     let graceful = GracefulShutdown::new();
+    // Open event streams would keep their connections busy to the end of the grace period.
+    let (closing, closing_rx) = tokio::sync::watch::channel(false);
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -114,6 +116,7 @@ pub async fn serve_with_limits(
                 peer,
                 app.clone(),
                 limits.header_read_timeout,
+                closing_rx.clone(),
             );
             tokio::spawn(async move {
                 conn.await;
@@ -133,6 +136,7 @@ pub async fn serve_with_limits(
         }
     }
     drop(listener);
+    let _ = closing.send(true);
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
@@ -151,6 +155,7 @@ async fn serve_one(
     peer: std::net::SocketAddr,
     app: Router,
     first_request_within: Duration,
+    closing: tokio::sync::watch::Receiver<bool>,
 ) {
     let seen = Arc::new(AtomicBool::new(false));
     let svc = hyper::service::service_fn({
@@ -161,6 +166,8 @@ async fn serve_one(
             // Who is asking, for per-client limits (axum's ConnectInfo extractor reads this).
             req.extensions_mut()
                 .insert(axum::extract::ConnectInfo(peer));
+            req.extensions_mut()
+                .insert(crate::routes::events::ShuttingDown(closing.clone()));
             app.clone().oneshot(req)
         }
     });

@@ -5,6 +5,7 @@ pub(crate) mod aspect_def;
 pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod docs;
+pub(crate) mod events;
 pub(crate) mod hierarchy;
 pub(crate) mod replica;
 pub(crate) mod system;
@@ -91,6 +92,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route("/api/catalog/{catalog_id}/batch", post(batch::apply))
         .route("/api/catalog/{catalog_id}/info", get(replica::catalog_info))
         .route("/api/catalog/{catalog_id}/changes", get(replica::changes))
+        .route("/api/catalog/{catalog_id}/events", get(events::events))
         .route(
             "/api/catalog/{catalog_id}/sync-mark",
             get(replica::get_sync_mark).put(replica::put_sync_mark),
