@@ -19,6 +19,7 @@
 //! whole; a catalog saved whole upstream is copied whole. Where the replica stands is kept in
 //! its [`SyncMark`].
 
+mod follow;
 mod guard;
 
 use std::collections::HashSet;
@@ -201,6 +202,20 @@ impl Replica {
             .upstream
             .changes_since(self.catalog, mark.upstream_version)
             .await?;
+        let mut told = crate::dao::CatalogChanges::new(mark.upstream_version, changes.version);
+        told.changed = changes.changed;
+        told.removed = changes.removed;
+        self.apply(mark, &told).await
+    }
+
+    /// Applies what changed upstream after the mark's version (as `changes` tells it) and
+    /// moves the mark to `changes.version`. Aspect maps whose aspects `changes` names are
+    /// copied aspect by aspect without asking the upstream which.
+    pub(crate) async fn apply(
+        &self,
+        mark: SyncMark,
+        changes: &crate::dao::CatalogChanges,
+    ) -> Result<PullReport> {
         let mut report = PullReport {
             upstream_version: changes.version,
             ..PullReport::default()
@@ -214,7 +229,8 @@ impl Replica {
             }
         }
         for h in &changes.changed {
-            self.pull_hierarchy(h, mark.upstream_version, &mut report)
+            let known = changes.aspects_of(&h.name);
+            self.pull_hierarchy(h, mark.upstream_version, known, &mut report)
                 .await?;
         }
         let local_version = self.local.catalog_info(self.catalog).await?.version;
@@ -235,14 +251,19 @@ impl Replica {
         &self,
         h: &HierarchyInfo,
         since: i64,
+        known: Option<&AspectChanges>,
         report: &mut PullReport,
     ) -> Result<()> {
         let id = self.catalog;
         if h.hierarchy_type == HierarchyType::AspectMap {
-            let changes = self
-                .upstream
-                .aspect_changes_since(id, &h.name, since)
-                .await?;
+            let changes = match known {
+                Some(c) => c.clone(),
+                None => {
+                    self.upstream
+                        .aspect_changes_since(id, &h.name, since)
+                        .await?
+                }
+            };
             let up_def = self.upstream.get_aspect_def(id, &h.name).await?;
             let same_def = self.local.get_aspect_def(id, &h.name).await.ok() == Some(up_def);
             if !changes.rewritten && same_def {

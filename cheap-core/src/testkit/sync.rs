@@ -384,5 +384,134 @@ pub async fn run_all(local: Arc<dyn CheapDao>, upstream: Arc<dyn CheapDao>, n: u
     incremental_pull(local.clone(), upstream.clone(), n).await;
     clone(local.clone(), upstream.clone()).await;
     cache(local.clone(), upstream.clone()).await;
-    fork(local, upstream).await;
+    fork(local.clone(), upstream.clone()).await;
+    follower_stays_in_step(local, upstream, 200).await;
+}
+
+/// A follower ([`Replica::follow`]) stays in step with its upstream through `writes` mixed
+/// writes (aspects written and deleted, list, set and directory entries, hierarchies created
+/// and removed), made while it follows; stopped halfway and started again, it resumes from its
+/// sync mark with nothing lost. Compared whole at the end.
+pub async fn follower_stays_in_step(
+    local: Arc<dyn CheapDao>,
+    upstream: Arc<dyn CheapDao>,
+    writes: usize,
+) {
+    use futures::StreamExt;
+    const LOST_AFTER: Duration = Duration::from_secs(30);
+    let d = def("follow");
+    let (cat, ids) = upstream_catalog(&d, 20);
+    let id = cat.id();
+    upstream.save_catalog(&cat).await.expect("upstream save");
+    let replica = Replica::new(local.clone(), upstream.clone(), id);
+    replica
+        .checkout(CatalogSpecies::Mirror)
+        .await
+        .expect("checkout");
+
+    // Follows until the local mark reaches `version`.
+    let follow_until = |version: i64| {
+        let replica = replica.clone();
+        async move {
+            let mut steps = replica.follow();
+            loop {
+                let at = replica
+                    .mark()
+                    .await
+                    .expect("mark")
+                    .map_or(0, |m| m.upstream_version);
+                if at >= version {
+                    return;
+                }
+                match tokio::time::timeout(LOST_AFTER, steps.next()).await {
+                    Ok(Some(Ok(_))) => {}
+                    Ok(Some(Err(e))) if e.is_transient() => {}
+                    other => panic!("following to version {version}, at {at}: {other:?}"),
+                }
+            }
+        }
+    };
+    let write = |i: usize| {
+        let upstream = upstream.clone();
+        let d = d.clone();
+        let ids = ids.clone();
+        async move {
+            let e = ids[i % ids.len()];
+            match i % 7 {
+                0 | 1 => {
+                    let fresh = Uuid::new_v4();
+                    upstream
+                        .upsert_aspects(
+                            id,
+                            d.name(),
+                            &[
+                                aspect(&d, fresh, &format!("w{i}"), i as i64),
+                                aspect(&d, e, "again", i as i64),
+                            ],
+                        )
+                        .await
+                        .map(|_| ())
+                }
+                2 => upstream
+                    .delete_aspects(id, d.name(), &[e])
+                    .await
+                    .map(|_| ()),
+                3 => upstream.add_entities(id, "queue", &[e]).await.map(|_| ()),
+                4 => upstream
+                    .put_directory_entries(id, "index", &[(format!("k{}", i % 13), e)])
+                    .await
+                    .map(|_| ()),
+                5 => {
+                    let name = format!("set{}", i % 3);
+                    match upstream
+                        .create_hierarchy(
+                            id,
+                            &crate::HierarchyDef::new(
+                                name.clone(),
+                                crate::HierarchyType::EntitySet,
+                            ),
+                        )
+                        .await
+                    {
+                        Ok(()) => upstream.add_entities(id, &name, &[e]).await.map(|_| ()),
+                        Err(CheapError::Conflict { .. }) => {
+                            upstream.delete_hierarchy(id, &name).await.map(|_| ())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                _ => upstream
+                    .remove_entities(id, "queue", &[e])
+                    .await
+                    .map(|_| ()),
+            }
+            .unwrap_or_else(|err| panic!("write {i}: {err}"));
+        }
+    };
+
+    // Half the writes while following.
+    let half = writes / 2;
+    let start = upstream.catalog_info(id).await.expect("info").version;
+    let writer = async {
+        for i in 0..half {
+            write(i).await;
+            // Lets the follower run between writes, on any store.
+            tokio::task::yield_now().await;
+        }
+        upstream.catalog_info(id).await.expect("info").version
+    };
+    // Follows while the writes go on, at least past the first.
+    let (version, ()) = futures::join!(writer, follow_until(start + 1));
+    follow_until(version).await;
+    assert_in_step(&*local, &*upstream, id, "after following half the writes").await;
+
+    // Stopped: the rest is written while nobody follows, then the follower starts again.
+    for i in half..writes {
+        write(i).await;
+    }
+    let version = upstream.catalog_info(id).await.expect("info").version;
+    follow_until(version).await;
+    assert_in_step(&*local, &*upstream, id, "after a restart").await;
+    assert!(upstream.delete_catalog(id).await.expect("delete"));
+    let _ = local.delete_catalog(id).await;
 }
