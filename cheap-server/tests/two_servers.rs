@@ -127,3 +127,38 @@ async fn tasks_are_seen_by_every_server_and_a_dead_ones_tasks_are_interrupted() 
         404
     );
 }
+
+/// A write through one server reaches a watcher of the other (`GET .../events`) through
+/// PostgreSQL's notifications: the watched server's poll interval is an hour, so nothing else
+/// could tell it in time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_through_one_server_reaches_a_watcher_of_the_other() {
+    use futures::StreamExt;
+    let Some((a, dao)) = common::postgres_server().await else {
+        return;
+    };
+    dao.set_watch_interval(std::time::Duration::from_secs(3600));
+    let other = common::postgres_peer(&dao).await;
+    let b = start(Arc::new(other), ServerConfig::default()).await;
+    let id = a
+        .create_catalog("http/catalog/create-catalog-request.json")
+        .await;
+    let client = cheap_client::CheapClient::new(&a.base).unwrap();
+    let mut events = client.watch(id.parse().unwrap(), None);
+    // The watch is open once its first look found nothing: give it that look.
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(500), events.next()).await;
+    assert!(quiet.is_err(), "{quiet:?}");
+    let def = fixture("http/aspectdef/create-aspectdef-request.json");
+    let (status, body) = b
+        .post(&format!("/api/catalog/{id}/aspect-defs"), &def)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (_, info) = b.get(&format!("/api/catalog/{id}/info")).await;
+    let version = info["version"].as_i64().unwrap();
+    match tokio::time::timeout(std::time::Duration::from_secs(20), events.next()).await {
+        Ok(Some(Ok(cheap_core::dao::ChangeEvent::Changed(c)))) => assert_eq!(c.version, version),
+        other => panic!("the watcher of server a was not told of a write through b: {other:?}"),
+    }
+    drop(events);
+    common::drop_postgres_schema(&dao).await;
+}
