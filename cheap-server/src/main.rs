@@ -149,6 +149,10 @@ enum Command {
         /// Species of a first checkout: mirror, cache or clone.
         #[arg(long, default_value = "mirror")]
         species: String,
+        /// After syncing a MIRROR or CACHE, keep following the upstream's change events,
+        /// applying each as it comes, until interrupted (Ctrl-C or SIGTERM).
+        #[arg(long)]
+        follow: bool,
         /// The catalog id.
         catalog: Uuid,
     },
@@ -317,6 +321,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             local,
             upstream,
             species,
+            follow,
             catalog,
         } => {
             let species: cheap_core::CatalogSpecies = species
@@ -324,7 +329,16 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .parse()
                 .map_err(|e| format!("{e}"))?;
             let (l, u) = (open(local).await?, open(upstream).await?);
-            let outcome = sync_one(l.clone(), u.clone(), catalog, species).await;
+            let mut outcome = sync_one(l.clone(), u.clone(), catalog, species).await;
+            if outcome.is_ok() && follow {
+                outcome = tokio::select! {
+                    r = follow_one(l.clone(), u.clone(), catalog) => r,
+                    () = cheap_server::shutdown_signal() => {
+                        eprintln!("cheap: stopped following catalog {catalog}");
+                        Ok(())
+                    }
+                };
+            }
             l.close().await.map_err(|e| e.to_string())?;
             u.close().await.map_err(|e| e.to_string())?;
             outcome
@@ -434,6 +448,36 @@ async fn sync_one(
         }
     }
     Ok(())
+}
+
+/// Follows `catalog`'s upstream, printing each step, until the upstream's events end.
+async fn follow_one(
+    local: std::sync::Arc<dyn cheap_core::CheapDao>,
+    upstream: std::sync::Arc<dyn cheap_core::CheapDao>,
+    catalog: Uuid,
+) -> Result<(), String> {
+    use futures::StreamExt;
+    let replica = cheap_core::sync::Replica::new(local, upstream, catalog);
+    eprintln!("cheap: following catalog {catalog}");
+    let mut steps = replica.follow();
+    while let Some(step) = steps.next().await {
+        match step {
+            Ok(r) => eprintln!(
+                "cheap: at upstream version {}: {} aspect(s) copied, {} removed, {} hierarchy(ies) copied whole, {} removed",
+                r.upstream_version,
+                r.aspects_copied,
+                r.aspects_removed,
+                r.replaced.len(),
+                r.removed.len()
+            ),
+            Err(cheap_core::CheapError::NotFound(_)) => {
+                return Err(format!("catalog {catalog} was deleted upstream"))
+            }
+            Err(e) if e.is_transient() => eprintln!("cheap: {e}; following on"),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Err("the upstream's change events ended".into())
 }
 
 /// Lifts the soft limit on open files towards the hard one, so that `max_connections` sockets
