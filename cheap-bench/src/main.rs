@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, PropertyDef, PropertyType, Uuid};
 
 mod baseline;
+mod feed;
 mod gen;
 mod http;
 mod scale;
@@ -79,6 +80,18 @@ enum Command {
         /// Seconds to run.
         #[arg(long, default_value_t = 3)]
         seconds: u64,
+    },
+    /// The change feed: the time from a write through one server to a follower of a second
+    /// server over the same database having applied it (p50/p99), beside the write's own
+    /// round trip.
+    Feed {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: Backend,
+        #[arg(long, default_value_t = 1000)]
+        writes: usize,
+        /// Writes per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u32,
     },
     /// One-item operations at several catalog sizes: how their cost grows.
     Scale {
@@ -396,6 +409,11 @@ async fn run() -> cheap_core::Result<()> {
             tasks,
             seconds,
         } => writes::run(backend.name(), aspects.max(1), tasks.max(1), seconds.max(1)).await,
+        Command::Feed {
+            backend,
+            writes,
+            rate,
+        } => feed::run(backend.name(), writes.max(1), rate).await,
         Command::Scale {
             backend,
             sizes,

@@ -75,3 +75,38 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
 fn env_number(name: &str) -> Option<u64> {
     std::env::var(name).ok().and_then(|v| v.parse().ok())
 }
+
+/// A second store over what [`open`] made under `name`, with its own pool and caches, as a
+/// second `cheap serve` process over the same database has.
+pub async fn open_again(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
+    match backend {
+        "postgres" => {
+            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            Arc::new(
+                cheap_db_postgres::PostgresOptions::url(&url)
+                    .schema(name)
+                    .connect()
+                    .await
+                    .expect("postgres"),
+            )
+        }
+        "mariadb" => {
+            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
+                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
+            Arc::new(
+                cheap_db_mariadb::MariaDbOptions::url(&url)
+                    .database(name)
+                    .connect()
+                    .await
+                    .expect("mariadb"),
+            )
+        }
+        _ => Arc::new(
+            cheap_db_sqlite::SqliteOptions::path(dir.join(format!("{name}.db")))
+                .connect()
+                .await
+                .expect("sqlite"),
+        ),
+    }
+}

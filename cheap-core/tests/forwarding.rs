@@ -342,6 +342,15 @@ impl CheapDao for Recorder {
         self.inner.changes_since(catalog, version).await
     }
 
+    fn watch(
+        &self,
+        catalog: Uuid,
+        since: i64,
+    ) -> BoxStream<'_, Result<cheap_core::dao::ChangeEvent>> {
+        self.note("watch");
+        self.inner.watch(catalog, since)
+    }
+
     async fn aspect_changes_since(
         &self,
         catalog: Uuid,
@@ -407,6 +416,8 @@ async fn call_everything(dao: &dyn CheapDao) {
         .import_catalog(futures::stream::iter(parts.into_iter().map(Ok)).boxed())
         .await;
     let _ = dao.export_catalog(id).collect::<Vec<_>>().await;
+    // The first event of a watch: the catalog's history since version 0.
+    let _ = dao.watch(id, 0).next().await;
     let _ = dao.delete_catalog(id).await;
     let _ = dao.catalog_exists(id).await;
     let _ = dao.catalog_info(id).await;
