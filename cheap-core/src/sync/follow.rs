@@ -1,5 +1,7 @@
 //! A replica that follows its upstream's change events as they come.
 
+use std::time::Duration;
+
 use futures::stream::BoxStream;
 use futures::StreamExt;
 
@@ -7,6 +9,9 @@ use super::{PullReport, Replica};
 use crate::dao::ChangeEvent;
 use crate::error::{CheapError, Result};
 use crate::model::CatalogSpecies;
+
+/// How often an idle follower renews its sync mark, by default.
+pub(super) const TOUCH_EVERY: Duration = Duration::from_secs(10);
 
 impl Replica {
     /// Keeps the local copy in step with the upstream as it changes: each change event of the
@@ -17,7 +22,9 @@ impl Replica {
     /// It starts from the sync mark (a checkout as a MIRROR when there is none), so a follower
     /// stopped and started again misses nothing. An event that does not start at the mark
     /// (after a failed step) is covered by a [`pull`](Self::pull); a `resync` event by a new
-    /// checkout under the same species. A failed step is yielded and the following goes on;
+    /// checkout under the same species. While no event comes, the mark's sync time is renewed
+    /// every [`touching_every`](Self::touching_every), so a CACHE with a live follower serves
+    /// its reads without TTL pulls. A failed step is yielded and the following goes on;
     /// the stream ends when the upstream's watch does, or with
     /// [`CheapError::NotFound`] when the upstream catalog is deleted. A CLONE is not followed:
     /// its local changes are pushed, never overwritten.
@@ -62,7 +69,20 @@ impl Replica {
                 return;
             }
             let mut events = self.upstream.watch(self.catalog, mark.upstream_version);
-            while let Some(event) = events.next().await {
+            loop {
+                let next = tokio::select! {
+                    e = events.next() => e,
+                    () = tokio::time::sleep(self.touch_every) => {
+                        let touched = super::SyncMark { synced_at_ms: super::now_ms(), ..mark };
+                        if let Err(e) = self.local.set_sync_mark(self.catalog, touched).await {
+                            yield Err(e);
+                        }
+                        continue;
+                    }
+                };
+                let Some(event) = next else {
+                    return;
+                };
                 let step = match event {
                     Ok(ChangeEvent::Changed(c)) if c.since == mark.upstream_version => {
                         self.apply(mark, &c).await

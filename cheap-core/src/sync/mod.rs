@@ -99,6 +99,8 @@ pub struct Replica {
     local: Arc<dyn CheapDao>,
     upstream: Arc<dyn CheapDao>,
     catalog: Uuid,
+    /// How often an idle follower renews its sync mark ([`Replica::follow`]).
+    touch_every: std::time::Duration,
 }
 
 impl std::fmt::Debug for Replica {
@@ -118,6 +120,7 @@ impl Replica {
             local,
             upstream,
             catalog,
+            touch_every: follow::TOUCH_EVERY,
         }
     }
 
@@ -134,6 +137,14 @@ impl Replica {
     /// The upstream store.
     pub fn upstream(&self) -> &Arc<dyn CheapDao> {
         &self.upstream
+    }
+
+    /// How often [`follow`](Self::follow) renews the sync mark while no event comes (default
+    /// 10 s): a CACHE read through a [`SpeciesDao`] whose TTL is longer is then served locally,
+    /// without a pull, for as long as the follower runs.
+    pub fn touching_every(mut self, every: std::time::Duration) -> Self {
+        self.touch_every = every.max(std::time::Duration::from_millis(10));
+        self
     }
 
     /// The replica's sync mark, None before the first sync (or without a local copy).

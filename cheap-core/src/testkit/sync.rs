@@ -385,7 +385,8 @@ pub async fn run_all(local: Arc<dyn CheapDao>, upstream: Arc<dyn CheapDao>, n: u
     clone(local.clone(), upstream.clone()).await;
     cache(local.clone(), upstream.clone()).await;
     fork(local.clone(), upstream.clone()).await;
-    follower_stays_in_step(local, upstream, 200).await;
+    follower_stays_in_step(local.clone(), upstream.clone(), 200).await;
+    a_followed_cache_reads_without_pulls(local, upstream).await;
 }
 
 /// A follower ([`Replica::follow`]) stays in step with its upstream through `writes` mixed
@@ -513,5 +514,69 @@ pub async fn follower_stays_in_step(
     follow_until(version).await;
     assert_in_step(&*local, &*upstream, id, "after a restart").await;
     assert!(upstream.delete_catalog(id).await.expect("delete"));
+    let _ = local.delete_catalog(id).await;
+}
+
+/// A CACHE with a live follower serves reads without TTL pulls: the follower renews the sync
+/// mark while nothing changes, so a read after the TTL asks the upstream nothing. Without the
+/// follower, the same read pulls.
+pub async fn a_followed_cache_reads_without_pulls(
+    local: Arc<dyn CheapDao>,
+    upstream: Arc<dyn CheapDao>,
+) {
+    use futures::StreamExt;
+    let counted = Arc::new(crate::dao::InstrumentedDao::new(
+        upstream,
+        Duration::from_secs(60),
+    ));
+    let up: Arc<dyn CheapDao> = counted.clone();
+    let d = def("followed");
+    let (cat, _) = upstream_catalog(&d, 3);
+    let id = cat.id();
+    up.save_catalog(&cat).await.expect("upstream save");
+    let replica =
+        Replica::new(local.clone(), up.clone(), id).touching_every(Duration::from_millis(100));
+    replica
+        .checkout(CatalogSpecies::Cache)
+        .await
+        .expect("checkout");
+    let cache = SpeciesDao::new(local.clone())
+        .with_upstream(up.clone())
+        .with_ttl(Duration::from_millis(1500));
+    let pulls = || counted.metrics().counts("changes_since").0;
+
+    let follower = async {
+        let mut steps = replica.follow();
+        let _ = tokio::time::timeout(Duration::from_millis(3000), async {
+            while let Some(step) = steps.next().await {
+                step.expect("a follower step");
+            }
+        })
+        .await;
+    };
+    let reader = async {
+        tokio::time::sleep(Duration::from_millis(2000)).await;
+        let before = pulls();
+        cache
+            .load_catalog(id)
+            .await
+            .expect("read through the cache");
+        pulls() - before
+    };
+    let ((), asked) = futures::join!(follower, reader);
+    assert_eq!(asked, 0, "a followed CACHE pulled on read");
+
+    // Nobody follows now: past the TTL, a read pulls.
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let before = pulls();
+    cache
+        .load_catalog(id)
+        .await
+        .expect("read through the cache");
+    assert!(
+        pulls() > before,
+        "an unfollowed CACHE past its TTL did not pull"
+    );
+    assert!(up.delete_catalog(id).await.expect("delete"));
     let _ = local.delete_catalog(id).await;
 }

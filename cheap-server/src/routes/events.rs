@@ -82,7 +82,7 @@ fn sse_event(e: &ChangeEvent) -> Event {
 #[utoipa::path(get, path = "/api/catalog/{catalog_id}/events", params(EventsQuery),
     responses(
         (status = 200, description = "`text/event-stream`: events `changed`, `resync` and `deleted`, each with a ChangeEventBody as data and the version as id", body = ChangeEventBody),
-        (status = 400), (status = 404), (status = 503, description = "as many streams open as the server takes")))]
+        (status = 400), (status = 404)))]
 pub(crate) async fn events(
     State(state): State<AppState>,
     Params(id): Params<String>,
