@@ -22,13 +22,19 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
                 .execute(admin.pool())
                 .await
                 .expect("drop the bench schema");
-            Arc::new(
-                cheap_db_postgres::PostgresOptions::url(&url)
-                    .schema(name)
-                    .connect()
+            let dao = cheap_db_postgres::PostgresOptions::url(&url)
+                .schema(name)
+                .connect()
+                .await
+                .expect("postgres");
+            // For experiments: what the change feed's notifying trigger costs writers.
+            if env_number("CHEAP_BENCH_PG_NO_NOTIFY") == Some(1) {
+                sqlx::query("DROP TRIGGER cheap_catalog_notify ON catalog")
+                    .execute(dao.pool())
                     .await
-                    .expect("postgres"),
-            )
+                    .expect("drop the notifying trigger");
+            }
+            Arc::new(dao)
         }
         "mariadb" => {
             use mysql_async::prelude::Queryable;

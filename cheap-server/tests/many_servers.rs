@@ -4,8 +4,8 @@
 //! acknowledged write visible through every server, nothing invented, identical exports, the
 //! cut-off node's /health 503 while the others serve, and recovery without restarting a server.
 //!
-//! The Galera test runs when `CHEAP_TEST_GALERA=1` (needs galera-4 and rsync; CI does not set it
-//! yet, see the test). And three servers over one PostgreSQL database, with the same writers
+//! The Galera tests run when `CHEAP_TEST_GALERA=1` (needs galera-4 and rsync; `.ci/run` installs
+//! them and runs these tests on their own after the workspace's). And three servers over one PostgreSQL database, with the same writers
 //! (upserts, a hot entity all overwrite, list, set, directory and tree writes) and checks.
 
 mod common;
