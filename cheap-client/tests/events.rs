@@ -251,3 +251,55 @@ async fn a_shutdown_ends_the_streams() {
         .unwrap()
         .unwrap();
 }
+
+/// `CheapClient::watch` reconnects by itself: the server stops (ending the stream), another
+/// starts on the same address over the same database, and the next event starts where the
+/// last one ended (the client sent `Last-Event-ID`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reconnects_from_the_last_event_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let start = |addr: std::net::SocketAddr| {
+        let path = path.clone();
+        async move {
+            let dao: Arc<dyn CheapDao> = Arc::new(
+                cheap_db_sqlite::SqliteOptions::path(&path)
+                    .connect()
+                    .await
+                    .unwrap(),
+            );
+            let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(cheap_server::serve_with_limits(
+                listener,
+                cheap_server::router(dao.clone(), Default::default()),
+                cheap_server::ConnectionLimits::default(),
+                async {
+                    let _ = stopped.await;
+                },
+            ));
+            (addr, dao, stop, server)
+        }
+    };
+    let (addr, dao, stop, server) = start("127.0.0.1:0".parse().unwrap()).await;
+    let (id, v0) = catalog_with_list(&*dao).await;
+    let client = CheapClient::new(format!("http://{addr}")).unwrap();
+    let mut events = client.watch(id, Some(v0));
+    dao.add_entities(id, "l", &[Uuid::new_v4()]).await.unwrap();
+    let v1 = match tokio::time::timeout(LOST_AFTER, events.next()).await {
+        Ok(Some(Ok(ChangeEvent::Changed(c)))) => c.version,
+        other => panic!("{other:?}"),
+    };
+    // The first server goes; a write lands while no server runs.
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    dao.add_entities(id, "l", &[Uuid::new_v4()]).await.unwrap();
+    let v2 = dao.catalog_info(id).await.unwrap().version;
+    dao.close().await.unwrap();
+    let (_, _dao2, _stop2, _server2) = start(addr).await;
+    match tokio::time::timeout(LOST_AFTER, events.next()).await {
+        Ok(Some(Ok(ChangeEvent::Changed(c)))) => assert_eq!((c.since, c.version), (v1, v2)),
+        other => panic!("after the reconnection: {other:?}"),
+    }
+}

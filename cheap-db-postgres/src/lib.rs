@@ -22,7 +22,7 @@ use cheap_core::Result;
 use cheap_sql::schema::SchemaOptions;
 use cheap_sql::sqlx_conn::SqlxBackend;
 use cheap_sql::SqlDao;
-pub use conn::PgDriver;
+pub use conn::{PgDriver, CHANGES_CHANNEL};
 
 /// A [`CheapDao`](cheap_core::CheapDao) over a PostgreSQL database.
 ///
