@@ -44,7 +44,9 @@ pub(crate) struct Watchers {
 #[derive(Debug, Default)]
 struct Hub {
     stamps: HashMap<Uuid, watch::Sender<Stamp>>,
-    running: bool,
+    /// The task, while it runs. It may also have ended without saying so (its runtime shut
+    /// down): then the next watcher starts another.
+    task: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Default for Watchers {
@@ -99,9 +101,9 @@ impl Watchers {
                 .entry(catalog)
                 .or_insert_with(|| watch::Sender::new(Stamp::Unknown))
                 .subscribe();
-            if !hub.running {
-                hub.running = true;
-                handle.spawn(run(self.clone(), backend.clone(), statements.clone()));
+            if hub.task.as_ref().is_none_or(|t| t.is_finished()) {
+                let task = handle.spawn(run(self.clone(), backend.clone(), statements.clone()));
+                hub.task = Some(task);
             }
             rx
         };
@@ -114,7 +116,7 @@ impl Watchers {
         let mut hub = self.catalogs.lock().unwrap_or_else(|e| e.into_inner());
         hub.stamps.retain(|_, tx| tx.receiver_count() > 0);
         if hub.stamps.is_empty() {
-            hub.running = false;
+            hub.task = None;
             return None;
         }
         Some(hub.stamps.keys().copied().collect())

@@ -241,8 +241,28 @@ impl Replica {
         }
         for h in &changes.changed {
             let known = changes.aspects_of(&h.name);
-            self.pull_hierarchy(h, mark.upstream_version, known, &mut report)
-                .await?;
+            match self
+                .pull_hierarchy(h, mark.upstream_version, known, &mut report)
+                .await
+            {
+                // Removed upstream after the change was told (a later change will say so):
+                // the upstream's state is what is copied, so it goes here too.
+                Err(CheapError::NotFound(e)) if !matches!(e, crate::NotFound::Catalog { .. }) => {
+                    let upstream_has = self
+                        .upstream
+                        .list_hierarchies(self.catalog)
+                        .await?
+                        .iter()
+                        .any(|x| x.name == h.name);
+                    if upstream_has {
+                        return Err(CheapError::NotFound(e));
+                    }
+                    if self.local.delete_hierarchy(self.catalog, &h.name).await? {
+                        report.removed.push(h.name.clone());
+                    }
+                }
+                other => other?,
+            }
         }
         let local_version = self.local.catalog_info(self.catalog).await?.version;
         self.local
