@@ -107,18 +107,9 @@ impl Transport {
                     return Err(ClientError::CircuitOpen);
                 }
             }
-            let mut req = self.http.request(method.clone(), &url).query(query);
+            let mut req = self.request(method.clone(), &url, query, headers).await;
             if let Some(b) = &body {
                 req = req.header(CONTENT_TYPE, "application/json").body(b.clone());
-            }
-            if let Some(k) = &self.cfg.api_key {
-                req = req.bearer_auth(k);
-            }
-            for (name, value) in headers {
-                req = req.header(name, value);
-            }
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
             }
             // What is safe to send again: anything that never reached the server (a connect
             // error) or that it did not apply (contention); timeouts and broken transfers only
@@ -217,21 +208,11 @@ impl Transport {
             }
         }
         let url = format!("{}{path}", self.cfg.base_url);
-        let mut req = self
-            .http
-            .get(&url)
-            .query(query)
+        let req = self
+            .request(Method::GET, &url, query, headers)
+            .await
             // A stream lasts as long as it is read; a dead one is found by its silence.
             .timeout(Duration::from_secs(365 * 86_400));
-        if let Some(k) = &self.cfg.api_key {
-            req = req.bearer_auth(k);
-        }
-        for (name, value) in headers {
-            req = req.header(name, value);
-        }
-        if let Some(limiter) = &self.limiter {
-            limiter.until_ready().await;
-        }
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -253,6 +234,27 @@ impl Transport {
             self.success();
         }
         Err(err)
+    }
+
+    /// A request with the query, the API key and `headers`, once the rate limiter lets it go.
+    async fn request(
+        &self,
+        method: Method,
+        url: &str,
+        query: &[(&str, String)],
+        headers: &[(HeaderName, String)],
+    ) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, url).query(query);
+        if let Some(k) = &self.cfg.api_key {
+            req = req.bearer_auth(k);
+        }
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+        req
     }
 
     fn success(&self) {
