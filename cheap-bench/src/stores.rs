@@ -11,8 +11,7 @@ use cheap_core::CheapDao;
 pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
     match backend {
         "postgres" => {
-            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let url = pg_url();
             let admin = cheap_db_postgres::PostgresOptions::url(&url)
                 .init_schema(false)
                 .connect()
@@ -22,11 +21,7 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
                 .execute(admin.pool())
                 .await
                 .expect("drop the bench schema");
-            let dao = cheap_db_postgres::PostgresOptions::url(&url)
-                .schema(name)
-                .connect()
-                .await
-                .expect("postgres");
+            let dao = pg_store(name).await;
             // For experiments: what the change feed's notifying trigger costs writers.
             if env_number("CHEAP_BENCH_PG_NO_NOTIFY") == Some(1) {
                 sqlx::query("DROP TRIGGER cheap_catalog_notify ON catalog")
@@ -38,9 +33,7 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
         }
         "mariadb" => {
             use mysql_async::prelude::Queryable;
-            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
-                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-            let admin = cheap_db_mariadb::MariaDbOptions::url(&url)
+            let admin = cheap_db_mariadb::MariaDbOptions::url(maria_url())
                 .init_schema(false)
                 .connect()
                 .await
@@ -52,13 +45,7 @@ pub async fn open(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
             conn.query_drop(format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create the bench database");
-            Arc::new(
-                cheap_db_mariadb::MariaDbOptions::url(&url)
-                    .database(name)
-                    .connect()
-                    .await
-                    .expect("mariadb"),
-            )
+            Arc::new(maria_store(name).await)
         }
         _ => {
             let mut o = cheap_db_sqlite::SqliteOptions::path(dir.join(format!("{name}.db")));
@@ -86,28 +73,8 @@ fn env_number(name: &str) -> Option<u64> {
 /// second `cheap serve` process over the same database has.
 pub async fn open_again(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapDao> {
     match backend {
-        "postgres" => {
-            let url = std::env::var("CHEAP_TEST_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            Arc::new(
-                cheap_db_postgres::PostgresOptions::url(&url)
-                    .schema(name)
-                    .connect()
-                    .await
-                    .expect("postgres"),
-            )
-        }
-        "mariadb" => {
-            let url = std::env::var("CHEAP_TEST_MARIADB_URL")
-                .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into());
-            Arc::new(
-                cheap_db_mariadb::MariaDbOptions::url(&url)
-                    .database(name)
-                    .connect()
-                    .await
-                    .expect("mariadb"),
-            )
-        }
+        "postgres" => Arc::new(pg_store(name).await),
+        "mariadb" => Arc::new(maria_store(name).await),
         _ => Arc::new(
             cheap_db_sqlite::SqliteOptions::path(dir.join(format!("{name}.db")))
                 .connect()
@@ -115,4 +82,32 @@ pub async fn open_again(backend: &str, name: &str, dir: &Path) -> Arc<dyn CheapD
                 .expect("sqlite"),
         ),
     }
+}
+
+fn pg_url() -> String {
+    std::env::var("CHEAP_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn maria_url() -> String {
+    std::env::var("CHEAP_TEST_MARIADB_URL")
+        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+/// The store in PostgreSQL schema `name` (created when missing).
+async fn pg_store(name: &str) -> cheap_db_postgres::PostgresDao {
+    cheap_db_postgres::PostgresOptions::url(pg_url())
+        .schema(name)
+        .connect()
+        .await
+        .expect("postgres")
+}
+
+/// The store in MariaDB database `name`.
+async fn maria_store(name: &str) -> cheap_db_mariadb::MariaDbDao {
+    cheap_db_mariadb::MariaDbOptions::url(maria_url())
+        .database(name)
+        .connect()
+        .await
+        .expect("mariadb")
 }
