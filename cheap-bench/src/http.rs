@@ -194,7 +194,7 @@ pub async fn run(seconds: u64, backend: &str, aspects: usize) -> cheap_core::Res
         .map_err(|e| cheap_core::CheapError::invalid(e.to_string()))?;
     let id = cat.id();
     println!(
-        "the catalog's import through the API peaked the server at {:.1} MiB (not streamed yet, #16)",
+        "the catalog's import through the API peaked the server at {:.1} MiB",
         cheap.peak_mib()
     );
     cheap.reset_peak();

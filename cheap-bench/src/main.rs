@@ -363,6 +363,10 @@ async fn sync(aspects: usize, runs: usize) -> cheap_core::Result<()> {
 }
 
 fn main() -> cheap_core::Result<()> {
+    // The bench's server child runs as `cheap serve` does.
+    if std::env::args().nth(1).as_deref() == Some("serve-cheap") {
+        cheap_server::memory::limit_malloc_arenas(cheap_server::memory::SERVER_MALLOC_ARENAS);
+    }
     let mut rt = tokio::runtime::Builder::new_multi_thread();
     rt.enable_all();
     // For experiments: how often a worker looks at tasks woken from outside the runtime.

@@ -26,6 +26,7 @@ mod body;
 pub mod error;
 mod etag;
 mod extract;
+pub mod memory;
 mod observe;
 mod openapi;
 mod rate_limit;

@@ -495,8 +495,19 @@ fn raise_descriptor_limit(max_connections: usize) {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads.
+    cheap_server::memory::limit_malloc_arenas(cheap_server::memory::SERVER_MALLOC_ARENAS);
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(main_async()),
+        Err(e) => {
+            eprintln!("cheap: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn main_async() -> ExitCode {
     let cli = Cli::parse();
     // RUST_LOG when set; else INFO, without sqlx's per-statement lines (slow-statement
     // warnings included: `/metrics` has the latencies).
