@@ -496,7 +496,8 @@ fn raise_descriptor_limit(max_connections: usize) {
 }
 
 fn main() -> ExitCode {
-    // Before the runtime starts its threads.
+    // Every command, before the runtime starts its threads: imports and copies hold as
+    // much freed memory per arena as a server.
     cheap_server::memory::limit_malloc_arenas(cheap_server::memory::SERVER_MALLOC_ARENAS);
     match tokio::runtime::Runtime::new() {
         Ok(rt) => rt.block_on(main_async()),

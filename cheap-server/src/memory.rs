@@ -30,3 +30,15 @@ fn set_arena_max(arenas: u32) -> bool {
 fn set_arena_max(_arenas: u32) -> bool {
     false
 }
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    #[test]
+    fn glibc_takes_the_cap_unless_the_operator_set_one() {
+        let operator = std::env::var_os("MALLOC_ARENA_MAX").is_some();
+        assert_eq!(
+            super::limit_malloc_arenas(super::SERVER_MALLOC_ARENAS),
+            !operator
+        );
+    }
+}
