@@ -47,6 +47,14 @@ async fn two_sqlite_stores_over_one_file_see_each_others_metadata() {
     testkit::watchers_see_other_stores(a.engine(), b.engine(), false).await;
 }
 
+#[tokio::test]
+async fn sqlite_pages_by_number_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.db");
+    let (a, b) = (open(&path).await, open(&path).await);
+    testkit::pages_by_number_stay_exact(a.engine(), b.engine()).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_upserts_commit_in_groups_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -375,14 +375,18 @@ pub(crate) async fn write_content(
 /// Which rows of a hierarchy's contents to read.
 #[derive(Clone, Copy)]
 pub(crate) struct Window {
+    /// Entries to step over (from `from` when it is set).
     pub offset: i64,
     pub limit: i64,
+    /// The order to start from, found by the position index; `offset` counts from there.
+    pub from: Option<i64>,
 }
 
 impl Window {
     pub const ALL: Window = Window {
         offset: 0,
         limit: i64::MAX,
+        from: None,
     };
 
     /// A page; a limit past `i64::MAX` means no limit.
@@ -390,11 +394,29 @@ impl Window {
         Window {
             offset: offset.min(i64::MAX as u64) as i64,
             limit: limit.min(i64::MAX as u64) as i64,
+            from: None,
+        }
+    }
+
+    /// The same page reached from order `from`, `offset` entries on.
+    pub fn seeking(self, from: i64, offset: u64) -> Window {
+        Window {
+            offset: offset.min(i64::MAX as u64) as i64,
+            from: Some(from),
+            ..self
         }
     }
 
     fn is_all(&self) -> bool {
-        self.offset == 0 && self.limit == i64::MAX
+        self.offset == 0 && self.limit == i64::MAX && self.from.is_none()
+    }
+
+    /// The condition on the order column and its argument, when the window starts at an order.
+    fn bound(&self, order: &str) -> (String, Option<Arg<'static>>) {
+        match self.from {
+            Some(o) => (format!(" AND {order} >= ?"), Some(Arg::Int(o))),
+            None => (String::new(), None),
+        }
     }
 }
 
@@ -409,10 +431,16 @@ async fn read_ids(
     w: Window,
 ) -> Result<HashMap<String, Vec<Uuid>>> {
     let (sql, args) = match only {
-        Some(n) => (
-            format!("SELECT hierarchy_name, entity_id FROM {table} WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY {order} LIMIT ? OFFSET ?"),
-            vec![Arg::Uuid(cat), Arg::text(n), Arg::Int(w.limit), Arg::Int(w.offset)],
-        ),
+        Some(n) => {
+            let (bound, from) = w.bound(order);
+            let mut args = vec![Arg::Uuid(cat), Arg::text(n)];
+            args.extend(from);
+            args.extend([Arg::Int(w.limit), Arg::Int(w.offset)]);
+            (
+                format!("SELECT hierarchy_name, entity_id FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?{bound} ORDER BY {order} LIMIT ? OFFSET ?"),
+                args,
+            )
+        }
         None => (
             format!("SELECT hierarchy_name, entity_id FROM {table} WHERE catalog_id = ? ORDER BY hierarchy_name, {order}"),
             vec![Arg::Uuid(cat)],
@@ -435,17 +463,23 @@ async fn read_directories(
     w: Window,
 ) -> Result<HashMap<String, EntityDirectory>> {
     let (sql, args) = match only {
-        Some(n) => (
-            "SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY dir_order LIMIT ? OFFSET ?",
-            vec![Arg::Uuid(cat), Arg::text(n), Arg::Int(w.limit), Arg::Int(w.offset)],
-        ),
+        Some(n) => {
+            let (bound, from) = w.bound("dir_order");
+            let mut args = vec![Arg::Uuid(cat), Arg::text(n)];
+            args.extend(from);
+            args.extend([Arg::Int(w.limit), Arg::Int(w.offset)]);
+            (
+                format!("SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? AND hierarchy_name = ?{bound} ORDER BY dir_order LIMIT ? OFFSET ?"),
+                args,
+            )
+        }
         None => (
-            "SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? ORDER BY hierarchy_name, dir_order",
+            "SELECT hierarchy_name, entity_key, entity_id FROM hierarchy_entity_directory WHERE catalog_id = ? ORDER BY hierarchy_name, dir_order".to_owned(),
             vec![Arg::Uuid(cat)],
         ),
     };
     let mut out: HashMap<String, EntityDirectory> = HashMap::new();
-    conn.for_each(sql, &args, &mut |mut r| {
+    conn.for_each(&sql, &args, &mut |mut r| {
         let e = r.uuid(2)?;
         let key = r.string(1)?;
         out.entry(r.string(0)?).or_default().put(key, e);

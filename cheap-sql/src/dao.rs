@@ -52,6 +52,7 @@ impl<B: SqlBackend> SqlDao<B> {
             backend: Arc::new(backend),
             shared: Arc::new(Shared {
                 meta: MetaCache::new(catalogs),
+                positions: Default::default(),
                 statements: Default::default(),
                 retries: Default::default(),
                 groups: Default::default(),

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use crate::conn::{Arg, Row, SqlBackend, SqlConn, TxMode};
 use crate::group::Groups;
 use crate::meta::MetaCache;
+use crate::positions::Positions;
 use crate::probe::CatalogProbe;
 use crate::watch::Watchers;
 use cheap_core::Result;
@@ -19,6 +20,7 @@ use cheap_core::Result;
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     pub meta: MetaCache,
+    pub positions: Positions,
     pub statements: Arc<AtomicU64>,
     /// Transactions run again after losing a race.
     pub retries: AtomicU64,
@@ -32,6 +34,7 @@ pub(crate) struct Shared {
 pub(crate) struct Engine<'a> {
     backend: &'a dyn SqlBackend,
     pub meta: &'a MetaCache,
+    pub positions: &'a Positions,
     pub probe: &'a CatalogProbe,
     statements: &'a Arc<AtomicU64>,
     retries: &'a AtomicU64,
@@ -43,6 +46,7 @@ impl<'a> Engine<'a> {
         Engine {
             backend,
             meta: &shared.meta,
+            positions: &shared.positions,
             probe: &shared.probe,
             statements: &shared.statements,
             retries: &shared.retries,

@@ -32,6 +32,7 @@ mod mapping;
 pub mod meta;
 mod ops;
 pub mod pool;
+mod positions;
 mod probe;
 pub mod schema;
 #[cfg(feature = "sqlx")]

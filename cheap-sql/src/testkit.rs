@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+mod pages;
+pub use pages::pages_by_number_stay_exact;
+
 use uuid::Uuid;
 
 use crate::{AspectTableMapping, SqlBackend, SqlDao, TableAccess, TxMode};

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::*;
 use crate::conn::{BatchState, Row};
 use crate::group::{Item, Job};
+use crate::positions::Edit;
 use cheap_core::dao::{Batch, BatchOp, BatchOutcome, BatchResult, UpsertOutcome};
 use cheap_core::CheapError;
 
@@ -133,31 +134,72 @@ async fn apply_op(
             hierarchy,
             entity_ids,
         } => BatchResult::Count(
-            entries::add_entities_in(e, conn, catalog, hierarchy, entity_ids).await?,
+            entries::add_entities_in(
+                e,
+                conn,
+                catalog,
+                hierarchy,
+                entity_ids,
+                &mut Edit::default(),
+            )
+            .await?,
         ),
         BatchOp::InsertEntities {
             hierarchy,
             index,
             entity_ids,
         } => BatchResult::Count(
-            entries::insert_entities_in(e, conn, catalog, hierarchy, *index, entity_ids).await?,
+            entries::insert_entities_in(
+                e,
+                conn,
+                catalog,
+                hierarchy,
+                *index,
+                entity_ids,
+                &mut Edit::default(),
+            )
+            .await?,
         ),
         BatchOp::RemoveEntities {
             hierarchy,
             entity_ids,
             every_occurrence,
         } => BatchResult::Count(
-            entries::remove_entities_in(e, conn, catalog, hierarchy, entity_ids, *every_occurrence)
-                .await?,
+            entries::remove_entities_in(
+                e,
+                conn,
+                catalog,
+                hierarchy,
+                entity_ids,
+                *every_occurrence,
+                &mut Edit::default(),
+            )
+            .await?,
         ),
         BatchOp::PutDirectoryEntries { hierarchy, entries } => BatchResult::Count(
-            entries::put_directory_entries_in(e, conn, catalog, hierarchy, entries).await?,
+            entries::put_directory_entries_in(
+                e,
+                conn,
+                catalog,
+                hierarchy,
+                entries,
+                &mut Edit::default(),
+            )
+            .await?,
         ),
         BatchOp::RemoveDirectoryKeys { hierarchy, keys } => {
             let keys: Vec<Arg> = keys.iter().map(|k| Arg::text(k)).collect();
             BatchResult::Count(
-                entries::remove_directory_rows_in(e, conn, catalog, hierarchy, "entity_key", &keys)
-                    .await?,
+                entries::remove_directory_rows_in(
+                    e,
+                    conn,
+                    catalog,
+                    hierarchy,
+                    "entity_key",
+                    &keys,
+                    &mut Edit::default(),
+                )
+                .await?,
             )
         }
         BatchOp::RemoveDirectoryEntities {
@@ -171,6 +213,7 @@ async fn apply_op(
                 hierarchy,
                 "entity_id",
                 &uuid_args(entity_ids),
+                &mut Edit::default(),
             )
             .await?,
         ),

@@ -7,6 +7,7 @@ use super::lists;
 use super::*;
 use crate::codec::flatten_tree;
 use crate::content;
+use crate::positions::{Edit, Ordered, Step};
 use cheap_core::model::{check_depth, node_path, EntityTree, HierarchyType};
 use cheap_core::{CheapError, NotFound, Result};
 
@@ -16,22 +17,31 @@ pub(crate) async fn add_entities(
     hierarchy: &str,
     ids: &[Uuid],
 ) -> Result<u64> {
-    write_txn!(b, catalog, conn => add_entities_in(b, conn, catalog, hierarchy, ids).await)
+    let mut edit = Edit::default();
+    let n = write_txn!(b, catalog, conn => {
+        edit = Edit::tracking();
+        add_entities_in(b, conn, catalog, hierarchy, ids, &mut edit).await
+    })?;
+    b.positions.commit(catalog, hierarchy, &edit);
+    Ok(n)
 }
 
-/// [`add_entities`] in the caller's write transaction.
+/// [`add_entities`] in the caller's write transaction; `edit` notes what it did.
 pub(crate) async fn add_entities_in(
     b: &Engine<'_>,
     conn: &mut dyn SqlConn,
     catalog: Uuid,
     hierarchy: &str,
     ids: &[Uuid],
+    edit: &mut Edit,
 ) -> Result<u64> {
     let d = b.dialect();
-    let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+    let (t, stamp) = locate(conn, catalog, hierarchy).await?;
+    edit.base = Some(stamp);
+    let n = match t {
         HierarchyType::EntityList => {
             let w = lists::append(conn, d, catalog, hierarchy, ids).await?;
-            return list_written(conn, d, catalog, hierarchy, w).await;
+            return list_written(conn, d, catalog, hierarchy, w, edit).await;
         }
         HierarchyType::EntitySet => {
             let next = max_order(
@@ -43,11 +53,14 @@ pub(crate) async fn add_entities_in(
             )
             .await?
                 + 1;
-            content::insert_set(conn, d, catalog, hierarchy, ids, next).await?
+            let n = content::insert_set(conn, d, catalog, hierarchy, ids, next).await?;
+            // New members come after every other.
+            edit.push(Step::Append { from: next, n });
+            n
         }
         t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
     };
-    stamp_if_changed(conn, d, catalog, hierarchy, n, n as i64).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, n as i64, edit).await
 }
 
 pub(crate) async fn insert_entities(
@@ -57,10 +70,16 @@ pub(crate) async fn insert_entities(
     index: u64,
     ids: &[Uuid],
 ) -> Result<u64> {
-    write_txn!(b, catalog, conn => insert_entities_in(b, conn, catalog, hierarchy, index, ids).await)
+    let mut edit = Edit::default();
+    let n = write_txn!(b, catalog, conn => {
+        edit = Edit::tracking();
+        insert_entities_in(b, conn, catalog, hierarchy, index, ids, &mut edit).await
+    })?;
+    b.positions.commit(catalog, hierarchy, &edit);
+    Ok(n)
 }
 
-/// [`insert_entities`] in the caller's write transaction.
+/// [`insert_entities`] in the caller's write transaction; `edit` notes what it did.
 pub(crate) async fn insert_entities_in(
     b: &Engine<'_>,
     conn: &mut dyn SqlConn,
@@ -68,9 +87,10 @@ pub(crate) async fn insert_entities_in(
     hierarchy: &str,
     index: u64,
     ids: &[Uuid],
+    edit: &mut Edit,
 ) -> Result<u64> {
     let d = b.dialect();
-    require_kind(
+    let stamp = require_located(
         conn,
         catalog,
         hierarchy,
@@ -78,8 +98,14 @@ pub(crate) async fn insert_entities_in(
         "an entity list",
     )
     .await?;
-    let w = lists::insert_at(conn, d, catalog, hierarchy, index, ids).await?;
-    list_written(conn, d, catalog, hierarchy, w).await
+    edit.base = Some(stamp);
+    let place = lists::Place {
+        positions: b.positions,
+        stamp,
+        keep: edit.tracking,
+    };
+    let w = lists::insert_at(conn, d, catalog, hierarchy, index, ids, place).await?;
+    list_written(conn, d, catalog, hierarchy, w, edit).await
 }
 
 /// Stamps a list write that added entries; one that moved others is also noted as a rewrite,
@@ -90,6 +116,7 @@ async fn list_written(
     catalog: Uuid,
     hierarchy: &str,
     w: lists::Written,
+    edit: &mut Edit,
 ) -> Result<u64> {
     if w.entries == 0 {
         return Ok(0);
@@ -104,6 +131,8 @@ async fn list_written(
     if w.moved {
         record_rewrite(conn, d, catalog, hierarchy, v).await?;
     }
+    edit.steps.extend(w.steps);
+    edit.version = Some(v);
     Ok(w.entries)
 }
 
@@ -113,11 +142,17 @@ pub(crate) async fn remove_entities(
     hierarchy: &str,
     ids: &[Uuid],
 ) -> Result<u64> {
-    write_txn!(b, catalog, conn => remove_entities_in(b, conn, catalog, hierarchy, ids, true).await)
+    let mut edit = Edit::default();
+    let n = write_txn!(b, catalog, conn => {
+        edit = Edit::tracking();
+        remove_entities_in(b, conn, catalog, hierarchy, ids, true, &mut edit).await
+    })?;
+    b.positions.commit(catalog, hierarchy, &edit);
+    Ok(n)
 }
 
 /// [`remove_entities`] in the caller's write transaction; from a list, every occurrence of each
-/// id or the first one per id given.
+/// id or the first one per id given; `edit` notes what it did.
 pub(crate) async fn remove_entities_in(
     b: &Engine<'_>,
     conn: &mut dyn SqlConn,
@@ -125,13 +160,30 @@ pub(crate) async fn remove_entities_in(
     hierarchy: &str,
     ids: &[Uuid],
     every_occurrence: bool,
+    edit: &mut Edit,
 ) -> Result<u64> {
     let d = b.dialect();
-    let n = match hierarchy_type(conn, catalog, hierarchy).await? {
+    let (t, stamp) = locate(conn, catalog, hierarchy).await?;
+    edit.base = Some(stamp);
+    // The orders of what goes are read first only when an index of the hierarchy is kept.
+    let tracked = edit.tracking && b.positions.holds(catalog, hierarchy);
+    let n = match t {
         HierarchyType::EntityList => {
-            lists::remove(conn, d, catalog, hierarchy, ids, every_occurrence).await?
+            let (n, gone) =
+                lists::remove(conn, d, catalog, hierarchy, ids, every_occurrence, tracked).await?;
+            edit.push(gone.map_or(Step::Reset, Step::Remove));
+            n
         }
         HierarchyType::EntitySet => {
+            let values = uuid_args(ids);
+            let set = Ordered::of(t);
+            if let Some(at) = set.filter(|_| tracked) {
+                let gone =
+                    orders_where(conn, d, at, "entity_id", catalog, hierarchy, &values).await?;
+                edit.push(Step::Remove(gone));
+            } else {
+                edit.push(Step::Reset);
+            }
             delete_in(
                 conn,
                 d,
@@ -139,13 +191,42 @@ pub(crate) async fn remove_entities_in(
                 "entity_id",
                 catalog,
                 hierarchy,
-                &uuid_args(ids),
+                &values,
             )
             .await?
         }
         t => return Err(wrong_kind(hierarchy, t, "an entity list or set")),
     };
-    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64), edit).await
+}
+
+/// The orders of the entries of one hierarchy whose `col` is one of `values`.
+#[allow(clippy::too_many_arguments)]
+async fn orders_where(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    at: Ordered,
+    col: &str,
+    catalog: Uuid,
+    hierarchy: &str,
+    values: &[Arg<'_>],
+) -> Result<Vec<i64>> {
+    let Ordered { table, order } = at;
+    let mut out = Vec::new();
+    for chunk in values.chunks(d.in_chunk()) {
+        let sql = format!(
+            "SELECT {order} FROM {table} WHERE catalog_id = ? AND hierarchy_name = ? AND {col} IN ({})",
+            crate::batch::placeholders(chunk.len())
+        );
+        let mut args = vec![Arg::Uuid(catalog), Arg::text(hierarchy)];
+        args.extend(chunk.iter().cloned());
+        conn.for_each(&sql, &args, &mut |r| {
+            out.push(r.int(0)?);
+            Ok(())
+        })
+        .await?;
+    }
+    Ok(out)
 }
 
 pub(crate) async fn put_directory_entries(
@@ -154,16 +235,23 @@ pub(crate) async fn put_directory_entries(
     hierarchy: &str,
     entries: &[(String, Uuid)],
 ) -> Result<u64> {
-    write_txn!(b, catalog, conn => put_directory_entries_in(b, conn, catalog, hierarchy, entries).await)
+    let mut edit = Edit::default();
+    let n = write_txn!(b, catalog, conn => {
+        edit = Edit::tracking();
+        put_directory_entries_in(b, conn, catalog, hierarchy, entries, &mut edit).await
+    })?;
+    b.positions.commit(catalog, hierarchy, &edit);
+    Ok(n)
 }
 
-/// [`put_directory_entries`] in the caller's write transaction.
+/// [`put_directory_entries`] in the caller's write transaction; `edit` notes what it did.
 pub(crate) async fn put_directory_entries_in(
     b: &Engine<'_>,
     conn: &mut dyn SqlConn,
     catalog: Uuid,
     hierarchy: &str,
     entries: &[(String, Uuid)],
+    edit: &mut Edit,
 ) -> Result<u64> {
     if let Some((k, _)) = entries.iter().find(|(k, _)| k.is_empty()) {
         return Err(CheapError::invalid(format!(
@@ -171,7 +259,7 @@ pub(crate) async fn put_directory_entries_in(
         )));
     }
     let d = b.dialect();
-    require_kind(
+    let stamp = require_located(
         conn,
         catalog,
         hierarchy,
@@ -179,6 +267,7 @@ pub(crate) async fn put_directory_entries_in(
         "an entity directory",
     )
     .await?;
+    edit.base = Some(stamp);
     let next = max_order(
         conn,
         "hierarchy_entity_directory",
@@ -191,8 +280,13 @@ pub(crate) async fn put_directory_entries_in(
     let pairs: Vec<(&str, Uuid)> = entries.iter().map(|(k, e)| (k.as_str(), *e)).collect();
     let added = new_keys(conn, d, catalog, hierarchy, &pairs).await?;
     content::upsert_directory(conn, d, catalog, hierarchy, &pairs, next).await?;
+    // A key already there keeps its place; new keys come after every other.
+    edit.push(Step::Append {
+        from: next,
+        n: added.max(0) as u64,
+    });
     let n = entries.len() as u64;
-    stamp_if_changed(conn, d, catalog, hierarchy, n, added).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, added, edit).await
 }
 
 pub(crate) async fn remove_directory_keys(
@@ -222,10 +316,16 @@ async fn remove_directory_rows(
     column: &str,
     values: &[Arg<'_>],
 ) -> Result<u64> {
-    write_txn!(b, catalog, conn => remove_directory_rows_in(b, conn, catalog, hierarchy, column, values).await)
+    let mut edit = Edit::default();
+    let n = write_txn!(b, catalog, conn => {
+        edit = Edit::tracking();
+        remove_directory_rows_in(b, conn, catalog, hierarchy, column, values, &mut edit).await
+    })?;
+    b.positions.commit(catalog, hierarchy, &edit);
+    Ok(n)
 }
 
-/// [`remove_directory_rows`] in the caller's write transaction.
+/// [`remove_directory_rows`] in the caller's write transaction; `edit` notes what it did.
 pub(crate) async fn remove_directory_rows_in(
     b: &Engine<'_>,
     conn: &mut dyn SqlConn,
@@ -233,9 +333,10 @@ pub(crate) async fn remove_directory_rows_in(
     hierarchy: &str,
     column: &str,
     values: &[Arg<'_>],
+    edit: &mut Edit,
 ) -> Result<u64> {
     let d = b.dialect();
-    require_kind(
+    let stamp = require_located(
         conn,
         catalog,
         hierarchy,
@@ -243,6 +344,15 @@ pub(crate) async fn remove_directory_rows_in(
         "an entity directory",
     )
     .await?;
+    edit.base = Some(stamp);
+    let dir = Ordered::of(HierarchyType::EntityDirectory);
+    match dir.filter(|_| edit.tracking && b.positions.holds(catalog, hierarchy)) {
+        Some(at) => {
+            let gone = orders_where(conn, d, at, column, catalog, hierarchy, values).await?;
+            edit.push(Step::Remove(gone));
+        }
+        None => edit.push(Step::Reset),
+    }
     let n = delete_in(
         conn,
         d,
@@ -253,7 +363,7 @@ pub(crate) async fn remove_directory_rows_in(
         values,
     )
     .await?;
-    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
+    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64), edit).await
 }
 
 pub(crate) async fn add_tree_nodes(
@@ -329,7 +439,16 @@ pub(crate) async fn add_tree_nodes_in(
         content::insert_tree_rows(conn, d, catalog, hierarchy, &rows).await?;
     }
     let n = nodes.len() as u64;
-    stamp_if_changed(conn, d, catalog, hierarchy, n, n as i64 - replaced).await
+    stamp_if_changed(
+        conn,
+        d,
+        catalog,
+        hierarchy,
+        n,
+        n as i64 - replaced,
+        &mut Edit::default(),
+    )
+    .await
 }
 
 pub(crate) async fn remove_tree_nodes(
@@ -365,7 +484,16 @@ pub(crate) async fn remove_tree_nodes_in(
     for p in paths {
         n += delete_subtree(conn, d, catalog, hierarchy, &node_path(p)).await?;
     }
-    stamp_if_changed(conn, d, catalog, hierarchy, n, -(n as i64)).await
+    stamp_if_changed(
+        conn,
+        d,
+        catalog,
+        hierarchy,
+        n,
+        -(n as i64),
+        &mut Edit::default(),
+    )
+    .await
 }
 
 /// The node ids of the subtree at a node path, found from the node along the parent links
@@ -428,7 +556,8 @@ async fn new_keys(
 }
 
 /// Advances the catalog's version for a write to `hierarchy` that changed `n` entries (none:
-/// no new version) and left `by` more (or, negative, fewer) of them; returns `n`.
+/// no new version) and left `by` more (or, negative, fewer) of them; returns `n`. The new
+/// version goes into `edit`.
 async fn stamp_if_changed(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -436,9 +565,10 @@ async fn stamp_if_changed(
     hierarchy: &str,
     n: u64,
     by: i64,
+    edit: &mut Edit,
 ) -> Result<u64> {
     if n > 0 {
-        bump(conn, d, catalog, &[Touch::changed(hierarchy, by)]).await?;
+        edit.version = Some(bump(conn, d, catalog, &[Touch::changed(hierarchy, by)]).await?);
     }
     Ok(n)
 }

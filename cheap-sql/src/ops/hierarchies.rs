@@ -9,6 +9,7 @@ use super::changes::{bump, forget_changes, record_rewrite, Touch};
 use super::*;
 use crate::content::{self, Window};
 use crate::mapping::{self, Mappings};
+use crate::positions::{self, Ordered};
 use cheap_core::dao::{HierarchyInfo, HierarchySlice};
 use cheap_core::model::{Hierarchy, HierarchyDef, HierarchyType};
 use cheap_core::{CheapError, Result};
@@ -210,7 +211,7 @@ pub(crate) async fn read_hierarchy_page(
     let d = b.dialect();
     let mut conn = b.connect(TxMode::Read).await?;
     let conn: &mut dyn SqlConn = &mut *conn;
-    let t = hierarchy_type(conn, catalog, name).await?;
+    let (t, stamp) = locate(conn, catalog, name).await?;
     let rows = hierarchy_rows(conn, d, catalog, Some(name)).await?;
     let defs = if t == HierarchyType::AspectMap {
         // Only this map's def, not every def of the catalog.
@@ -223,7 +224,16 @@ pub(crate) async fn read_hierarchy_page(
         HashMap::new()
     };
     let maps = b.mapping_registry().snapshot();
-    let w = Window::page(offset, limit);
+    let mut w = Window::page(offset, limit);
+    let ordered = Ordered::of(t).filter(|_| !maps.contains_key(name));
+    if let Some(at) = ordered {
+        // A read transaction: what it reads is the committed state at `stamp`.
+        if let Some((from, rest)) =
+            positions::seek(b.positions, conn, at, catalog, name, stamp, offset, true).await?
+        {
+            w = w.seeking(from, rest);
+        }
+    }
     let hierarchy = content::read_hierarchies(conn, d, catalog, &rows, &defs, &maps, Some(name), w)
         .await?
         .pop()

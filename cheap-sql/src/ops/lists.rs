@@ -15,6 +15,9 @@ use uuid::Uuid;
 use super::*;
 use crate::batch::placeholders;
 use crate::content::{self, spaced_orders, LIST_STRIDE, MAX_LIST_ORDER};
+use crate::meta::Stamp;
+use crate::positions::{self, Ordered, Positions, Step};
+use cheap_core::model::HierarchyType;
 use cheap_core::{CheapError, Result};
 
 /// Room left after entries moved up for an insert, for the next inserts at that place.
@@ -52,10 +55,12 @@ pub(super) async fn rewrite_list(
     Ok(())
 }
 
-/// What a write did to a list: how many entries went in, and whether others moved.
+/// What a write did to a list: how many entries went in, whether others moved, and the steps
+/// that bring a position index along.
 pub(super) struct Written {
     pub entries: u64,
     pub moved: bool,
+    pub steps: Vec<Step>,
 }
 
 /// Appends `ids` after the last entry.
@@ -77,19 +82,30 @@ pub(super) async fn append(
         .flatten();
     match spaced_orders(last, ids.len()) {
         Some(orders) => {
+            let from = orders.first().copied().unwrap_or(i64::MAX);
             let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders).collect();
             let entries = content::insert_list_rows(conn, d, cat, name, &rows).await?;
             Ok(Written {
                 entries,
                 moved: false,
+                steps: vec![Step::Append { from, n: entries }],
             })
         }
         None => renumber_with(conn, d, cat, name, u64::MAX, ids).await,
     }
 }
 
+/// Where a list insert finds its place: the position index and the state the list is at.
+pub(super) struct Place<'a> {
+    pub positions: &'a Positions,
+    pub stamp: Stamp,
+    /// Whether an index built here may be kept (nothing of this transaction wrote the list).
+    pub keep: bool,
+}
+
 /// Inserts `ids` before the entry at position `index` (at the end when `index` is the length).
 /// Runs in the caller's write transaction.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn insert_at(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -97,16 +113,18 @@ pub(super) async fn insert_at(
     name: &str,
     index: u64,
     ids: &[Uuid],
+    place: Place<'_>,
 ) -> Result<Written> {
-    let (before, at) = neighbours(conn, cat, name, index).await?;
+    let (before, at) = neighbours(conn, cat, name, index, place).await?;
     if ids.is_empty() {
         return Ok(Written {
             entries: 0,
             moved: false,
+            steps: Vec::new(),
         });
     }
     let k = ids.len() as i64;
-    let mut moved = false;
+    let mut steps = Vec::new();
     let orders: Vec<i64> = match (before, at) {
         (_, None) => return append(conn, d, cat, name, ids).await,
         // At the front: below the first entry, with room.
@@ -124,16 +142,25 @@ pub(super) async fn insert_at(
                     return renumber_with(conn, d, cat, name, index, ids).await;
                 };
                 hi = new_hi;
-                moved = true;
+                steps.push(Step::Shift {
+                    from: a,
+                    by: k + SLACK,
+                });
             }
             // Spread evenly over the gap, leaving room on both sides.
             let gap = hi - b;
             (1..=k).map(|j| b + gap * j / (k + 1)).collect()
         }
     };
-    let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders).collect();
+    let moved = !steps.is_empty();
+    let rows: Vec<(Uuid, i64)> = ids.iter().copied().zip(orders.iter().copied()).collect();
     let entries = content::insert_list_rows(conn, d, cat, name, &rows).await?;
-    Ok(Written { entries, moved })
+    steps.push(Step::Insert(orders));
+    Ok(Written {
+        entries,
+        moved,
+        steps,
+    })
 }
 
 /// The orders of the entries at positions `index - 1` and `index`; past the end is invalid.
@@ -142,16 +169,43 @@ async fn neighbours(
     cat: Uuid,
     name: &str,
     index: u64,
+    place: Place<'_>,
 ) -> Result<(Option<i64>, Option<i64>)> {
     let from = index.saturating_sub(1);
+    let at = Ordered::of(HierarchyType::EntityList);
+    let seek = match at {
+        Some(at) => {
+            positions::seek(
+                place.positions,
+                conn,
+                at,
+                cat,
+                name,
+                place.stamp,
+                from,
+                place.keep,
+            )
+            .await?
+        }
+        None => None,
+    };
+    let (start, rest) = match seek {
+        Some((o, rest)) => (Some(o), rest),
+        None => (None, from),
+    };
+    let mut args = vec![Arg::Uuid(cat), Arg::text(name)];
+    let bound = match start {
+        Some(o) => {
+            args.push(Arg::Int(o));
+            " AND list_order >= ?"
+        }
+        None => "",
+    };
+    args.push(Arg::Int(i64::try_from(rest).unwrap_or(i64::MAX)));
     let rows = conn
         .fetch_all(
-            "SELECT list_order FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ? ORDER BY list_order LIMIT 2 OFFSET ?",
-            &[
-                Arg::Uuid(cat),
-                Arg::text(name),
-                Arg::Int(i64::try_from(from).unwrap_or(i64::MAX)),
-            ],
+            &format!("SELECT list_order FROM hierarchy_entity_list WHERE catalog_id = ? AND hierarchy_name = ?{bound} ORDER BY list_order LIMIT 2 OFFSET ?"),
+            &args,
         )
         .await?;
     let orders: Vec<i64> = rows.iter().map(|r| r.int(0)).collect::<Result<_>>()?;
@@ -225,12 +279,13 @@ async fn renumber_with(
     Ok(Written {
         entries: ids.len() as u64,
         moved: true,
+        steps: vec![Step::Reset],
     })
 }
 
 /// Removes from the list every occurrence of each of `ids`, or (`every_occurrence` false) the
 /// first occurrence per mention, so an id given twice removes its first two; returns how many
-/// entries went.
+/// entries went and, when asked for (`orders`) or read anyway, the orders they had.
 pub(super) async fn remove(
     conn: &mut dyn SqlConn,
     d: &dyn Dialect,
@@ -238,9 +293,11 @@ pub(super) async fn remove(
     name: &str,
     ids: &[Uuid],
     every_occurrence: bool,
-) -> Result<u64> {
-    if every_occurrence {
-        return delete_in(conn, d, LIST, "entity_id", cat, name, &uuid_args(ids)).await;
+    orders: bool,
+) -> Result<(u64, Option<Vec<i64>>)> {
+    if every_occurrence && !orders {
+        let n = delete_in(conn, d, LIST, "entity_id", cat, name, &uuid_args(ids)).await?;
+        return Ok((n, None));
     }
     let mut wanted: HashMap<Uuid, usize> = HashMap::new();
     for id in ids {
@@ -260,12 +317,16 @@ pub(super) async fn remove(
         }
     }
     found.sort_unstable();
-    let mut gone: Vec<Arg> = Vec::new();
+    let mut gone: Vec<i64> = Vec::new();
     for (order, id) in found {
-        if let Some(left) = wanted.get_mut(&id).filter(|n| **n > 0) {
+        if every_occurrence {
+            gone.push(order);
+        } else if let Some(left) = wanted.get_mut(&id).filter(|n| **n > 0) {
             *left -= 1;
-            gone.push(Arg::Int(order));
+            gone.push(order);
         }
     }
-    delete_in(conn, d, LIST, "list_order", cat, name, &gone).await
+    let args: Vec<Arg> = gone.iter().map(|o| Arg::Int(*o)).collect();
+    let n = delete_in(conn, d, LIST, "list_order", cat, name, &args).await?;
+    Ok((n, Some(gone)))
 }

@@ -242,16 +242,33 @@ pub(super) async fn find_hierarchy(
     cat: Uuid,
     name: &str,
 ) -> Result<Option<HierarchyType>> {
+    Ok(find_located(conn, cat, name).await?.map(|(t, _)| t))
+}
+
+/// The kind of hierarchy `name` and the state it is at (its version and its catalog's
+/// epoch), or `None` when the catalog has no such hierarchy; NotFound when the catalog is
+/// missing.
+async fn find_located(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+) -> Result<Option<(HierarchyType, Stamp)>> {
     let row = conn
         .fetch_optional(
-            "SELECT h.hierarchy_type FROM catalog c LEFT JOIN hierarchy h ON h.catalog_id = c.catalog_id AND h.name = ? WHERE c.catalog_id = ?",
+            "SELECT h.hierarchy_type, h.version_number, c.cheap_epoch FROM catalog c LEFT JOIN hierarchy h ON h.catalog_id = c.catalog_id AND h.name = ? WHERE c.catalog_id = ?",
             &[Arg::text(name), Arg::Uuid(cat)],
         )
         .await?;
     match row {
         None => Err(missing_catalog(cat)),
         Some(r) if r.is_null(0) => Ok(None),
-        Some(r) => HierarchyType::from_code(r.str(0)?).map(Some),
+        Some(r) => Ok(Some((
+            HierarchyType::from_code(r.str(0)?)?,
+            Stamp {
+                version: r.int(1)?,
+                epoch: r.opt_int(2)?,
+            },
+        ))),
     }
 }
 
@@ -261,7 +278,17 @@ pub(super) async fn hierarchy_type(
     cat: Uuid,
     name: &str,
 ) -> Result<HierarchyType> {
-    find_hierarchy(conn, cat, name)
+    Ok(locate(conn, cat, name).await?.0)
+}
+
+/// The kind of hierarchy `name` and the state it is at; NotFound when the catalog or the
+/// hierarchy is missing.
+pub(super) async fn locate(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+) -> Result<(HierarchyType, Stamp)> {
+    find_located(conn, cat, name)
         .await?
         .ok_or_else(|| missing_hierarchy(cat, name))
 }
@@ -372,6 +399,22 @@ pub(super) async fn require_kind(
         return Err(wrong_kind(name, t, what));
     }
     Ok(())
+}
+
+/// The state hierarchy `name` is at, when it is of kind `kind` (`what` names it in the error
+/// otherwise).
+pub(super) async fn require_located(
+    conn: &mut dyn SqlConn,
+    cat: Uuid,
+    name: &str,
+    kind: HierarchyType,
+    what: &str,
+) -> Result<Stamp> {
+    let (t, stamp) = locate(conn, cat, name).await?;
+    if t != kind {
+        return Err(wrong_kind(name, t, what));
+    }
+    Ok(stamp)
 }
 
 /// Adds a hierarchy row after the catalog's others.
