@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cheap_core::dao::PageCursor;
+use cheap_core::dao::{Batch, BatchOp, PageCursor};
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, Result, Uuid};
 
 /// Nodes of the benchmark's tree at most: a root with up to 316 children of up to 316 leaves.
@@ -252,6 +252,25 @@ fn ops() -> Vec<Op> {
         ("directory last page", |f, _| page(f, "dir", true)),
         ("aspect map last page", |f, _| {
             Box::pin(async move { last_page(f, f.def.name()).await })
+        }),
+        // A batch moves no position index along (nor does another process's write): the
+        // page after it builds the list's index again, one pass over the list.
+        ("batch add + remove, last page", |f, _| {
+            Box::pin(async move {
+                let e = Uuid::new_v4();
+                let batch = Batch::new()
+                    .op(BatchOp::AddEntities {
+                        hierarchy: "list".into(),
+                        entity_ids: vec![e],
+                    })
+                    .op(BatchOp::RemoveEntities {
+                        hierarchy: "list".into(),
+                        entity_ids: vec![e],
+                        every_occurrence: true,
+                    });
+                f.dao.apply_batch(f.id, &batch).await?;
+                last_page(f, "list").await
+            })
         }),
         ("list last page by cursor", |f, _| cursor_page(f, "list")),
         ("set last page by cursor", |f, _| cursor_page(f, "set")),
