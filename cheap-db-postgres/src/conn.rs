@@ -259,6 +259,11 @@ fn arguments(args: &[Arg<'_>]) -> Result<PgArguments> {
 }
 
 fn row(r: &PgRow) -> Result<Row> {
+    // Each value is decoded from the raw column it was read as: `try_get` would look the
+    // column up again and check the type's compatibility once more, for every cell of a load.
+    fn decode<'r, T: sqlx::Decode<'r, Postgres>>(raw: sqlx::postgres::PgValueRef<'r>) -> Result<T> {
+        T::decode(raw).map_err(|e| map_err(sqlx::Error::Decode(e)))
+    }
     let mut out = Vec::with_capacity(r.columns().len());
     for i in 0..r.columns().len() {
         let raw = r.try_get_raw(i).map_err(map_err)?;
@@ -266,18 +271,45 @@ fn row(r: &PgRow) -> Result<Row> {
             out.push(Value::Null);
             continue;
         }
-        let kind = raw.type_info();
-        out.push(match kind.name() {
-            "INT2" => Value::Int(i64::from(r.try_get::<i16, _>(i).map_err(map_err)?)),
-            "INT4" => Value::Int(i64::from(r.try_get::<i32, _>(i).map_err(map_err)?)),
-            "INT8" => Value::Int(r.try_get(i).map_err(map_err)?),
-            "FLOAT4" => Value::Real(f64::from(r.try_get::<f32, _>(i).map_err(map_err)?)),
-            "FLOAT8" => Value::Real(r.try_get(i).map_err(map_err)?),
-            "BOOL" => Value::Bool(r.try_get(i).map_err(map_err)?),
-            "UUID" => Value::Uuid(r.try_get(i).map_err(map_err)?),
-            "BYTEA" => Value::Bytes(r.try_get(i).map_err(map_err)?),
-            _ => Value::Text(r.try_get(i).map_err(map_err)?),
+        let kind = match raw.type_info().name() {
+            "INT2" => Kind::Int2,
+            "INT4" => Kind::Int4,
+            "INT8" => Kind::Int8,
+            "FLOAT4" => Kind::Float4,
+            "FLOAT8" => Kind::Float8,
+            "BOOL" => Kind::Bool,
+            "UUID" => Kind::Uuid,
+            "BYTEA" => Kind::Bytes,
+            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => Kind::Text,
+            _ => Kind::Other,
+        };
+        out.push(match kind {
+            Kind::Int2 => Value::Int(i64::from(decode::<i16>(raw)?)),
+            Kind::Int4 => Value::Int(i64::from(decode::<i32>(raw)?)),
+            Kind::Int8 => Value::Int(decode(raw)?),
+            Kind::Float4 => Value::Real(f64::from(decode::<f32>(raw)?)),
+            Kind::Float8 => Value::Real(decode(raw)?),
+            Kind::Bool => Value::Bool(decode(raw)?),
+            Kind::Uuid => Value::Uuid(decode(raw)?),
+            Kind::Bytes => Value::Bytes(decode(raw)?),
+            Kind::Text => Value::Text(decode(raw)?),
+            // Checked for compatibility: a type that is not text is an error, not its bytes.
+            Kind::Other => Value::Text(r.try_get(i).map_err(map_err)?),
         });
     }
     Ok(Row(out))
+}
+
+/// The column types a row's values are read as.
+enum Kind {
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Bool,
+    Uuid,
+    Bytes,
+    Text,
+    Other,
 }

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use uuid::Uuid;
 
 use cheap_core::json;
@@ -102,17 +101,24 @@ pub fn encode_aspect(a: &Aspect) -> Vec<ValueRow> {
 pub struct AspectAssembler {
     def: Arc<AspectDef>,
     entity: Uuid,
-    values: IndexMap<String, Option<PropertyValue>>,
+    /// By the property's position in the def: `None` until a row of it comes.
+    values: Vec<Option<Option<PropertyValue>>>,
 }
 
 impl AspectAssembler {
     /// Starts an aspect of `def` for `entity`.
     pub fn new(def: Arc<AspectDef>, entity: Uuid) -> Self {
+        let values = (0..def.len()).map(|_| None).collect();
         AspectAssembler {
             def,
             entity,
-            values: IndexMap::new(),
+            values,
         }
+    }
+
+    /// The entity whose aspect this is.
+    pub fn entity(&self) -> Uuid {
+        self.entity
     }
 
     /// Adds one row.
@@ -123,18 +129,14 @@ impl AspectAssembler {
         text: Option<&str>,
         binary: Option<&[u8]>,
     ) -> Result<()> {
-        let Some(pd) = self.def.property_def(property_name) else {
+        let Some((i, pd)) = self.def.property_def_full(property_name) else {
             return Ok(());
         };
         if !pd.is_multivalued() {
-            let v = decode_scalar(self.def.name(), pd, text, binary)?;
-            self.values.insert(property_name.to_owned(), v);
+            self.values[i] = Some(decode_scalar(self.def.name(), pd, text, binary)?);
             return Ok(());
         }
-        let entry = self
-            .values
-            .entry(property_name.to_owned())
-            .or_insert_with(|| Some(PropertyValue::List(Vec::new())));
+        let entry = self.values[i].get_or_insert_with(|| Some(PropertyValue::List(Vec::new())));
         if value_index == EMPTY_LIST_INDEX {
             return Ok(());
         }
@@ -149,7 +151,13 @@ impl AspectAssembler {
 
     /// Builds the aspect, checking every value against the def.
     pub fn finish(self) -> Result<Aspect> {
-        Aspect::from_values(self.def, self.entity, self.values)
+        let def = self.def.clone();
+        let values = self
+            .values
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some((def.property_def_at(i)?.name(), v?)));
+        Aspect::from_values(self.def, self.entity, values)
     }
 }
 

@@ -587,7 +587,7 @@ async fn read_aspect_maps(
             .get(&name)
             .ok_or_else(|| CheapError::NotFound(NotFound::aspect_def(cat, name.clone())))?
             .clone();
-        let mut asm: HashMap<Uuid, AspectAssembler> = HashMap::with_capacity(ids.len());
+        let mut asm = Assembled::new(def.clone(), ids.len());
         // One ordered scan of the def's values; a window or entity filter narrows it.
         let narrowed = only.is_some() && (!w.is_all() || entities.is_some());
         let cols = "SELECT entity_id, property_name, value_index, value_text, value_binary FROM property_value WHERE catalog_id = ? AND aspect_def_id = ?";
@@ -600,23 +600,17 @@ async fn read_aspect_maps(
                 );
                 let mut args = vec![Arg::Uuid(cat), Arg::Uuid(def.id())];
                 args.extend(chunk.iter().map(|e| Arg::Uuid(*e)));
-                scan_values(conn, &sql, &args, &def, &mut asm).await?;
+                scan_values(conn, &sql, &args, &mut asm).await?;
             }
         } else {
             let sql = format!("{cols} {order_by}");
-            scan_values(
-                conn,
-                &sql,
-                &[Arg::Uuid(cat), Arg::Uuid(def.id())],
-                &def,
-                &mut asm,
-            )
-            .await?;
+            scan_values(conn, &sql, &[Arg::Uuid(cat), Arg::Uuid(def.id())], &mut asm).await?;
         }
+        let mut done = asm.finish()?;
         let mut map = AspectMap::new(def.clone());
         for e in ids {
-            let a = match asm.remove(&e) {
-                Some(a) => a.finish()?,
+            let a = match done.remove(&e) {
+                Some(a) => a,
                 None => Aspect::from_values(def.clone(), e, Vec::<(String, _)>::new())?,
             };
             map.put(a)?;
@@ -735,8 +729,7 @@ async fn scan_values(
     conn: &mut dyn SqlConn,
     sql: &str,
     args: &[Arg<'_>],
-    def: &Arc<AspectDef>,
-    asm: &mut HashMap<Uuid, AspectAssembler>,
+    asm: &mut Assembled,
 ) -> Result<()> {
     conn.for_each(sql, args, &mut |mut r| {
         let e = r.uuid(0)?;
@@ -744,11 +737,59 @@ async fn scan_values(
             .map_err(|_| CheapError::invalid("stored value index is out of range"))?;
         let text = r.opt_string(3)?;
         let binary = r.opt_bytes(4)?;
-        asm.entry(e)
-            .or_insert_with(|| AspectAssembler::new(def.clone(), e))
+        asm.of(e)?
             .push(r.str(1)?, index, text.as_deref(), binary.as_deref())
     })
     .await
+}
+
+/// Aspects of one def assembled from value rows that come ordered by entity: the rows of an
+/// entity are together, so one aspect is open at a time and goes into the map when the next
+/// entity's rows begin (a lookup per aspect, not per row).
+struct Assembled {
+    def: Arc<AspectDef>,
+    open: Option<AspectAssembler>,
+    done: HashMap<Uuid, Aspect, foldhash::fast::RandomState>,
+}
+
+impl Assembled {
+    fn new(def: Arc<AspectDef>, capacity: usize) -> Self {
+        Assembled {
+            def,
+            open: None,
+            done: HashMap::with_capacity_and_hasher(capacity, Default::default()),
+        }
+    }
+
+    /// The assembler of `entity`'s aspect, closing the one before it.
+    fn of(&mut self, entity: Uuid) -> Result<&mut AspectAssembler> {
+        if self.open.as_ref().is_some_and(|a| a.entity() != entity) {
+            self.close()?;
+        }
+        Ok(self
+            .open
+            .get_or_insert_with(|| AspectAssembler::new(self.def.clone(), entity)))
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some(a) = self.open.take() {
+            let e = a.entity();
+            if self.done.insert(e, a.finish()?).is_some() {
+                // Rows of one entity apart: the statement did not order them by entity.
+                return Err(CheapError::backend(
+                    "sql",
+                    format!("the value rows of entity {e} did not come together"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every aspect, by entity.
+    fn finish(mut self) -> Result<HashMap<Uuid, Aspect, foldhash::fast::RandomState>> {
+        self.close()?;
+        Ok(self.done)
+    }
 }
 
 /// A hierarchy's summary row.

@@ -202,6 +202,16 @@ impl AspectDef {
         self.properties.get_index_of(name)
     }
 
+    /// A property def and its position in declaration order, by name.
+    pub fn property_def_full(&self, name: &str) -> Option<(usize, &PropertyDef)> {
+        self.properties.get_full(name).map(|(i, _, pd)| (i, pd))
+    }
+
+    /// The property def at a position in declaration order.
+    pub fn property_def_at(&self, index: usize) -> Option<&PropertyDef> {
+        self.properties.get_index(index).map(|(_, pd)| pd)
+    }
+
     /// Number of property defs.
     pub fn len(&self) -> usize {
         self.properties.len()
