@@ -27,16 +27,21 @@ use crate::value::PropertyValue;
 pub struct Aspect {
     entity_id: Uuid,
     def: Arc<AspectDef>,
-    values: IndexMap<String, PropertyValue>,
+    /// Keys are names of the def's properties only (others are refused before they get here),
+    /// so a fast hasher without protection against chosen keys is safe.
+    values: IndexMap<String, PropertyValue, foldhash::fast::RandomState>,
 }
 
 impl Aspect {
     /// An aspect with no values yet.
     pub fn new(def: Arc<AspectDef>, entity_id: Uuid) -> Self {
+        // Room for every property up front: a load fills most of them, and growing the map
+        // one value at a time reallocates it twice for five.
+        let values = IndexMap::with_capacity_and_hasher(def.len(), Default::default());
         Aspect {
             entity_id,
             def,
-            values: IndexMap::new(),
+            values,
         }
     }
 
