@@ -409,10 +409,11 @@ fn params(args: &[Arg<'_>]) -> Result<Params> {
 const BINARY_CHARSET: u16 = 63;
 
 fn row(r: mysql_async::Row) -> Row {
-    let binary: Vec<bool> = r
-        .columns_ref()
-        .iter()
-        .map(|c| {
+    // The columns are shared by every row of a result; a flag per cell is read from them
+    // rather than collected per row.
+    let columns = r.columns();
+    let binary = |i: usize| {
+        columns.get(i).is_some_and(|c| {
             c.character_set() == BINARY_CHARSET
                 && matches!(
                     c.column_type(),
@@ -425,11 +426,12 @@ fn row(r: mysql_async::Row) -> Row {
                         | ColumnType::MYSQL_TYPE_STRING
                 )
         })
-        .collect();
+    };
     Row(r
         .unwrap()
         .into_iter()
-        .zip(binary)
+        .enumerate()
+        .map(|(i, v)| (v, binary(i)))
         .map(|(v, binary)| match v {
             MyValue::NULL => Value::Null,
             MyValue::Int(i) => Value::Int(i),
