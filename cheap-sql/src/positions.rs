@@ -270,12 +270,12 @@ impl Ordered {
 }
 
 /// The order to seek to and the entries to step over from there to reach position `p` of
-/// hierarchy `name`, whose row (read in this snapshot) is at `stamp`: from the index, built
+/// hierarchy `name`, whose row (read by this request) is at `stamp`: from the index, built
 /// when it is missing or outdated and `p` is deep enough for it to pay. `None`: step from the
 /// first entry.
 ///
 /// `keep` says whether an index built here may be kept: only when nothing in this transaction
-/// has written the hierarchy yet, so what it reads is the committed state at `stamp`.
+/// has written the hierarchy yet, so what it reads is committed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn seek(
     positions: &Positions,
@@ -296,33 +296,62 @@ pub(crate) async fn seek(
     if !keep {
         return Ok(None);
     }
-    let chunks = build(conn, at, catalog, name).await?;
+    let Some((built_at, chunks)) = build(conn, at, catalog, name).await? else {
+        return Ok(None);
+    };
     let found = chunks.seek(p);
-    positions.put(catalog, name, stamp, chunks);
-    Ok(Some(found))
+    positions.put(catalog, name, built_at, chunks);
+    // A write committed between the request's first statement and the build (each statement
+    // of a PostgreSQL read sees its own snapshot): the index is kept for the state it was
+    // built from, and this request steps as it would have without it.
+    Ok((built_at == stamp).then_some(found))
 }
 
 /// Reads the order of every [`CHUNK`]-th entry, numbered by the database (one pass along the
-/// order index, returning a row per chunk), and counts the entries.
-async fn build(conn: &mut dyn SqlConn, at: Ordered, catalog: Uuid, name: &str) -> Result<Chunks> {
+/// order index, returning a row per chunk), the number of entries, and the state of the
+/// hierarchy they describe, all in one statement so that they come from one snapshot whatever
+/// the transaction's isolation. `None` when the hierarchy is gone.
+async fn build(
+    conn: &mut dyn SqlConn,
+    at: Ordered,
+    catalog: Uuid,
+    name: &str,
+) -> Result<Option<(Stamp, Chunks)>> {
     let Ordered { table, order } = at;
-    let args = [Arg::Uuid(catalog), Arg::text(name)];
-    let total = conn
-        .fetch_int(
-            &format!("SELECT COUNT(*) FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?"),
-            &args,
-        )
-        .await?;
     let sql = format!(
-        "SELECT o FROM (SELECT {order} AS o, ROW_NUMBER() OVER (ORDER BY {order}) AS r FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?) numbered WHERE (r - 1) % {CHUNK} = 0 ORDER BY o"
+        "SELECT h.version_number, c.cheap_epoch, \
+         (SELECT COUNT(*) FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?), s.o \
+         FROM hierarchy h JOIN catalog c ON c.catalog_id = h.catalog_id \
+         LEFT JOIN (SELECT {order} AS o, ROW_NUMBER() OVER (ORDER BY {order}) AS r FROM {table} WHERE catalog_id = ? AND hierarchy_name = ?) s \
+         ON (s.r - 1) % {CHUNK} = 0 \
+         WHERE h.catalog_id = ? AND h.name = ? ORDER BY s.o"
     );
+    let args = [
+        Arg::Uuid(catalog),
+        Arg::text(name),
+        Arg::Uuid(catalog),
+        Arg::text(name),
+        Arg::Uuid(catalog),
+        Arg::text(name),
+    ];
+    let mut head: Option<(Stamp, i64)> = None;
     let mut samples = Vec::new();
     conn.for_each(&sql, &args, &mut |r| {
-        samples.push(r.int(0)?);
+        if head.is_none() {
+            let stamp = Stamp {
+                version: r.int(0)?,
+                epoch: r.opt_int(1)?,
+            };
+            head = Some((stamp, r.int(2)?));
+        }
+        // An empty hierarchy has its row and no sample.
+        if let Some(o) = r.opt_int(3)? {
+            samples.push(o);
+        }
         Ok(())
     })
     .await?;
-    Ok(Chunks::from_samples(&samples, total.max(0) as u64))
+    Ok(head.map(|(stamp, total)| (stamp, Chunks::from_samples(&samples, total.max(0) as u64))))
 }
 
 #[cfg(test)]
