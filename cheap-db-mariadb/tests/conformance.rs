@@ -193,6 +193,7 @@ async fn two_mariadb_stores_over_one_database_see_each_others_metadata() {
     cheap_sql::testkit::metadata_is_never_stale(a.engine(), b.engine()).await;
     cheap_sql::testkit::watchers_see_other_stores(a.engine(), b.engine(), false).await;
     cheap_sql::testkit::pages_by_number_stay_exact(a.engine(), b.engine()).await;
+    cheap_sql::testkit::reads_are_one_snapshot(a.engine(), b.engine()).await;
     b.close().await.unwrap();
     drop_database(&a, &db).await;
 }

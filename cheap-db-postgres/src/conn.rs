@@ -167,6 +167,12 @@ impl SqlxDriver for PgDriver {
 
     const NAME: &'static str = "postgres";
 
+    // PostgreSQL's default, read committed, gives each statement its own snapshot; repeatable
+    // read gives the whole transaction the one taken at its first statement. A read-only
+    // transaction at that level never fails to serialize.
+    const BEGIN_READ: Option<&'static str> =
+        Some("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+
     fn dialect() -> &'static dyn Dialect {
         &PgDialect
     }

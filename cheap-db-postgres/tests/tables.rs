@@ -92,6 +92,7 @@ async fn two_postgres_stores_over_one_schema_see_each_others_metadata() {
     tables::metadata_is_never_stale(a.engine(), b.engine()).await;
     tables::watchers_see_other_stores(a.engine(), b.engine(), true).await;
     tables::pages_by_number_stay_exact(a.engine(), b.engine()).await;
+    tables::reads_are_one_snapshot(a.engine(), b.engine()).await;
     b.close().await.unwrap();
     drop_schema(&a).await;
 }

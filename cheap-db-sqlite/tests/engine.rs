@@ -53,6 +53,7 @@ async fn sqlite_pages_by_number_stay_exact() {
     let path = dir.path().join("p.db");
     let (a, b) = (open(&path).await, open(&path).await);
     testkit::pages_by_number_stay_exact(a.engine(), b.engine()).await;
+    testkit::reads_are_one_snapshot(a.engine(), b.engine()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -301,9 +301,9 @@ pub(crate) async fn seek(
     };
     let found = chunks.seek(p);
     positions.put(catalog, name, built_at, chunks);
-    // A write committed between the request's first statement and the build (each statement
-    // of a PostgreSQL read sees its own snapshot): the index is kept for the state it was
-    // built from, and this request steps as it would have without it.
+    // A write committed between the request's first statement and the build (a request that
+    // reads outside one snapshot): the index is kept for the state it was built from, and
+    // this request steps as it would have without it.
     Ok((built_at == stamp).then_some(found))
 }
 

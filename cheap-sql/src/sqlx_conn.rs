@@ -27,6 +27,11 @@ pub trait SqlxDriver: Send + Sync + 'static {
     /// The statement that begins a write transaction (`None`: sqlx's plain `BEGIN`).
     const BEGIN_WRITE: Option<&'static str> = None;
 
+    /// The statement that begins a [`TxMode::Read`] transaction (`None`: sqlx's plain
+    /// `BEGIN`). It must give every statement of the transaction one snapshot: a load or an
+    /// export reads the catalog in several statements and promises one state.
+    const BEGIN_READ: Option<&'static str> = None;
+
     /// Whether the pool checks a connection before handing it out. A server's connection can
     /// die while idle (a restart, a terminated backend); SQLite's is an in-process worker that
     /// cannot, and the check would cost a round trip to its thread per operation.
@@ -177,13 +182,19 @@ where
     }
 
     async fn connect(&self, mode: TxMode) -> Result<Box<dyn SqlConn>> {
-        let conn: SqlxConn<D> = match (mode, D::BEGIN_WRITE) {
-            (TxMode::None, _) => SqlxConn::Plain(self.pool.acquire().await.map_err(D::map_err)?),
-            (TxMode::Write, Some(begin)) => {
-                SqlxConn::Tx(self.pool.begin_with(begin).await.map_err(D::map_err)?)
+        let begin = match mode {
+            TxMode::None => {
+                let conn = self.pool.acquire().await.map_err(D::map_err)?;
+                return Ok(Box::new(SqlxConn::<D>::Plain(conn)));
             }
-            _ => SqlxConn::Tx(self.pool.begin().await.map_err(D::map_err)?),
+            TxMode::Read => D::BEGIN_READ,
+            TxMode::Write => D::BEGIN_WRITE,
         };
+        let tx = match begin {
+            Some(begin) => self.pool.begin_with(begin).await,
+            None => self.pool.begin().await,
+        };
+        let conn = SqlxConn::<D>::Tx(tx.map_err(D::map_err)?);
         Ok(Box::new(conn))
     }
 

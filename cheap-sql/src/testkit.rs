@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 mod pages;
+mod snapshots;
 pub use pages::pages_by_number_stay_exact;
+pub use snapshots::reads_are_one_snapshot;
 
 use uuid::Uuid;
 
