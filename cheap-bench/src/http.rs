@@ -100,6 +100,21 @@ struct Figures {
     p50: Duration,
     p99: Duration,
     errors: usize,
+    /// Requests answered, successful or not.
+    requests: usize,
+}
+
+/// The server's `cheap_store_statements_total`, when its store counts statements.
+async fn statements(base: &str) -> Option<u64> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("cheap_store_statements_total "))
+        .and_then(|n| n.trim().parse().ok())
 }
 
 async fn load(
@@ -161,13 +176,17 @@ async fn load(
         rps: all.len() as f64 / duration.as_secs_f64(),
         p50: pct(0.50),
         p99: pct(0.99),
+        requests: all.len() + errors,
         errors,
     }
 }
 
-fn print(name: &str, conns: usize, f: &Figures, base: &Figures) {
+fn print(name: &str, conns: usize, f: &Figures, base: &Figures, statements: Option<u64>) {
+    let per = statements.map_or("  -".to_owned(), |n| {
+        format!("{:.2}", n as f64 / f.requests.max(1) as f64)
+    });
     println!(
-        "{name:<13} c={conns:<4} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {:<3} | bare axum {:>9.0} req/s p50 {:>6.2} ms p99 {:>6.2} ms | ratio {:.2}",
+        "{name:<13} c={conns:<4} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {:<3} statements/req {per} | bare axum {:>9.0} req/s p50 {:>6.2} ms p99 {:>6.2} ms | ratio {:.2}",
         f.rps,
         f.p50.as_secs_f64() * 1e3,
         f.p99.as_secs_f64() * 1e3,
@@ -246,8 +265,13 @@ pub async fn run(seconds: u64, backend: &str, aspects: usize) -> cheap_core::Res
             ("aspect query", &query),
             ("aspect upsert", &upsert),
         ] {
+            let before = statements(&base).await;
             let f = load(make.clone(), conns, d).await;
-            print(name, conns, &f, &base_fig);
+            let ran = statements(&base)
+                .await
+                .zip(before)
+                .map(|(after, before)| after - before);
+            print(name, conns, &f, &base_fig, ran);
         }
     }
     println!(

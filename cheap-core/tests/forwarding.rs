@@ -397,6 +397,11 @@ impl CheapDao for Recorder {
         self.note("close");
         self.inner.close().await
     }
+
+    fn statements_run(&self) -> Option<u64> {
+        self.note("statements_run");
+        self.inner.statements_run()
+    }
 }
 
 /// Calls every method of `dao` once (failures are fine: only the call matters).
@@ -491,6 +496,7 @@ async fn call_everything(dao: &dyn CheapDao) {
         })
         .await;
     let _ = dao.close().await;
+    let _ = dao.statements_run();
 }
 
 /// The methods a wrapper failed to pass on.

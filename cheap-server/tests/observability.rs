@@ -183,3 +183,35 @@ fn init_on_an_existing_postgres_schema_prints_no_notices() {
         assert!(err.lines().count() <= 2, "{err}");
     }
 }
+
+fn statements_total(metrics: &str) -> Option<u64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("cheap_store_statements_total "))
+        .and_then(|n| n.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_the_statements_a_request_costs() {
+    let sqlite = cheap_db_sqlite::SqliteDao::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let catalog = cheap_core::Catalog::new();
+    sqlite.save_catalog(&catalog).await.unwrap();
+    let s = common::start(Arc::new(sqlite), Default::default()).await;
+    let path = format!("/api/catalog/{}", catalog.id());
+    // The first read fills the metadata cache.
+    assert_eq!(s.get(&path).await.0, 200);
+    let before = statements_total(&s.text("/metrics").await.1).expect("the counter");
+    assert_eq!(s.get(&path).await.0, 200);
+    let after = statements_total(&s.text("/metrics").await.1).expect("the counter");
+    assert_eq!(
+        after - before,
+        1,
+        "a cached catalog read costs one statement"
+    );
+
+    // A store that does not count shows no counter.
+    let memory = common::start(Arc::new(cheap_core::MemoryDao::new()), Default::default()).await;
+    assert_eq!(statements_total(&memory.text("/metrics").await.1), None);
+}

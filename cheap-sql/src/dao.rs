@@ -471,4 +471,8 @@ impl<B: SqlBackend> CheapDao for SqlDao<B> {
         self.shared.watchers.close();
         self.backend.close_pool().await
     }
+
+    fn statements_run(&self) -> Option<u64> {
+        Some(self.statements())
+    }
 }

@@ -286,6 +286,11 @@ macro_rules! forward_cheap_dao {
                 let $this = self;
                 $crate::CheapDao::close($inner).await
             }
+
+            fn statements_run(&self) -> Option<u64> {
+                let $this = self;
+                $crate::CheapDao::statements_run($inner)
+            }
         }
     };
 }
@@ -347,4 +352,5 @@ pub const METHODS: &[&str] = &[
     "health_check",
     "health",
     "close",
+    "statements_run",
 ];

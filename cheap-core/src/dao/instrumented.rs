@@ -557,4 +557,8 @@ impl CheapDao for InstrumentedDao {
     async fn close(&self) -> Result<()> {
         self.run("close", self.inner.close()).await
     }
+
+    fn statements_run(&self) -> Option<u64> {
+        self.inner.statements_run()
+    }
 }

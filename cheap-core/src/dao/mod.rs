@@ -494,6 +494,12 @@ pub trait CheapDao: Send + Sync {
     /// Releases connections; later calls fail with
     /// [`Unavailable`](crate::CheapError::Unavailable).
     async fn close(&self) -> Result<()>;
+
+    /// How many database statements the store has run so far (BEGIN and COMMIT not counted),
+    /// for metrics and benchmarks; `None` (this default) for a store that does not count them.
+    fn statements_run(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Every catalog of `dao` as a stream, read with

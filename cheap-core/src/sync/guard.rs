@@ -481,4 +481,8 @@ impl CheapDao for SpeciesDao {
     async fn close(&self) -> Result<()> {
         self.local.close().await
     }
+
+    fn statements_run(&self) -> Option<u64> {
+        self.local.statements_run()
+    }
 }

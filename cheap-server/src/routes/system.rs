@@ -51,7 +51,10 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render_prometheus() + &state.http.render_prometheus() + &rate_limited(&state),
+        state.metrics.render_prometheus()
+            + &state.http.render_prometheus()
+            + &rate_limited(&state)
+            + &statements(&state),
     )
         .into_response()
 }
@@ -93,6 +96,17 @@ pub(crate) async fn stream(State(state): State<AppState>) -> Response {
 }
 
 /// The rate limiter's refusals, when it is on.
+/// The store's statement count, when it keeps one: divided by the requests served, what a
+/// request costs the database.
+fn statements(state: &AppState) -> String {
+    match state.dao.statements_run() {
+        Some(n) => format!(
+            "# HELP cheap_store_statements_total Database statements run by the store (BEGIN and COMMIT not counted).\n# TYPE cheap_store_statements_total counter\ncheap_store_statements_total {n}\n"
+        ),
+        None => String::new(),
+    }
+}
+
 fn rate_limited(state: &AppState) -> String {
     match &state.limiter {
         Some(l) => format!(
