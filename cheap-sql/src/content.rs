@@ -214,6 +214,26 @@ pub(crate) async fn insert_aspects(
     with_values: bool,
     keep_existing: bool,
 ) -> Result<()> {
+    insert_aspect_rows(conn, d, cat, def, items, keep_existing).await?;
+    if with_values {
+        insert_values(conn, d, cat, def, items).await?;
+    }
+    Ok(())
+}
+
+/// The `aspect` and `hierarchy_aspect_map` rows of aspects at the given map positions;
+/// `keep_existing`: rows already there stay as they are.
+pub(crate) async fn insert_aspect_rows(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: &AspectDef,
+    items: &[(&Aspect, i64)],
+    keep_existing: bool,
+) -> Result<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
     let def_id = def.id();
     // An upsert keeps the aspect and map rows of the aspects it replaces (their values go).
     let (aspect_tail, map_tail) = if keep_existing {
@@ -264,9 +284,18 @@ pub(crate) async fn insert_aspects(
         },
     )
     .await?;
-    if !with_values {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// The value rows of aspects that have none stored.
+pub(crate) async fn insert_values(
+    conn: &mut dyn SqlConn,
+    d: &dyn Dialect,
+    cat: Uuid,
+    def: &AspectDef,
+    items: &[(&Aspect, i64)],
+) -> Result<()> {
+    let def_id = def.id();
     let mut values: Vec<ValueInsert> = items
         .iter()
         .flat_map(|(a, _)| {

@@ -354,8 +354,8 @@ fn budget_def(name: &str, extra: bool) -> AspectDef {
 
 /// The statements a request's DAO calls cost in steady state (the catalog's metadata cached):
 /// the catalog's structure 1, one aspect def 1, a one-entity aspect query 1. Returns what a
-/// one-aspect upsert costs on this backend, for its own test to pin.
-pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> u64 {
+/// one-aspect upsert costs on this backend, new and replacing, for its own test to pin.
+pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> Budget {
     let def = budget_def("budget.Thing", false).into_arc();
     let mut catalog = Catalog::new();
     let id = catalog.id();
@@ -413,7 +413,34 @@ pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> u64 {
         .await
         .expect("query");
     assert_eq!(got[0].len(), 1, "the upserted aspect reads back");
-    upsert
+    let changed = Aspect::builder(def.clone(), next.entity_id())
+        .set("s", PropertyValue::String("z".into()))
+        .build()
+        .expect("aspect");
+    let replace = cost(
+        dao,
+        dao.upsert_aspects(id, def.name(), std::slice::from_ref(&changed)),
+    )
+    .await;
+    let got = dao
+        .query_aspects(id, &[next.entity_id()], &[def.name().to_owned()])
+        .await
+        .expect("query");
+    assert_eq!(
+        got[0].get(next.entity_id()),
+        Some(&changed),
+        "the replaced aspect reads back"
+    );
+    Budget { upsert, replace }
+}
+
+/// What one-aspect upserts cost on a backend, in statements (see [`statement_budget`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// An upsert of a new aspect.
+    pub upsert: u64,
+    /// An upsert that replaces a stored aspect.
+    pub replace: u64,
 }
 
 /// Two stores over one database never serve each other stale metadata: a def added, changed

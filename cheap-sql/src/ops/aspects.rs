@@ -242,19 +242,34 @@ async fn write_aspects(
     let name = def.name();
     let ids: Vec<Uuid> = aspects.iter().map(|a| a.entity_id()).collect();
     let (existing, last) = positions(conn, d, catalog, name, &ids).await?;
-    let id_args = uuid_args(&ids);
-    batch::execute_in(conn, d, &[Arg::Uuid(catalog), Arg::Uuid(def.id())], &id_args, |ph| {
-        format!("DELETE FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? AND entity_id IN ({ph})")
-    })
-    .await?;
+    // Only aspects already in the map have values to replace; new ones need their rows.
+    let replaced: Vec<Uuid> = ids
+        .iter()
+        .copied()
+        .filter(|e| existing.contains_key(e))
+        .collect();
     let items = plan_upsert(aspects, &existing, last + 1);
+    let fresh: Vec<(&Aspect, i64)> = items
+        .iter()
+        .filter(|(a, _)| !existing.contains_key(&a.entity_id()))
+        .copied()
+        .collect();
+    // Rows are kept where they exist, which the positions read above (under the catalog's
+    // write lock) says they do not; a database written by another program may differ.
+    content::insert_aspect_rows(conn, d, catalog, def, &fresh, true).await?;
+    if !replaced.is_empty() {
+        let id_args = uuid_args(&replaced);
+        batch::execute_in(conn, d, &[Arg::Uuid(catalog), Arg::Uuid(def.id())], &id_args, |ph| {
+            format!("DELETE FROM property_value WHERE catalog_id = ? AND aspect_def_id = ? AND entity_id IN ({ph})")
+        })
+        .await?;
+    }
     match mapping {
         Some(m) => {
-            content::insert_aspects(conn, d, catalog, def, &items, false, true).await?;
             let unique: Vec<&Aspect> = items.iter().map(|(a, _)| *a).collect();
             mapping::write(conn, d, catalog, m, &unique).await?;
         }
-        None => content::insert_aspects(conn, d, catalog, def, &items, true, true).await?,
+        None => content::insert_values(conn, d, catalog, def, &items).await?,
     }
     let created = ids.iter().filter(|e| !existing.contains_key(e)).count() as i64;
     bump_to(conn, d, catalog, v, &[Touch::changed(name, created)]).await?;
