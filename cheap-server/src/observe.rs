@@ -57,16 +57,18 @@ impl HttpMetrics {
         if !m.contains_key(method) {
             m.insert(method.to_owned(), BTreeMap::new());
         }
-        // Present: inserted just above when it was missing.
-        let routes = m.get_mut(method).expect("inserted above");
+        // Keys are copied only the first time a method or route is seen (the entry API would
+        // take an owned key on every request); both are present after the inserts.
+        let Some(routes) = m.get_mut(method) else {
+            return;
+        };
         if !routes.contains_key(route) {
             routes.insert(route.to_owned(), BTreeMap::new());
         }
-        let s = routes
-            .get_mut(route)
-            .expect("inserted above")
-            .entry(status)
-            .or_default();
+        let Some(statuses) = routes.get_mut(route) else {
+            return;
+        };
+        let s = statuses.entry(status).or_default();
         s.count += 1;
         s.seconds += secs;
         for (i, b) in BUCKETS.iter().enumerate() {
