@@ -101,3 +101,31 @@ async fn a_failed_sqlite_group_is_retried_alone() {
     let dao = open(&dir.path().join("r.db")).await;
     testkit::a_failed_group_is_retried_alone(dao.engine()).await;
 }
+
+/// Each connection's `cache_size` (negative: KiB), read on one of the pool's connections.
+async fn cache_size(dao: &SqliteDao) -> i64 {
+    use cheap_sql::SqlBackend;
+    let mut conn = dao
+        .engine()
+        .backend()
+        .connect(cheap_sql::TxMode::None)
+        .await
+        .expect("a connection");
+    conn.fetch_int("PRAGMA cache_size", &[])
+        .await
+        .expect("cache_size")
+}
+
+#[tokio::test]
+async fn the_page_cache_is_the_pools_shared_out_between_its_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = open(&dir.path().join("d.db")).await;
+    // 64 MiB over 8 connections.
+    assert_eq!(cache_size(&default).await, -8192);
+    let small = SqliteOptions::path(dir.path().join("s.db"))
+        .page_cache(16 << 20)
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(cache_size(&small).await, -2048);
+}

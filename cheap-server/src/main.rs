@@ -50,6 +50,18 @@ struct Store {
     /// Store URL: sqlite://file.db, sqlite::memory:, memory:, postgres://..., mysql://...
     #[arg(long, env = "CHEAP_DATABASE_URL", default_value = "sqlite://cheap.db")]
     database_url: String,
+    /// A SQLite store's page cache for its whole pool, in MiB (default 64). Point reads and
+    /// small writes barely use it (the OS caches the file); big saves and loads do.
+    #[arg(long, env = "CHEAP_SQLITE_PAGE_CACHE_MIB")]
+    sqlite_page_cache_mib: Option<u64>,
+}
+
+impl Store {
+    fn settings(&self) -> store::StoreSettings {
+        store::StoreSettings {
+            sqlite_page_cache: self.sqlite_page_cache_mib.map(|mib| mib << 20),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -170,8 +182,8 @@ enum Command {
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
-    let open = |url: String| async move {
-        store::open(&url).await.map_err(|e| {
+    let open = |url: String, settings: store::StoreSettings| async move {
+        store::open(&url, &settings).await.map_err(|e| {
             let message = format!("cannot open {}: {e}", redact_url(&url));
             scrub(&message, &url)
         })
@@ -202,7 +214,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                         .into(),
                 );
             }
-            let dao = open(store.database_url.clone()).await?;
+            let dao = open(store.database_url.clone(), store.settings()).await?;
             let authentication = if api_key.is_some() { "API key" } else { "off" };
             let config = ServerConfig {
                 api_key,
@@ -242,7 +254,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             dao.close().await.map_err(|e| e.to_string())
         }
         Command::Init { store } => {
-            let dao = open(store.database_url.clone()).await?;
+            let dao = open(store.database_url.clone(), store.settings()).await?;
             dao.health_check().await.map_err(|e| e.to_string())?;
             eprintln!("cheap: {} is ready", redact_url(&store.database_url));
             dao.close().await.map_err(|e| e.to_string())
@@ -253,7 +265,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             let size = opened.metadata().map(|m| m.len()).ok();
             let read = Arc::new(AtomicU64::new(0));
             let reader = CountingReader::new(opened, read.clone());
-            let dao = open(store.database_url).await?;
+            let dao = open(store.database_url.clone(), store.settings()).await?;
             let mut progress =
                 Progress::new(format!("import {}", file.display()), Unit::Bytes, size);
             let outcome = progress
@@ -275,7 +287,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         } => {
             use futures::TryStreamExt;
             use std::io::Write;
-            let dao = open(store.database_url).await?;
+            let dao = open(store.database_url.clone(), store.settings()).await?;
             let total = dao
                 .list_hierarchies(id)
                 .await
@@ -328,7 +340,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 .to_ascii_uppercase()
                 .parse()
                 .map_err(|e| format!("{e}"))?;
-            let (l, u) = (open(local).await?, open(upstream).await?);
+            let (l, u) = (
+                open(local, Default::default()).await?,
+                open(upstream, Default::default()).await?,
+            );
             let mut outcome = sync_one(l.clone(), u.clone(), catalog, species).await;
             if outcome.is_ok() && follow {
                 outcome = tokio::select! {
@@ -349,7 +364,10 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Copy { from, to } => {
             use futures::{StreamExt, TryStreamExt};
-            let (src, dst) = (open(from).await?, open(to).await?);
+            let (src, dst) = (
+                open(from, Default::default()).await?,
+                open(to, Default::default()).await?,
+            );
             let ids = src.list_catalog_ids().await.map_err(|e| e.to_string())?;
             let mut total = 0u64;
             for id in &ids {

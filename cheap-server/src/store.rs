@@ -6,9 +6,17 @@ use std::sync::Arc;
 
 use cheap_core::{CheapDao, CheapError, MemoryDao, Result};
 
+/// What the `cheap` command sets on a store beside its URL.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSettings {
+    /// The page cache of a SQLite store's pool, in bytes (`None`: the store's default,
+    /// [`cheap_db_sqlite::DEFAULT_PAGE_CACHE`]). Ignored by other stores.
+    pub sqlite_page_cache: Option<u64>,
+}
+
 /// Opens `memory:`, `sqlite:...`, `postgres://...`, `mysql://`/`mariadb://...` (creating the
 /// schema when missing) or `http(s)://...` (a remote `cheap serve`).
-pub async fn open(url: &str) -> Result<Arc<dyn CheapDao>> {
+pub async fn open(url: &str, settings: &StoreSettings) -> Result<Arc<dyn CheapDao>> {
     let scheme = url
         .split(':')
         .next()
@@ -16,7 +24,13 @@ pub async fn open(url: &str) -> Result<Arc<dyn CheapDao>> {
         .to_ascii_lowercase();
     Ok(match scheme.as_str() {
         "memory" | "mem" => Arc::new(MemoryDao::new()),
-        "sqlite" => Arc::new(cheap_db_sqlite::SqliteDao::connect(url).await?),
+        "sqlite" => {
+            let mut options = cheap_db_sqlite::SqliteDao::builder(url);
+            if let Some(bytes) = settings.sqlite_page_cache {
+                options = options.page_cache(bytes);
+            }
+            Arc::new(options.connect().await?)
+        }
         "postgres" | "postgresql" => Arc::new(cheap_db_postgres::PostgresDao::connect(url).await?),
         "mysql" | "mariadb" => Arc::new(cheap_db_mariadb::MariaDbDao::connect(url).await?),
         // A `cheap serve` elsewhere, through the REST client.

@@ -117,6 +117,21 @@ fn get(url: &str, request_id: &str) -> u16 {
 }
 
 #[test]
+fn serve_takes_a_sqlite_page_cache_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let s = serve(&[
+        "--database-url",
+        &url,
+        "--bind",
+        "localhost:0",
+        "--sqlite-page-cache-mib",
+        "4",
+    ]);
+    assert_eq!(get(&format!("{}/health", s.url), "req-ok"), 200);
+}
+
+#[test]
 fn one_json_line_per_request_with_its_route_status_and_id() {
     let s = serve(&[
         "--database-url",
