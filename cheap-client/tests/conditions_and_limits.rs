@@ -180,9 +180,10 @@ async fn limited_count(base: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_rate_limit_is_429_and_clients_wait() {
-    let config = ServerConfig {
-        rate_limit: Some(RateLimitConfig::new(4, 4)),
-        ..ServerConfig::default()
+    let config = {
+        let mut config = ServerConfig::default();
+        config.rate_limit = Some(RateLimitConfig::new(4, 4));
+        config
     };
     let (base, _dir) = start_server(config);
     let http = reqwest::Client::new();

@@ -133,10 +133,11 @@ async fn events_are_sse_with_versions_as_ids_and_resume_from_last_event_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_are_bounded_and_authenticated() {
-    let config = cheap_server::ServerConfig {
-        max_event_streams: 2,
-        api_key: Some("sekrit".into()),
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.max_event_streams = 2;
+        config.api_key = Some("sekrit".into());
+        config
     };
     let (base, _dir) = common::start_server(config);
     let dao = RemoteDao::new(

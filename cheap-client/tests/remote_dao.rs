@@ -39,9 +39,10 @@ async fn the_suite_passes_through_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_passes_through_rest_in_small_slices() {
     let dir = tempfile::tempdir().unwrap();
-    let config = cheap_server::ServerConfig {
-        max_slice_size: 3,
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.max_slice_size = 3;
+        config
     };
     let base = server_with(&dir, config).await;
     let remote = RemoteDao::connect(&base).unwrap();

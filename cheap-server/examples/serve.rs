@@ -10,9 +10,10 @@ use axum::routing::get;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dao = cheap::connect("sqlite::memory:").await?;
-    let config = cheap_server::ServerConfig {
-        request_timeout: Duration::from_secs(10),
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.request_timeout = Duration::from_secs(10);
+        config
     };
     let app = axum::Router::new()
         .route("/hello", get(|| async { "hello from the app" }))

@@ -48,8 +48,10 @@ pub use openapi::openapi_json;
 pub use rate_limit::RateLimitConfig;
 pub use serve::{serve_with_limits, ConnectionLimits};
 
-/// Server settings; the defaults are the reference's.
+/// Server settings; the defaults are the reference's. Start from `ServerConfig::default()`
+/// and set the fields you need (new fields may come in any release).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServerConfig {
     /// Page size when none is asked for (20).
     pub default_page_size: u64,

@@ -216,21 +216,22 @@ async fn run(cli: Cli) -> Result<(), String> {
             }
             let dao = open(store.database_url.clone(), store.settings()).await?;
             let authentication = if api_key.is_some() { "API key" } else { "off" };
-            let config = ServerConfig {
-                api_key,
-                max_page_size,
-                body_limit,
-                import_body_limit,
-                request_timeout: Duration::from_secs(request_timeout),
-                body_read_timeout: Duration::from_secs(body_read_timeout),
-                docs: !no_docs,
-                public_url,
-                trust_forwarded: trust_forwarded_headers,
-                rate_limit: rate_limit.map(|r| {
+            let config = {
+                let mut config = ServerConfig::default();
+                config.api_key = api_key;
+                config.max_page_size = max_page_size;
+                config.body_limit = body_limit;
+                config.import_body_limit = import_body_limit;
+                config.request_timeout = Duration::from_secs(request_timeout);
+                config.body_read_timeout = Duration::from_secs(body_read_timeout);
+                config.docs = !no_docs;
+                config.public_url = public_url;
+                config.trust_forwarded = trust_forwarded_headers;
+                config.rate_limit = rate_limit.map(|r| {
                     cheap_server::RateLimitConfig::new(r, burst.unwrap_or(r.saturating_mul(2)))
-                }),
-                max_event_streams,
-                ..ServerConfig::default()
+                });
+                config.max_event_streams = max_event_streams;
+                config
             };
             // A host name resolves (`localhost:8080`); the first address that binds is used.
             let listener = tokio::net::TcpListener::bind(bind.as_str())

@@ -11,9 +11,10 @@ use cheap_server::ServerConfig;
 #[tokio::test]
 async fn swagger_ui_is_served_without_the_key_and_points_at_api_docs() {
     let dao: Arc<dyn CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = ServerConfig {
-        api_key: Some("k".into()),
-        ..Default::default()
+    let config = {
+        let mut config = ServerConfig::default();
+        config.api_key = Some("k".into());
+        config
     };
     let s = common::start(dao, config).await;
     let no_redirects = reqwest::Client::builder()
@@ -44,9 +45,10 @@ async fn swagger_ui_is_served_without_the_key_and_points_at_api_docs() {
 #[tokio::test]
 async fn no_docs_turns_them_off() {
     let dao: Arc<dyn CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = ServerConfig {
-        docs: false,
-        ..Default::default()
+    let config = {
+        let mut config = ServerConfig::default();
+        config.docs = false;
+        config
     };
     let s = common::start(dao, config).await;
     assert_eq!(s.get("/docs/").await.0, 404);

@@ -113,9 +113,10 @@ async fn deeply_nested_json_is_400_not_a_crash() {
 #[tokio::test]
 async fn oversized_bodies_are_413() {
     let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = cheap_server::ServerConfig {
-        body_limit: 1024,
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.body_limit = 1024;
+        config
     };
     let s = start(dao, config).await;
     let big = json!({"species": "SINK", "catalogDef": {"hierarchyDefs": [{"name": "x".repeat(5000), "type": "EL"}]}});
@@ -190,9 +191,10 @@ async fn extensions_delete_export_import_stream_health_metrics_docs() {
 #[tokio::test]
 async fn api_key_guards_everything_but_health() {
     let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = cheap_server::ServerConfig {
-        api_key: Some("s3cret".into()),
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.api_key = Some("s3cret".into());
+        config
     };
     let s = start(dao, config).await;
     let (status, _) = s.get("/api/catalog").await;
@@ -243,9 +245,10 @@ async fn api_key_guards_everything_but_health() {
 #[tokio::test]
 async fn an_empty_configured_key_lets_nobody_in() {
     let dao: Arc<dyn cheap_core::CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = cheap_server::ServerConfig {
-        api_key: Some(String::new()),
-        ..Default::default()
+    let config = {
+        let mut config = cheap_server::ServerConfig::default();
+        config.api_key = Some(String::new());
+        config
     };
     let s = start(dao, config).await;
     assert_eq!(s.get("/api/catalog").await.0, 401);
@@ -338,13 +341,11 @@ async fn a_bad_host_header_is_400_and_forwarded_headers_need_trust() {
         "untrusted forwarded headers are ignored: {body}"
     );
 
-    let trusting = start(
-        dao,
-        cheap_server::ServerConfig {
-            trust_forwarded: true,
-            ..Default::default()
-        },
-    )
+    let trusting = start(dao, {
+        let mut config = cheap_server::ServerConfig::default();
+        config.trust_forwarded = true;
+        config
+    })
     .await;
     let r = trusting
         .http

@@ -98,9 +98,10 @@ async fn half_open_connections_neither_starve_health_nor_outlive_their_deadline(
 #[tokio::test]
 async fn a_slow_body_is_408_and_stores_nothing() {
     let dao: Arc<dyn CheapDao> = Arc::new(cheap_core::MemoryDao::new());
-    let config = ServerConfig {
-        body_read_timeout: Duration::from_secs(1),
-        ..Default::default()
+    let config = {
+        let mut config = ServerConfig::default();
+        config.body_read_timeout = Duration::from_secs(1);
+        config
     };
     let s = common::start(dao, config).await;
     let mut c = TcpStream::connect(addr(&s)).await.unwrap();

@@ -159,10 +159,11 @@ async fn the_import_has_its_own_body_limit() {
     let dao = cheap::connect(&format!("sqlite://{}", dir.path().join("l.db").display()))
         .await
         .unwrap();
-    let config = ServerConfig {
-        body_limit: 64 * 1024,
-        import_body_limit: 1024 * 1024,
-        ..ServerConfig::default()
+    let config = {
+        let mut config = ServerConfig::default();
+        config.body_limit = 64 * 1024;
+        config.import_body_limit = 1024 * 1024;
+        config
     };
     let s = common::start(dao, config).await;
     let cat = generated(2000);
