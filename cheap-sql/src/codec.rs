@@ -94,15 +94,19 @@ pub fn encode_aspect(a: &Aspect) -> Vec<ValueRow> {
     rows
 }
 
-/// Collects the `property_value` rows of one aspect (each property's in `value_index` order)
-/// and builds the aspect. Rows of properties the def does not have are skipped, as the
-/// reference does.
+/// Collects the `property_value` rows of one aspect, in any order, and builds the aspect.
+/// Rows of properties the def does not have are skipped, as the reference does.
 #[derive(Debug)]
 pub struct AspectAssembler {
     def: Arc<AspectDef>,
     entity: Uuid,
     /// By the property's position in the def: `None` until a row of it comes.
     values: Vec<Option<Option<PropertyValue>>>,
+    /// By position, the `value_index` of each list element in the order they came; empty
+    /// until a list element comes (most aspects have no list).
+    indexes: Vec<Vec<i32>>,
+    /// Whether some list's elements came out of `value_index` order.
+    unsorted: bool,
 }
 
 impl AspectAssembler {
@@ -113,6 +117,8 @@ impl AspectAssembler {
             def,
             entity,
             values,
+            indexes: Vec::new(),
+            unsorted: false,
         }
     }
 
@@ -145,12 +151,28 @@ impl AspectAssembler {
             (entry, decode_scalar(self.def.name(), pd, text, binary)?)
         {
             items.push(v);
+            if self.indexes.is_empty() {
+                self.indexes = vec![Vec::new(); self.values.len()];
+            }
+            let order = &mut self.indexes[i];
+            self.unsorted |= order.last().is_some_and(|&last| last > value_index);
+            order.push(value_index);
         }
         Ok(())
     }
 
     /// Builds the aspect, checking every value against the def.
-    pub fn finish(self) -> Result<Aspect> {
+    pub fn finish(mut self) -> Result<Aspect> {
+        if self.unsorted {
+            for (value, order) in self.values.iter_mut().zip(&self.indexes) {
+                if let Some(Some(PropertyValue::List(items))) = value {
+                    let mut by_index: Vec<(i32, PropertyValue)> =
+                        order.iter().copied().zip(items.drain(..)).collect();
+                    by_index.sort_by_key(|(i, _)| *i);
+                    items.extend(by_index.into_iter().map(|(_, v)| v));
+                }
+            }
+        }
         let def = self.def.clone();
         let values = self
             .values
@@ -317,6 +339,45 @@ pub fn build_tree(mut rows: Vec<TreeRow>) -> Result<EntityTree> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_elements_take_their_place_by_index_whatever_order_they_come_in() {
+        let def = AspectDef::builder("t.Lists")
+            .property(PropertyDef::new("tags", PropertyType::String).multivalued(true))
+            .property(PropertyDef::new("n", PropertyType::Integer))
+            .build()
+            .unwrap()
+            .into_arc();
+        let e = Uuid::new_v4();
+        let build = |rows: &[(&str, i32, &str)]| {
+            let mut a = super::AspectAssembler::new(def.clone(), e);
+            for (name, i, text) in rows {
+                a.push(name, *i, Some(text), None).unwrap();
+            }
+            a.finish().unwrap()
+        };
+        let tags = |a: &Aspect| a.get("tags").cloned();
+        let want = Some(PropertyValue::List(vec![
+            PropertyValue::String("a".into()),
+            PropertyValue::String("b".into()),
+            PropertyValue::String("c".into()),
+        ]));
+        let ordered = build(&[
+            ("tags", 0, "a"),
+            ("tags", 1, "b"),
+            ("n", 0, "7"),
+            ("tags", 2, "c"),
+        ]);
+        assert_eq!(tags(&ordered), want);
+        let shuffled = build(&[
+            ("tags", 2, "c"),
+            ("n", 0, "7"),
+            ("tags", 0, "a"),
+            ("tags", 1, "b"),
+        ]);
+        assert_eq!(tags(&shuffled), want);
+        assert_eq!(shuffled, ordered);
+    }
 
     #[test]
     fn trees_flatten_and_build_back() {
