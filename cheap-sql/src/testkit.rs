@@ -363,12 +363,7 @@ pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> Budget {
     catalog
         .extend(def.clone())
         .expect("extend")
-        .put(
-            Aspect::builder(def.clone(), e)
-                .set("s", PropertyValue::String("x".into()))
-                .build()
-                .expect("aspect"),
-        )
+        .put(budget_aspect(&def, e, "x"))
         .expect("put");
     dao.save_catalog(&catalog).await.expect("save");
     // The first read fills the cache.
@@ -393,45 +388,55 @@ pub async fn statement_budget<B: SqlBackend>(dao: &SqlDao<B>) -> Budget {
         1,
         "one-entity query"
     );
-    let next = Aspect::builder(def.clone(), Uuid::new_v4())
-        .set("s", PropertyValue::String("y".into()))
-        .build()
-        .expect("aspect");
     // The process's own upsert keeps the cache valid: the read after it still costs one.
-    let upsert = cost(
-        dao,
-        dao.upsert_aspects(id, def.name(), std::slice::from_ref(&next)),
-    )
-    .await;
+    let next = budget_aspect(&def, Uuid::new_v4(), "y");
+    let upsert = upsert_cost(dao, id, &next).await;
     assert_eq!(
         cost(dao, dao.catalog_def(id)).await,
         1,
         "read after a write"
     );
-    let got = dao
-        .query_aspects(id, &[next.entity_id()], &[def.name().to_owned()])
-        .await
-        .expect("query");
-    assert_eq!(got[0].len(), 1, "the upserted aspect reads back");
-    let changed = Aspect::builder(def.clone(), next.entity_id())
-        .set("s", PropertyValue::String("z".into()))
-        .build()
-        .expect("aspect");
-    let replace = cost(
-        dao,
-        dao.upsert_aspects(id, def.name(), std::slice::from_ref(&changed)),
-    )
-    .await;
-    let got = dao
-        .query_aspects(id, &[next.entity_id()], &[def.name().to_owned()])
-        .await
-        .expect("query");
     assert_eq!(
-        got[0].get(next.entity_id()),
-        Some(&changed),
+        stored(dao, id, &next).await,
+        Some(next.clone()),
+        "the upserted aspect reads back"
+    );
+    let changed = budget_aspect(&def, next.entity_id(), "z");
+    let replace = upsert_cost(dao, id, &changed).await;
+    assert_eq!(
+        stored(dao, id, &changed).await,
+        Some(changed),
         "the replaced aspect reads back"
     );
     Budget { upsert, replace }
+}
+
+fn budget_aspect(def: &Arc<AspectDef>, entity: Uuid, s: &str) -> Aspect {
+    Aspect::builder(def.clone(), entity)
+        .set("s", PropertyValue::String(s.into()))
+        .build()
+        .expect("aspect")
+}
+
+/// The statements an upsert of `aspect` alone costs.
+async fn upsert_cost<B: SqlBackend>(dao: &SqlDao<B>, catalog: Uuid, aspect: &Aspect) -> u64 {
+    let name = aspect.def().name();
+    cost(
+        dao,
+        dao.upsert_aspects(catalog, name, std::slice::from_ref(aspect)),
+    )
+    .await
+}
+
+/// What is stored for `aspect`'s entity in its def's map.
+async fn stored<B: SqlBackend>(dao: &SqlDao<B>, catalog: Uuid, aspect: &Aspect) -> Option<Aspect> {
+    let name = aspect.def().name().to_owned();
+    dao.query_aspects(catalog, &[aspect.entity_id()], &[name])
+        .await
+        .expect("query")
+        .pop()?
+        .get(aspect.entity_id())
+        .cloned()
 }
 
 /// What one-aspect upserts cost on a backend, in statements (see [`statement_budget`]).
