@@ -1,26 +1,19 @@
 //! The optional API key: `Authorization: Bearer <key>` on every route but health and the API document.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
 use crate::AppState;
 
-/// Lets a request through when no key is configured, when it asks for health, or when it
+/// `None` (let it through) when no key is configured, when it asks for health, or when it
 /// carries the key; otherwise 401 with `WWW-Authenticate: Bearer`. A configured empty key
 /// matches nothing (fail closed); the `cheap` command refuses to start with one.
-pub(crate) async fn require_api_key(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let Some(key) = state.config.api_key.as_deref() else {
-        return next.run(req).await;
-    };
+pub(crate) fn check(state: &AppState, req: &Request) -> Option<Response> {
+    let key = state.config.api_key.as_deref()?;
     if is_public(req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
     let given = req
         .headers()
@@ -29,21 +22,18 @@ pub(crate) async fn require_api_key(
         .and_then(bearer_token);
     match given {
         Some(token) if !key.is_empty() && constant_time_eq(token.as_bytes(), key.as_bytes()) => {
-            next.run(req).await
+            None
         }
         _ => {
             let mut r =
                 ApiError::new(StatusCode::UNAUTHORIZED, "Missing or wrong API key").into_response();
             r.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            r
+            Some(r)
         }
     }
 }
 
-/// Health (a load balancer has no key), the API's description and the browsable docs (the page
-/// loads the description before the user can enter a key; neither holds any data). The calls
-/// the page makes need the key like any other.
 pub(crate) fn is_public(path: &str) -> bool {
     matches!(
         path,

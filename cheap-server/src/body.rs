@@ -6,9 +6,8 @@
 //! slowly is 408, not the request timeout's 503.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
@@ -33,18 +32,19 @@ pub(crate) fn closing(status: StatusCode, message: &str) -> Response {
     r
 }
 
-pub(crate) async fn read_whole_body(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+/// `req` with its body read whole, or the answer that refuses it: 413 over the limit (from
+/// the declared length when there is one), 408 when it comes too slowly, 400 when it breaks.
+pub(crate) async fn read_whole(state: &AppState, req: Request) -> Result<Request, Response> {
     let limit = state.config.body_limit;
     if declared_length(req.headers()).is_some_and(|n| n > limit as u64) {
-        return closing(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large");
+        return Err(closing(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large",
+        ));
     }
     let (parts, body) = req.into_parts();
     if http_body::Body::is_end_stream(&body) {
-        return next.run(Request::from_parts(parts, body)).await;
+        return Ok(Request::from_parts(parts, body));
     }
     let read = tokio::time::timeout(
         state.config.body_read_timeout,
@@ -52,24 +52,22 @@ pub(crate) async fn read_whole_body(
     )
     .await;
     match read {
-        Err(_) => closing(
+        Err(_) => Err(closing(
             StatusCode::REQUEST_TIMEOUT,
             "The request body was not received in time",
-        ),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            closing(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large")
-        }
+        )),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(closing(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large",
+        )),
         Ok(Err(e)) => {
             tracing::debug!(error = %e, "request body could not be read");
-            closing(
+            Err(closing(
                 StatusCode::BAD_REQUEST,
                 "The request body could not be read",
-            )
+            ))
         }
-        Ok(Ok(collected)) => {
-            let body = Body::from(collected.to_bytes());
-            next.run(Request::from_parts(parts, body)).await
-        }
+        Ok(Ok(collected)) => Ok(Request::from_parts(parts, Body::from(collected.to_bytes()))),
     }
 }
 

@@ -201,39 +201,44 @@ impl IntoResponse for ApiError {
 
 /// Middleware writing the error body of every [`ApiError`] response, with the request path.
 pub async fn error_body(req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    let mut response = next.run(req).await;
-    if let Some(PendingError(e)) = response.extensions_mut().remove::<PendingError>() {
-        let body = ErrorBody {
-            timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            status: e.status.as_u16(),
-            error: e.status.canonical_reason().unwrap_or("Error").to_owned(),
-            message: e.message,
-            path,
-            errors: e.errors,
-            missing: e.missing.map(|m| *m),
-            reason: e.reason,
-            operation: e.operation,
-            current_version: e.current_version,
-            expected_version: e.expected_version,
-        };
-        let mut fresh = (e.status, axum::Json(&body)).into_response();
-        if let Some(v) = e.current_version {
-            if let Ok(tag) = crate::etag::for_version(v).parse() {
-                fresh.headers_mut().insert(axum::http::header::ETAG, tag);
-            }
+    let uri = req.uri().clone();
+    with_error_body(uri.path(), next.run(req).await)
+}
+
+/// `response`, or when it carries an [`ApiError`], the error's JSON body for `path` with the
+/// response's other headers.
+pub(crate) fn with_error_body(path: &str, mut response: Response) -> Response {
+    let Some(PendingError(e)) = response.extensions_mut().remove::<PendingError>() else {
+        return response;
+    };
+    let body = ErrorBody {
+        timestamp: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        status: e.status.as_u16(),
+        error: e.status.canonical_reason().unwrap_or("Error").to_owned(),
+        message: e.message,
+        path: path.to_owned(),
+        errors: e.errors,
+        missing: e.missing.map(|m| *m),
+        reason: e.reason,
+        operation: e.operation,
+        current_version: e.current_version,
+        expected_version: e.expected_version,
+    };
+    let mut fresh = (e.status, axum::Json(&body)).into_response();
+    if let Some(v) = e.current_version {
+        if let Ok(tag) = crate::etag::for_version(v).parse() {
+            fresh.headers_mut().insert(axum::http::header::ETAG, tag);
         }
-        if let Some(secs) = e.retry_after {
-            fresh
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, secs.into());
-        }
-        for (k, v) in response.headers() {
-            if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
-                fresh.headers_mut().insert(k.clone(), v.clone());
-            }
-        }
-        return fresh;
     }
-    response
+    if let Some(secs) = e.retry_after {
+        fresh
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
+    for (k, v) in response.headers() {
+        if k != axum::http::header::CONTENT_TYPE && k != axum::http::header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    fresh
 }

@@ -7,7 +7,7 @@
 //! the two makes the tag older than the body, which costs the client a refetch later, never a
 //! stale 304.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -109,19 +109,15 @@ pub(crate) fn versioned_tail(path: &str) -> Option<(&str, &str)> {
     Some((id, tail))
 }
 
-/// Middleware: a GET or HEAD of a catalog's resource gets the catalog version's `ETag`, and an
-/// `If-None-Match` naming it is answered 304 without running the handler. A write made with
-/// `If-Match` on a route that cannot make it conditional is refused rather than done
-/// unconditionally.
-pub(crate) async fn conditional(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+/// Runs `next` for `req`: a GET or HEAD of a catalog's resource gets the catalog version's
+/// `ETag`, and an `If-None-Match` naming it is answered 304 without running the handler. A
+/// write made with `If-Match` on a route that cannot make it conditional is refused rather
+/// than done unconditionally.
+pub(crate) async fn conditional(state: &AppState, req: Request, next: Next) -> Response {
+    let method = req.method();
     if method != Method::GET && method != Method::HEAD {
-        if req.headers().contains_key(header::IF_MATCH) && !takes_if_match(&method, &path) {
+        let path = req.uri().path();
+        if req.headers().contains_key(header::IF_MATCH) && !takes_if_match(method, path) {
             return ApiError::bad_request(format!(
                 "If-Match is not supported on {method} {path}; use the batch endpoint for conditional writes"
             ))
@@ -129,11 +125,12 @@ pub(crate) async fn conditional(
         }
         return next.run(req).await;
     }
-    let Some(catalog) = catalog_of(&path) else {
+    let path = req.uri().path();
+    let Some(catalog) = catalog_of(path) else {
         return next.run(req).await;
     };
     // An event stream is no representation of a version: it says what comes after one.
-    if tags_itself(&path) || path.ends_with("/events") {
+    if tags_itself(path) || path.ends_with("/events") {
         return next.run(req).await;
     }
     // A missing catalog or a failing store is the handler's to report.

@@ -26,6 +26,7 @@ mod body;
 pub mod error;
 mod etag;
 mod extract;
+mod guard;
 pub mod memory;
 mod observe;
 mod openapi;
@@ -115,35 +116,46 @@ impl Default for ServerConfig {
     }
 }
 
-/// What handlers share.
+/// What handlers share: one `Arc`, so each layer and handler that takes the state costs one
+/// reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState(Arc<Shared>);
+
+pub(crate) struct Shared {
     /// The store, instrumented.
-    pub dao: Arc<dyn CheapDao>,
+    pub(crate) dao: Arc<dyn CheapDao>,
     /// Its figures, for `/metrics`.
-    pub metrics: DaoMetrics,
+    pub(crate) metrics: DaoMetrics,
     /// Requests by route and status, for `/metrics`.
-    pub http: HttpMetrics,
+    pub(crate) http: HttpMetrics,
     /// Settings.
-    pub config: Arc<ServerConfig>,
+    pub(crate) config: ServerConfig,
     /// The per-client buckets, when rate limits are on.
     pub(crate) limiter: Option<Arc<rate_limit::Limiter>>,
     /// The open change-event streams.
-    pub(crate) streams: Arc<routes::events::Streams>,
+    pub(crate) streams: routes::events::Streams,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The application: every route over `dao`, with error bodies, limits, timeouts, request ids,
 /// tracing and the optional API key.
 pub fn router(dao: Arc<dyn CheapDao>, config: ServerConfig) -> Router {
     let instrumented = InstrumentedDao::new(dao, config.slow_operation);
-    let state = AppState {
+    let state = AppState(Arc::new(Shared {
         metrics: instrumented.metrics().clone(),
         http: HttpMetrics::new(),
         dao: Arc::new(instrumented),
         limiter: config.rate_limit.map(rate_limit::Limiter::new),
-        streams: Arc::new(routes::events::Streams::new(config.max_event_streams)),
-        config: Arc::new(config),
-    };
+        streams: routes::events::Streams::new(config.max_event_streams),
+        config,
+    }));
     routes::build(state)
 }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -161,28 +162,44 @@ fn open_fds() -> Option<u64> {
     Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
 }
 
-/// Logs and counts each request: 5xx at WARN, everything else at INFO.
-pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The outermost middleware: gives each request an `x-request-id` (its own when it came with
+/// one) and the response the same; writes the JSON body of an [`crate::ApiError`] answer; logs
+/// and counts the request, 5xx at WARN and everything else at INFO.
+pub(crate) async fn observe(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let id = match req.headers().get(REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => {
+            let fresh = new_request_id();
+            req.headers_mut().insert(REQUEST_ID, fresh.clone());
+            fresh
+        }
+    };
+    let method = req.method().clone();
+    let uri = req.uri().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or("(unmatched)", MatchedPath::as_str)
         .to_owned();
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
-    let span = tracing::info_span!("request", id = %id, method = %method, route = %route);
+    let span = tracing::info_span!(
+        "request",
+        id = %id.to_str().unwrap_or("-"),
+        method = %method,
+        route = %route
+    );
     let response = next.run(req).instrument(span.clone()).await;
+    let mut response = crate::error::with_error_body(uri.path(), response);
+    response.headers_mut().entry(REQUEST_ID).or_insert(id);
     let status = response.status().as_u16();
     let elapsed = started.elapsed();
     state
         .http
-        .record(&method, &route, status, elapsed.as_secs_f64());
+        .record(method.as_str(), &route, status, elapsed.as_secs_f64());
     let ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status >= 500 {
@@ -192,4 +209,14 @@ pub(crate) async fn observe(State(state): State<AppState>, req: Request, next: N
         }
     });
     response
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A random (v4) UUID: unique across the servers behind one balancer without coordination.
+fn new_request_id() -> HeaderValue {
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf);
+    // A hyphenated UUID is visible ASCII, always a valid header value.
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
 }

@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -144,24 +143,24 @@ fn forwarded_for(state: &AppState, req: &Request) -> Option<IpAddr> {
     v.split(',').next()?.trim().parse().ok()
 }
 
-/// Middleware: 429 with `Retry-After` for a client over its quota.
-pub(crate) async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(limiter) = state.limiter.as_deref() else {
-        return next.run(req).await;
-    };
+/// The refusal of a client over its quota (429 with `Retry-After`), or `None`.
+pub(crate) fn check(state: &AppState, req: &Request) -> Option<Response> {
+    let limiter = state.limiter.as_deref()?;
     if exempt(req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
-    match limiter.check(client_key(&state, &req)) {
-        None => next.run(req).await,
+    match limiter.check(client_key(state, req)) {
+        None => None,
         Some(wait) => {
             let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("Rate limit exceeded; retry in {secs} s"),
+            Some(
+                ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("Rate limit exceeded; retry in {secs} s"),
+                )
+                .retry_after(secs)
+                .into_response(),
             )
-            .retry_after(secs)
-            .into_response()
         }
     }
 }

@@ -214,3 +214,58 @@ async fn a_get_with_a_body_leaves_the_connection_usable() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_past_its_deadline_is_503_with_an_error_body_and_loses_nothing() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("deadline.db").display());
+    let dao = cheap::connect(&url).await.unwrap();
+    let config = {
+        let mut config = ServerConfig::default();
+        config.request_timeout = Duration::from_millis(300);
+        config
+    };
+    let s = common::start(dao, config).await;
+    let (status, body) = s
+        .post("/api/catalog", &serde_json::json!({"species": "sink"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // Another process's write transaction holds the file's lock past the deadline (the
+    // store waits up to its 5 s busy timeout).
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let response = reqwest::Client::new()
+        .post(s.url("/api/catalog"))
+        .header("x-request-id", "deadline-1")
+        .json(&serde_json::json!({"species": "sink"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["x-request-id"], "deadline-1");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], 503, "{body}");
+    assert_eq!(body["path"], "/api/catalog", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("300 ms")),
+        "{body}"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // The catalog stored before is intact, and the server goes on answering.
+    let (status, body) = s.get("/api/catalog").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["totalElements"].as_u64().is_some_and(|n| n >= 1),
+        "{body}"
+    );
+}

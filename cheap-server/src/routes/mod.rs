@@ -16,10 +16,8 @@ use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 
-use crate::error::{error_body, ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult};
 use crate::AppState;
 use cheap_core::rest::PageInfo;
 
@@ -148,52 +146,32 @@ pub(crate) fn build(state: AppState) -> Router {
     } else {
         api
     };
-    let body_limit = state.config.body_limit;
-    let timeout = state.config.request_timeout;
-    // Rate limits and the API key are layers only when they are on: a layer that only
-    // passes requests on still costs each request a boxed future and a copy of the state.
-    let guarded = |r: Router<AppState>| {
-        let mut r = r.layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::etag::conditional,
-        ));
-        if state.limiter.is_some() {
-            r = r.layer(middleware::from_fn_with_state(
+    // Each `Router::layer` call boxes every route once more, so each group takes its layers
+    // in one call.
+    let api = api.layer(
+        tower::ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(
                 state.clone(),
-                crate::rate_limit::limit,
-            ));
-        }
-        if state.config.api_key.is_some() {
-            r = r.layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::auth::require_api_key,
-            ));
-        }
-        r
-    };
-    // Every route but the import: bodies read whole first, within the body limit, and a
-    // request timeout.
-    let api = guarded(api)
-        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            timeout,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::body::read_whole_body,
-        ));
-    // The import spools its body itself, up to its own limit, and runs as long as the
-    // document takes to store.
-    let import = guarded(Router::new().route("/api/catalog/import", post(transfer::import)))
-        .layer(axum::extract::DefaultBodyLimit::disable());
+                crate::guard::api,
+            ))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                state.config.body_limit,
+            )),
+    );
+    let import = Router::new()
+        .route("/api/catalog/import", post(transfer::import))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::guard::import,
+                ))
+                .layer(axum::extract::DefaultBodyLimit::disable()),
+        );
     api.merge(import)
-        .layer(middleware::from_fn(error_body))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::observe::observe,
         ))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
 }
