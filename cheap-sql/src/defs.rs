@@ -167,8 +167,14 @@ pub(crate) async fn store_def(
             )));
         }
         // Children first, so that databases without cascading foreign keys are cleaned too.
+        // The values by their key's (catalog, def) prefix: no index of theirs leads with the
+        // def, and every value has its aspect.
+        conn.execute(
+            "DELETE FROM property_value WHERE catalog_id IN (SELECT catalog_id FROM aspect WHERE aspect_def_id = ?) AND aspect_def_id = ?",
+            &[sid.clone(), sid.clone()],
+        )
+        .await?;
         for sql in [
-            "DELETE FROM property_value WHERE aspect_def_id = ?",
             "DELETE FROM hierarchy_aspect_map WHERE aspect_def_id = ?",
             "DELETE FROM aspect WHERE aspect_def_id = ?",
             "DELETE FROM catalog_aspect_def WHERE aspect_def_id = ?",

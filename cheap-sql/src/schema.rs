@@ -294,13 +294,11 @@ pub const TABLES: &[Table] = &[
         // is needed for reads (the reference's order, entity first, needed one).
         primary_key: "catalog_id, aspect_def_id, entity_id, property_name, value_index",
         unique: None,
-        foreign_keys: &[
-            ASPECT,
-            fk_keep(
-                "aspect_def_id, property_name",
-                "property_def(aspect_def_id, name)",
-            ),
-        ],
+        // No key to `property_def` (the reference has one): values are checked against their
+        // def before they are written, and the key needed an index on (def, property) whose
+        // entries land at random places, about one page written per value. Dropping both made
+        // SQLite upserts into a 100k-aspect catalog about 15% faster (see README, Measured).
+        foreign_keys: &[ASPECT],
         check: None,
         clustered: true,
     },
@@ -510,11 +508,6 @@ pub const INDEXES: &[(&str, &str, &str)] = &[
         "idx_aspect_catalog_hierarchy",
         "aspect",
         "catalog_id, hierarchy_name",
-    ),
-    (
-        "idx_property_value_property_def",
-        "property_value",
-        "aspect_def_id, property_name",
     ),
     (
         "idx_hierarchy_entity_list_entity_id",
