@@ -181,11 +181,9 @@ pub(crate) async fn observe(
     };
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("(unmatched)", MatchedPath::as_str)
-        .to_owned();
+    // A clone of the matched path is a reference count, not a copy of the text.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("(unmatched)", MatchedPath::as_str);
     let span = tracing::info_span!(
         "request",
         id = %id.to_str().unwrap_or("-"),
@@ -199,7 +197,7 @@ pub(crate) async fn observe(
     let elapsed = started.elapsed();
     state
         .http
-        .record(method.as_str(), &route, status, elapsed.as_secs_f64());
+        .record(method.as_str(), route, status, elapsed.as_secs_f64());
     let ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| {
         if status >= 500 {
