@@ -254,12 +254,17 @@ pub trait SqlConn: Send {
 
 /// What the engine tracks while it runs an atomic batch (see [`SqlConn::batch`]).
 #[doc(hidden)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchState {
     /// The version every write of the batch is stamped with.
     pub version: i64,
     /// True once a write stamped something (the batch changed the catalog).
     pub stamped: bool,
+    /// The index of the operation running now.
+    pub op: usize,
+    /// Every hierarchy a write of the batch stamped, with the index of the operation that
+    /// did: which position indexes the batch's noted steps describe whole.
+    pub touched: Vec<(usize, String)>,
 }
 
 impl dyn SqlConn + '_ {

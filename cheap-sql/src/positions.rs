@@ -13,9 +13,11 @@
 //! change to a hierarchy, by any process, gives it a version it never had before (see
 //! `ops::changes::bump`), so an entry whose stamp matches the hierarchy's row, read in the same
 //! snapshot as the rows it locates, is exact; a stamp that does not match is built again. This
-//! process's own single writes move their entry along (an append, an insert, a removal, a
-//! move), after they commit, and only from the state the write found; anything else (a batch,
-//! an import, another process) leaves it to fail its next check.
+//! process's own writes move their entry along (an append, an insert, a removal, a move),
+//! after they commit, and only from the state the write found; so do a batch's list, set and
+//! directory writes, joined, when no other kind of operation of the batch wrote that
+//! hierarchy. Anything else (aspect writes to a map, an import, another process) leaves it to
+//! fail its next check.
 
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
@@ -159,9 +161,12 @@ pub(crate) enum Step {
 /// What one write transaction did to one hierarchy, for the index once it commits.
 #[derive(Debug, Default)]
 pub(crate) struct Edit {
-    /// Whether the write runs alone in its transaction, so that an index it builds and the
-    /// steps it notes describe committed states. False inside a batch.
+    /// Whether the write notes its steps (and reads the orders of what it removes when an
+    /// index is kept): for a write alone in its transaction and for one in a batch.
     pub tracking: bool,
+    /// Whether an index the write builds may be kept: only when it runs alone in its
+    /// transaction, so that what it reads is committed. False inside a batch.
+    pub keeps: bool,
     /// The hierarchy's state the write found (none: the write cannot say; nothing is kept).
     pub base: Option<Stamp>,
     /// The hierarchy's version after the write.
@@ -174,12 +179,34 @@ impl Edit {
     pub fn tracking() -> Edit {
         Edit {
             tracking: true,
+            keeps: true,
+            ..Edit::default()
+        }
+    }
+
+    /// The edit of a write in a batch: its steps are noted, to be joined with the batch's
+    /// other writes to the hierarchy ([`Edit::then`]); nothing it builds is kept.
+    pub fn in_batch() -> Edit {
+        Edit {
+            tracking: true,
             ..Edit::default()
         }
     }
 
     pub fn push(&mut self, step: Step) {
         self.steps.push(step);
+    }
+
+    /// This edit followed by `next`, a later write of the same transaction to the same
+    /// hierarchy: from the state this one found to the state `next` left.
+    pub fn then(&mut self, next: Edit) {
+        if self.base.is_none() {
+            self.base = next.base;
+        }
+        if next.version.is_some() {
+            self.version = next.version;
+        }
+        self.steps.extend(next.steps);
     }
 }
 
@@ -423,6 +450,7 @@ mod tests {
         p.put(cat, "l", at(3), built(&(0..1_000).collect::<Vec<_>>()));
         let edit = |base, version, steps| Edit {
             tracking: true,
+            keeps: true,
             base: Some(at(base)),
             version: Some(version),
             steps,

@@ -1,6 +1,8 @@
 //! Atomic batches: every operation in one write transaction under the catalog's lock, each
 //! stamped with the one version the batch makes, which the catalog gets at the end.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -51,7 +53,72 @@ pub(crate) async fn apply_batch(
     catalog: Uuid,
     batch: &Batch,
 ) -> Result<BatchOutcome> {
-    write_txn!(e, catalog, conn => apply_in(e, conn, catalog, batch).await)
+    let mut edits = Edits::default();
+    let outcome = write_txn!(e, catalog, conn => {
+        edits = Edits::default();
+        apply_in(e, conn, catalog, batch, &mut edits).await
+    })?;
+    for (name, edit) in &edits.whole {
+        e.positions.commit(catalog, name, edit);
+    }
+    Ok(outcome)
+}
+
+/// The steps a batch's list, set and directory writes noted, joined per hierarchy, for the
+/// position indexes once the batch commits.
+#[derive(Default)]
+struct Edits {
+    by_hierarchy: HashMap<String, (Vec<usize>, Edit)>,
+    /// What `by_hierarchy` leaves once the batch has run: the hierarchies no other kind of
+    /// operation wrote, whose steps therefore describe every change the batch made to them.
+    whole: Vec<(String, Edit)>,
+    /// The write running now: its hierarchy and its edit.
+    current: Option<(String, Edit)>,
+}
+
+impl Edits {
+    /// A fresh edit for the operation about to run on `hierarchy`.
+    fn noting(&mut self, hierarchy: &str) -> &mut Edit {
+        let (_, edit) = self
+            .current
+            .insert((hierarchy.to_owned(), Edit::in_batch()));
+        edit
+    }
+
+    /// Joins the edit of operation `op`, if it noted one, to its hierarchy's.
+    fn ran(&mut self, op: usize) {
+        let Some((name, edit)) = self.current.take() else {
+            return;
+        };
+        let (ops, joined) = self
+            .by_hierarchy
+            .entry(name)
+            .or_insert_with(|| (Vec::new(), Edit::in_batch()));
+        ops.push(op);
+        joined.then(edit);
+    }
+
+    /// Keeps the joined edits of the hierarchies that only noted operations stamped.
+    fn finish(&mut self, touched: &[(usize, String)]) {
+        self.whole = std::mem::take(&mut self.by_hierarchy)
+            .into_iter()
+            .filter(|(name, (ops, _))| touched.iter().all(|(op, n)| n != name || ops.contains(op)))
+            .map(|(name, (_, edit))| (name, edit))
+            .collect();
+    }
+}
+
+/// The hierarchy of an operation that notes its steps.
+fn op_hierarchy(op: &BatchOp) -> &str {
+    match op {
+        BatchOp::AddEntities { hierarchy, .. }
+        | BatchOp::InsertEntities { hierarchy, .. }
+        | BatchOp::RemoveEntities { hierarchy, .. }
+        | BatchOp::PutDirectoryEntries { hierarchy, .. }
+        | BatchOp::RemoveDirectoryKeys { hierarchy, .. }
+        | BatchOp::RemoveDirectoryEntities { hierarchy, .. } => hierarchy,
+        _ => "",
+    }
 }
 
 async fn apply_in(
@@ -59,6 +126,7 @@ async fn apply_in(
     conn: &mut dyn SqlConn,
     catalog: Uuid,
     batch: &Batch,
+    edits: &mut Edits,
 ) -> Result<BatchOutcome> {
     // Read under the catalog's write lock: no other write comes between this and the commit.
     let actual = require_catalog(conn, catalog).await?.version;
@@ -72,19 +140,29 @@ async fn apply_in(
         state: BatchState {
             version: actual + 1,
             stamped: false,
+            op: 0,
+            touched: Vec::new(),
         },
     };
     let mut results = Vec::with_capacity(batch.operations.len());
     for (index, op) in batch.operations.iter().enumerate() {
-        let r = apply_op(e, &mut view, catalog, op)
+        view.state.op = index;
+        let r = apply_op(e, &mut view, catalog, op, edits)
             .await
             .map_err(|source| CheapError::InBatch {
                 index,
                 source: Box::new(source),
             })?;
+        edits.ran(index);
         results.push(r);
     }
-    let BatchState { version, stamped } = view.state;
+    let BatchState {
+        version,
+        stamped,
+        touched,
+        ..
+    } = view.state;
+    edits.finish(&touched);
     if !stamped {
         return Ok(BatchOutcome {
             version: actual,
@@ -104,6 +182,7 @@ async fn apply_op(
     conn: &mut dyn SqlConn,
     catalog: Uuid,
     op: &BatchOp,
+    edits: &mut Edits,
 ) -> Result<BatchResult> {
     use super::{aspect_defs as defs_ops, aspects, entries, hierarchies};
     op.check()?;
@@ -140,7 +219,7 @@ async fn apply_op(
                 catalog,
                 hierarchy,
                 entity_ids,
-                &mut Edit::default(),
+                edits.noting(op_hierarchy(op)),
             )
             .await?,
         ),
@@ -156,7 +235,7 @@ async fn apply_op(
                 hierarchy,
                 *index,
                 entity_ids,
-                &mut Edit::default(),
+                edits.noting(op_hierarchy(op)),
             )
             .await?,
         ),
@@ -172,7 +251,7 @@ async fn apply_op(
                 hierarchy,
                 entity_ids,
                 *every_occurrence,
-                &mut Edit::default(),
+                edits.noting(op_hierarchy(op)),
             )
             .await?,
         ),
@@ -183,7 +262,7 @@ async fn apply_op(
                 catalog,
                 hierarchy,
                 entries,
-                &mut Edit::default(),
+                edits.noting(op_hierarchy(op)),
             )
             .await?,
         ),
@@ -197,7 +276,7 @@ async fn apply_op(
                     hierarchy,
                     "entity_key",
                     &keys,
-                    &mut Edit::default(),
+                    edits.noting(op_hierarchy(op)),
                 )
                 .await?,
             )
@@ -213,7 +292,7 @@ async fn apply_op(
                 hierarchy,
                 "entity_id",
                 &uuid_args(entity_ids),
-                &mut Edit::default(),
+                edits.noting(op_hierarchy(op)),
             )
             .await?,
         ),
@@ -275,4 +354,34 @@ async fn grouped(
     let mut written = None;
     let mut replies = super::aspects::apply_group(e, conn, catalog, &jobs, &mut written).await?;
     replies.pop().unwrap_or_default().into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::positions::Step;
+
+    #[test]
+    fn only_hierarchies_no_other_operation_wrote_keep_their_steps() {
+        let mut edits = Edits::default();
+        edits.noting("list").push(Step::Append { from: 10, n: 1 });
+        edits.ran(0);
+        edits.noting("set").push(Step::Remove(vec![3]));
+        edits.ran(1);
+        edits.noting("list").push(Step::Insert(vec![4]));
+        edits.ran(3);
+        // Operation 2 (say, the set replaced) stamped the set without noting steps.
+        let touched: Vec<(usize, String)> = [(0, "list"), (1, "set"), (2, "set"), (3, "list")]
+            .into_iter()
+            .map(|(op, n)| (op, n.to_owned()))
+            .collect();
+        edits.finish(&touched);
+        assert_eq!(edits.whole.len(), 1);
+        let (name, edit) = &edits.whole[0];
+        assert_eq!(name, "list");
+        assert_eq!(
+            edit.steps,
+            [Step::Append { from: 10, n: 1 }, Step::Insert(vec![4])]
+        );
+    }
 }

@@ -108,6 +108,10 @@ pub(super) async fn bump_to(
 fn batch_stamp(conn: &mut dyn SqlConn, touched: &[Touch<'_>]) -> Option<i64> {
     let state = conn.batch()?;
     state.stamped |= !touched.is_empty();
+    let op = state.op;
+    state
+        .touched
+        .extend(touched.iter().map(|t| (op, t.name.to_owned())));
     Some(state.version)
 }
 

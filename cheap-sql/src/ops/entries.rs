@@ -102,7 +102,7 @@ pub(crate) async fn insert_entities_in(
     let place = lists::Place {
         positions: b.positions,
         stamp,
-        keep: edit.tracking,
+        keep: edit.keeps,
     };
     let w = lists::insert_at(conn, d, catalog, hierarchy, index, ids, place).await?;
     list_written(conn, d, catalog, hierarchy, w, edit).await

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{SqlBackend, SqlDao};
 use cheap_core::dao::{Batch, BatchOp};
 use cheap_core::{Aspect, AspectDef, Catalog, CheapDao, HierarchyContent, PropertyDef};
-use cheap_core::{PropertyType, PropertyValue};
+use cheap_core::{HierarchyDef, HierarchyType, PropertyType, PropertyValue};
 
 /// Entries of each hierarchy at the start: several chunks of the index.
 const N: usize = 1_300;
@@ -200,6 +200,12 @@ pub async fn pages_by_number_stay_exact<B: SqlBackend>(a: &SqlDao<B>, b: &SqlDao
     let at = list.iter().position(|e| *e == r).expect("in the list");
     list.remove(at);
     list.insert(300, y);
+    // The batch's steps moved the index along, as a single write's do.
+    assert_eq!(
+        cost(a, id, "list", 1_000).await,
+        first,
+        "a deep page after a batch"
+    );
     check(a, id, "list", &list, "after a batch").await;
     let z = Uuid::new_v4();
     a.insert_entities(id, "list", 650, &[z])
@@ -262,5 +268,32 @@ pub async fn pages_by_number_stay_exact<B: SqlBackend>(a: &SqlDao<B>, b: &SqlDao
     a.save_catalog(&whole).await.expect("save again");
     list.reverse();
     check(a, id, "list", &list, "after the catalog was saved again").await;
+
+    // A batch whose noted steps do not say all it did to the list (it was replaced in
+    // between): pages still come from what is stored.
+    check(a, id, "list", &list, "the index built").await;
+    let refill = ids(600);
+    let batch = Batch::new()
+        .op(BatchOp::InsertEntities {
+            hierarchy: "list".into(),
+            index: 500,
+            entity_ids: vec![Uuid::new_v4()],
+        })
+        .op(BatchOp::ReplaceHierarchy {
+            def: HierarchyDef::new("list", HierarchyType::EntityList),
+        })
+        .op(BatchOp::AddEntities {
+            hierarchy: "list".into(),
+            entity_ids: refill.clone(),
+        });
+    a.apply_batch(id, &batch).await.expect("batch");
+    check(
+        a,
+        id,
+        "list",
+        &refill,
+        "after a batch that replaced the list",
+    )
+    .await;
     a.delete_catalog(id).await.expect("cleanup");
 }
