@@ -108,19 +108,6 @@ impl Edits {
     }
 }
 
-/// The hierarchy of an operation that notes its steps.
-fn op_hierarchy(op: &BatchOp) -> &str {
-    match op {
-        BatchOp::AddEntities { hierarchy, .. }
-        | BatchOp::InsertEntities { hierarchy, .. }
-        | BatchOp::RemoveEntities { hierarchy, .. }
-        | BatchOp::PutDirectoryEntries { hierarchy, .. }
-        | BatchOp::RemoveDirectoryKeys { hierarchy, .. }
-        | BatchOp::RemoveDirectoryEntities { hierarchy, .. } => hierarchy,
-        _ => "",
-    }
-}
-
 async fn apply_in(
     e: &Engine<'_>,
     conn: &mut dyn SqlConn,
@@ -219,7 +206,7 @@ async fn apply_op(
                 catalog,
                 hierarchy,
                 entity_ids,
-                edits.noting(op_hierarchy(op)),
+                edits.noting(hierarchy),
             )
             .await?,
         ),
@@ -235,7 +222,7 @@ async fn apply_op(
                 hierarchy,
                 *index,
                 entity_ids,
-                edits.noting(op_hierarchy(op)),
+                edits.noting(hierarchy),
             )
             .await?,
         ),
@@ -251,7 +238,7 @@ async fn apply_op(
                 hierarchy,
                 entity_ids,
                 *every_occurrence,
-                edits.noting(op_hierarchy(op)),
+                edits.noting(hierarchy),
             )
             .await?,
         ),
@@ -262,7 +249,7 @@ async fn apply_op(
                 catalog,
                 hierarchy,
                 entries,
-                edits.noting(op_hierarchy(op)),
+                edits.noting(hierarchy),
             )
             .await?,
         ),
@@ -276,7 +263,7 @@ async fn apply_op(
                     hierarchy,
                     "entity_key",
                     &keys,
-                    edits.noting(op_hierarchy(op)),
+                    edits.noting(hierarchy),
                 )
                 .await?,
             )
@@ -292,7 +279,7 @@ async fn apply_op(
                 hierarchy,
                 "entity_id",
                 &uuid_args(entity_ids),
-                edits.noting(op_hierarchy(op)),
+                edits.noting(hierarchy),
             )
             .await?,
         ),
