@@ -58,7 +58,7 @@ pub(crate) async fn apply_batch(
         edits = Edits::default();
         apply_in(e, conn, catalog, batch, &mut edits).await
     })?;
-    for (name, edit) in &edits.whole {
+    for (name, (_, edit)) in &edits.by_hierarchy {
         e.positions.commit(catalog, name, edit);
     }
     Ok(outcome)
@@ -68,10 +68,10 @@ pub(crate) async fn apply_batch(
 /// position indexes once the batch commits.
 #[derive(Default)]
 struct Edits {
+    /// Per hierarchy, the operations that noted steps and their joined edit; once the batch
+    /// has run, only the hierarchies no other kind of operation wrote, whose steps therefore
+    /// describe every change the batch made to them.
     by_hierarchy: HashMap<String, (Vec<usize>, Edit)>,
-    /// What `by_hierarchy` leaves once the batch has run: the hierarchies no other kind of
-    /// operation wrote, whose steps therefore describe every change the batch made to them.
-    whole: Vec<(String, Edit)>,
     /// The write running now: its hierarchy and its edit.
     current: Option<(String, Edit)>,
 }
@@ -100,11 +100,8 @@ impl Edits {
 
     /// Keeps the joined edits of the hierarchies that only noted operations stamped.
     fn finish(&mut self, touched: &[(usize, String)]) {
-        self.whole = std::mem::take(&mut self.by_hierarchy)
-            .into_iter()
-            .filter(|(name, (ops, _))| touched.iter().all(|(op, n)| n != name || ops.contains(op)))
-            .map(|(name, (_, edit))| (name, edit))
-            .collect();
+        self.by_hierarchy
+            .retain(|name, (ops, _)| touched.iter().all(|(op, n)| n != name || ops.contains(op)));
     }
 }
 
@@ -363,9 +360,8 @@ mod tests {
             .map(|(op, n)| (op, n.to_owned()))
             .collect();
         edits.finish(&touched);
-        assert_eq!(edits.whole.len(), 1);
-        let (name, edit) = &edits.whole[0];
-        assert_eq!(name, "list");
+        assert_eq!(edits.by_hierarchy.len(), 1);
+        let (_, edit) = &edits.by_hierarchy["list"];
         assert_eq!(
             edit.steps,
             [Step::Append { from: 10, n: 1 }, Step::Insert(vec![4])]
